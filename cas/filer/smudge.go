@@ -1,0 +1,131 @@
+package filer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/manifest"
+	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/zeebo/blake3"
+	"golang.org/x/sync/errgroup"
+)
+
+// ErrMismatch is wrapped when reassembled content does not match its
+// pointer (wrong length or oid). It also wraps cas.ErrCorrupt.
+var ErrMismatch = fmt.Errorf("%w: content does not match its pointer", cas.ErrCorrupt)
+
+// Manifest fetches and checks the manifest of the file p points to.
+func Manifest(ctx context.Context, g cas.Getter, p pointer.Pointer) (*manifest.Manifest, error) {
+	mid := cas.ManifestID(p.OID)
+	raw, err := g.Get(ctx, mid)
+	if err != nil {
+		return nil, fmt.Errorf("manifest of %s: %w", p.OID.Short(), err)
+	}
+	m, err := manifest.Decode(raw, mid)
+	if err != nil {
+		return nil, fmt.Errorf("manifest of %s: %w: %v", p.OID.Short(), cas.ErrCorrupt, err)
+	}
+	if m.Size != p.Size {
+		return nil, fmt.Errorf("manifest of %s: %w: it describes %d bytes, the pointer says %d", p.OID.Short(), ErrMismatch, m.Size, p.Size)
+	}
+	return m, nil
+}
+
+type smudgeJob struct {
+	c    manifest.Chunk
+	data []byte
+	err  error
+	done chan struct{}
+}
+
+// Smudge writes the content of the file p points to into w. Every chunk is
+// verified before it is written, and the whole content is checked against
+// p at the end: if that fails, Smudge returns an error wrapping
+// ErrMismatch, and the caller must discard what was written.
+func Smudge(ctx context.Context, p pointer.Pointer, g cas.Getter, w io.Writer, opts Options) error {
+	if p.Size == 0 {
+		return nil
+	}
+	m, err := Manifest(ctx, g, p)
+	if err != nil {
+		return err
+	}
+	return writeChunks(ctx, m, g, w, opts)
+}
+
+// writeChunks fetches m's chunks ahead with workers and writes them in
+// order, checking the whole file's hash at the end.
+func writeChunks(ctx context.Context, m *manifest.Manifest, g cas.Getter, w io.Writer, opts Options) error {
+	opts = opts.norm()
+	eg, ctx := errgroup.WithContext(ctx)
+	work := make(chan *smudgeJob, opts.Ahead)
+	order := make(chan *smudgeJob, opts.Ahead)
+
+	eg.Go(func() error {
+		defer close(work)
+		defer close(order)
+		for _, c := range m.Chunks {
+			j := &smudgeJob{c: c, done: make(chan struct{})}
+			select {
+			case order <- j:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			work <- j // never blocks: work is drained as fast as order
+		}
+		return nil
+	})
+	for range opts.Workers {
+		eg.Go(func() error {
+			for j := range work {
+				j.data, j.err = g.Get(ctx, j.c.ID)
+				if j.err == nil && len(j.data) != int(j.c.Len) {
+					j.err = fmt.Errorf("chunk %s: %w: %d bytes, manifest says %d", j.c.ID.Short(), cas.ErrCorrupt, len(j.data), j.c.Len)
+				}
+				close(j.done)
+			}
+			return nil
+		})
+	}
+	h := blake3.New()
+	var werr error
+	for j := range order {
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+		}
+		if err := ctx.Err(); err != nil {
+			werr = err
+			break
+		}
+		if j.err != nil {
+			werr = fmt.Errorf("file %s at offset %d: %w", m.OID.Short(), j.c.Offset, j.err)
+			break
+		}
+		h.Write(j.data)
+		if _, err := w.Write(j.data); err != nil {
+			werr = fmt.Errorf("write content: %w", err)
+			break
+		}
+	}
+	if werr != nil {
+		eg.Go(func() error { return werr })
+		for range order {
+		}
+	}
+	if err := eg.Wait(); err != nil {
+		return err
+	}
+	var got cas.ID
+	h.Sum(got[:0])
+	if got != m.OID {
+		return fmt.Errorf("file %s: %w: reassembled content hashes to %s", m.OID.Short(), ErrMismatch, got.Short())
+	}
+	return nil
+}
+
+// IsMissing reports whether err means an object was not found anywhere.
+func IsMissing(err error) bool { return errors.Is(err, cas.ErrNotFound) }

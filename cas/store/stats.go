@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/manifest"
+)
+
+// Stats summarises a store.
+type Stats struct {
+	Packs      int
+	PackBytes  int64 // bytes of pack files on disk
+	IndexBytes int64 // bytes of index files on disk
+
+	Chunks           int   // distinct chunks
+	ChunkRawBytes    int64 // their total raw size
+	ChunkStoredBytes int64 // their total stored (compressed) size
+
+	Files        int   // distinct file contents (manifests)
+	LogicalBytes int64 // total size of those files
+}
+
+// DedupRatio is logical bytes per distinct raw chunk byte.
+func (st Stats) DedupRatio() float64 { return ratio(st.LogicalBytes, st.ChunkRawBytes) }
+
+// CompressionRatio is raw chunk bytes per stored chunk byte.
+func (st Stats) CompressionRatio() float64 { return ratio(st.ChunkRawBytes, st.ChunkStoredBytes) }
+
+// TotalRatio is logical bytes per byte on disk.
+func (st Stats) TotalRatio() float64 { return ratio(st.LogicalBytes, st.PackBytes+st.IndexBytes) }
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// ComputeStats reads every index and manifest of the store.
+func ComputeStats(ctx context.Context, s *Store) (Stats, error) {
+	var st Stats
+	seen := map[cas.ID]bool{}
+	for _, p := range s.Packs() {
+		st.Packs++
+		st.PackBytes += p.Index.PackSize()
+		if fi, err := os.Stat(p.Path[:len(p.Path)-len(".pack")] + ".idx"); err == nil {
+			st.IndexBytes += fi.Size()
+		}
+		for i := 0; i < p.Index.Len(); i++ {
+			if err := ctx.Err(); err != nil {
+				return st, err
+			}
+			e, err := p.Index.Entry(i)
+			if err != nil || seen[e.ID] {
+				continue
+			}
+			seen[e.ID] = true
+			switch e.Kind {
+			case cas.KindChunk:
+				st.Chunks++
+				st.ChunkRawBytes += int64(e.RawLen)
+				st.ChunkStoredBytes += int64(e.StoredLen)
+			case cas.KindManifest:
+				raw, err := s.Get(ctx, e.ID)
+				if err != nil {
+					return st, fmt.Errorf("stats: %w", err)
+				}
+				m, err := manifest.Decode(raw, e.ID)
+				if err != nil {
+					return st, fmt.Errorf("stats: manifest %s: %w", e.ID.Short(), err)
+				}
+				st.Files++
+				st.LogicalBytes += m.Size
+			}
+		}
+	}
+	return st, nil
+}

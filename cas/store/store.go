@@ -1,0 +1,365 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/compress"
+	"github.com/lodevcs/lode/cas/manifest"
+	"github.com/lodevcs/lode/cas/pack"
+)
+
+// DefaultPackSize is the size at which a Packer seals a pack and starts the
+// next one.
+const DefaultPackSize = 64 << 20
+
+// Options tune a Store. The zero value is usable.
+type Options struct {
+	// Concurrency bounds simultaneous compression and decompression;
+	// 0 means GOMAXPROCS.
+	Concurrency int
+	// PackSize is the seal threshold for new packs; 0 means DefaultPackSize.
+	PackSize int64
+}
+
+// Store is a local object store. It is safe for concurrent use by many
+// goroutines, and many processes may use the same directory at once.
+type Store struct {
+	dir   string
+	opts  Options
+	codec *compress.Codec
+
+	mu     sync.RWMutex // guards packs and byID
+	packs  []*packFile  // newest last
+	byID   map[cas.ID]*packFile
+	closed bool
+}
+
+// packFile is one published pack. Its fields are written once, when it is
+// loaded, and closed with the Store.
+type packFile struct {
+	id   cas.ID
+	idx  *pack.Index
+	mm   []byte // memory map of the index
+	f    *os.File
+	path string // of the .pack
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if opts.PackSize <= 0 {
+		opts.PackSize = DefaultPackSize
+	}
+	for _, d := range []string{dir, filepath.Join(dir, "packs"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	codec, err := compress.New(opts.Concurrency)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, opts: opts, codec: codec, byID: map[cas.ID]*packFile{}}
+	if err := s.Refresh(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Codec is the store's compression codec, shared with writers that compress
+// before calling Packer.Add.
+func (s *Store) Codec() *compress.Codec { return s.codec }
+
+func (s *Store) packsDir() string { return filepath.Join(s.dir, "packs") }
+
+// Close releases open files and maps. Using the Store afterwards fails.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var first error
+	for _, p := range s.packs {
+		if err := p.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.packs, s.byID = nil, nil
+	s.codec.Close()
+	return first
+}
+
+func (p *packFile) close() error {
+	var err error
+	if p.mm != nil {
+		err = syscall.Munmap(p.mm)
+	}
+	if p.f != nil {
+		if cerr := p.f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// Refresh loads indexes published since the store was opened (by this or
+// another process). Get calls it by itself when an object is missing.
+func (s *Store) Refresh() error {
+	names, err := listIndexes(s.packsDir())
+	if err != nil {
+		return err
+	}
+	s.mu.RLock()
+	var todo []cas.ID
+	for _, id := range names {
+		if _, ok := s.byID[id]; !ok {
+			todo = append(todo, id)
+		}
+	}
+	s.mu.RUnlock()
+	for _, id := range todo {
+		p, err := s.loadPack(id)
+		if err != nil {
+			// A damaged pack must not make the rest of the store
+			// unreadable; Verify reports it.
+			continue
+		}
+		if !s.addPack(p) {
+			p.close()
+		}
+	}
+	return nil
+}
+
+// listIndexes returns the pack IDs with an index in dir, in name order.
+func listIndexes(dir string) ([]cas.ID, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list packs: %w", err)
+	}
+	var ids []cas.ID
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".idx")
+		if !ok {
+			continue
+		}
+		id, err := cas.ParseID(name)
+		if err != nil {
+			continue
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func (s *Store) addPack(p *packFile) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if _, ok := s.byID[p.id]; ok {
+		return false
+	}
+	s.byID[p.id] = p
+	s.packs = append(s.packs, p)
+	return true
+}
+
+// loadPack opens a published pack and maps its index.
+func (s *Store) loadPack(id cas.ID) (*packFile, error) {
+	base := filepath.Join(s.packsDir(), id.String())
+	mm, err := mapFile(base + ".idx")
+	if err != nil {
+		return nil, fmt.Errorf("load index of pack %s: %w", id.Short(), err)
+	}
+	p := &packFile{id: id, mm: mm, path: base + ".pack"}
+	fail := func(err error) (*packFile, error) {
+		p.close()
+		return nil, fmt.Errorf("load pack %s: %w", id.Short(), err)
+	}
+	p.idx, err = pack.ParseIndex(mm)
+	if err != nil {
+		return fail(err)
+	}
+	if p.idx.ID() != id {
+		return fail(fmt.Errorf("%w: index checksum does not match its name", pack.ErrFormat))
+	}
+	p.f, err = os.Open(p.path)
+	if err != nil {
+		return fail(err)
+	}
+	fi, err := p.f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if fi.Size() != p.idx.PackSize() {
+		return fail(fmt.Errorf("%w: pack has %d bytes, its index says %d", pack.ErrFormat, fi.Size(), p.idx.PackSize()))
+	}
+	return p, nil
+}
+
+func mapFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() == 0 || fi.Size() > 1<<40 {
+		return nil, fmt.Errorf("%w: index of %d bytes", pack.ErrFormat, fi.Size())
+	}
+	return syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+}
+
+type location struct {
+	p *packFile
+	e pack.Entry
+}
+
+// lookup returns every location of id, newest pack first.
+func (s *Store) lookup(id cas.ID) ([]location, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, errors.New("store is closed")
+	}
+	var locs []location
+	for i := len(s.packs) - 1; i >= 0; i-- {
+		p := s.packs[i]
+		e, ok, err := p.idx.Lookup(id)
+		if err != nil || !ok {
+			continue
+		}
+		locs = append(locs, location{p, e})
+	}
+	return locs, nil
+}
+
+// Has reports whether the store holds id. It does not look for packs
+// published by other processes since the last Refresh, so it may report
+// false for an object that another writer has just stored; writers then
+// store it again, which is harmless.
+func (s *Store) Has(ctx context.Context, id cas.ID) (bool, error) {
+	locs, err := s.lookup(id)
+	return len(locs) > 0, err
+}
+
+// Get returns the verified raw bytes of id. It returns an error wrapping
+// cas.ErrNotFound if no pack has it, and one wrapping cas.ErrCorrupt if
+// every copy fails verification.
+func (s *Store) Get(ctx context.Context, id cas.ID) ([]byte, error) {
+	locs, err := s.lookup(id)
+	if err != nil {
+		return nil, err
+	}
+	if len(locs) == 0 {
+		if err := s.Refresh(); err != nil {
+			return nil, err
+		}
+		if locs, err = s.lookup(id); err != nil {
+			return nil, err
+		}
+		if len(locs) == 0 {
+			return nil, fmt.Errorf("%w: %s", cas.ErrNotFound, id)
+		}
+	}
+	var firstErr error
+	for _, l := range locs {
+		raw, err := s.read(l)
+		if err == nil {
+			return raw, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
+}
+
+// read reads, decompresses and verifies the object at l.
+func (s *Store) read(l location) ([]byte, error) {
+	stored, err := pack.ReadEntry(l.p.f, l.e, nil)
+	if err != nil {
+		return nil, fmt.Errorf("object %s in pack %s: %w: %v", l.e.ID, l.p.id.Short(), cas.ErrCorrupt, err)
+	}
+	raw, err := s.codec.Decompress(nil, stored, l.e.Method, int(l.e.RawLen))
+	if err != nil {
+		return nil, fmt.Errorf("object %s in pack %s at offset %d: %w: %v", l.e.ID, l.p.id.Short(), l.e.Offset, cas.ErrCorrupt, err)
+	}
+	if err := CheckObject(l.e.ID, l.e.Kind, raw); err != nil {
+		return nil, fmt.Errorf("object %s in pack %s at offset %d: %w", l.e.ID, l.p.id.Short(), l.e.Offset, err)
+	}
+	return raw, nil
+}
+
+// CheckObject verifies raw bytes against the id and kind they are stored
+// under; it returns an error wrapping cas.ErrCorrupt when they do not match.
+func CheckObject(id cas.ID, kind cas.Kind, raw []byte) error {
+	switch kind {
+	case cas.KindChunk:
+		if cas.Sum(raw) != id {
+			return fmt.Errorf("%w: chunk does not hash to its id", cas.ErrCorrupt)
+		}
+	case cas.KindManifest:
+		if _, err := manifest.Decode(raw, id); err != nil {
+			return fmt.Errorf("%w: %v", cas.ErrCorrupt, err)
+		}
+	default:
+		return fmt.Errorf("%w: unknown object kind %d", cas.ErrCorrupt, kind)
+	}
+	return nil
+}
+
+// PackInfo describes one published pack.
+type PackInfo struct {
+	ID    cas.ID
+	Path  string // of the .pack file
+	Index *pack.Index
+}
+
+// Packs lists the packs currently loaded, sorted by ID.
+func (s *Store) Packs() []PackInfo {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]PackInfo, 0, len(s.packs))
+	for _, p := range s.packs {
+		out = append(out, PackInfo{ID: p.id, Path: p.path, Index: p.idx})
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID[:], out[j].ID[:]) < 0 })
+	return out
+}
+
+// tmpFile creates a new temporary file in the store.
+func (s *Store) tmpFile(pattern string) (*os.File, error) {
+	f, err := os.CreateTemp(filepath.Join(s.dir, "tmp"), pattern)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = os.MkdirAll(filepath.Join(s.dir, "tmp"), 0o755); err == nil {
+			f, err = os.CreateTemp(filepath.Join(s.dir, "tmp"), pattern)
+		}
+	}
+	return f, err
+}
