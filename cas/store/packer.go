@@ -136,6 +136,10 @@ func (p *Packer) Close() error {
 // the directory entry, each made durable before the next step.
 func (s *Store) publish(tmp *os.File, id cas.ID, idx []byte) error {
 	base := filepath.Join(s.packsDir(), id.String())
+	// Published files are immutable: read-only, like git's packs.
+	if err := tmp.Chmod(0o444); err != nil {
+		return fmt.Errorf("chmod pack %s: %w", id.Short(), err)
+	}
 	if err := tmp.Sync(); err != nil {
 		return fmt.Errorf("sync pack %s: %w", id.Short(), err)
 	}
@@ -168,6 +172,11 @@ func (s *Store) writeFileAtomic(path string, data []byte) error {
 		return err
 	}
 	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Chmod(0o444); err != nil {
 		f.Close()
 		os.Remove(f.Name())
 		return err

@@ -216,6 +216,9 @@ func storeOne(t *testing.T, s *Store, raw []byte) (cas.ID, string) {
 
 func flipByte(t *testing.T, path string, off int64) {
 	t.Helper()
+	if err := os.Chmod(path, 0o644); err != nil { // packs are read-only
+		t.Fatal(err)
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -323,6 +326,9 @@ func TestTruncatedPackIsNotServed(t *testing.T) {
 	ctx := context.Background()
 	s := openTemp(t, "", Options{})
 	id, path := storeOne(t, s, chunkData(8, 30000, false))
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Truncate(path, 1000); err != nil {
 		t.Fatal(err)
 	}
