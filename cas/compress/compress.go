@@ -1,16 +1,22 @@
 // Package compress compresses single objects (chunks and manifests) for
-// packs: zstd at its fastest level when that saves at least 1/32 of the
-// bytes, otherwise the raw bytes are kept. Incompressible input costs little:
-// zstd gives up on a block that does not compress after a quick look.
+// packs. Three methods exist; which one a chunk gets is decided per file
+// by a FileCompressor (see there), and nothing is compressed unless that
+// saves at least 1/32 of its bytes.
 //
-// The method byte is part of pack format v1: 0 = raw, 1 = one zstd frame
-// without a content checksum (objects carry their own BLAKE3 id).
+// The method byte is part of pack format v1: 0 = raw; 1 = one zstd frame
+// without a content checksum (objects carry their own BLAKE3 id); 2 =
+// Huffman-coded bytes in the 4-stream format of zstd's compressed literals
+// (RFC 8878, section 3.1.1.3.1: a Huffman tree description followed by a
+// 6-byte jump table and four bit streams), whose decoded length is the
+// object's raw length.
 package compress
 
 import (
 	"errors"
 	"fmt"
+	"sync"
 
+	"github.com/klauspost/compress/huff0"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -18,8 +24,9 @@ import (
 type Method uint8
 
 const (
-	None Method = 0 // stored bytes are the raw bytes
-	Zstd Method = 1 // stored bytes are one zstd frame
+	None    Method = 0 // stored bytes are the raw bytes
+	Zstd    Method = 1 // stored bytes are one zstd frame
+	Huffman Method = 2 // stored bytes are Huffman-coded literals (4 streams)
 )
 
 func (m Method) String() string {
@@ -28,6 +35,8 @@ func (m Method) String() string {
 		return "none"
 	case Zstd:
 		return "zstd"
+	case Huffman:
+		return "huffman"
 	}
 	return fmt.Sprintf("method(%d)", uint8(m))
 }
@@ -44,8 +53,9 @@ var ErrCorrupt = errors.New("compressed data corrupt")
 // Codec compresses and decompresses objects. It is safe for concurrent use;
 // up to the concurrency given to New run at once, further calls wait.
 type Codec struct {
-	enc *zstd.Encoder
-	dec *zstd.Decoder
+	enc     *zstd.Encoder
+	dec     *zstd.Decoder
+	scratch sync.Pool // of *huff0.Scratch
 }
 
 // New returns a Codec for up to concurrency simultaneous calls.
@@ -71,7 +81,9 @@ func New(concurrency int) (*Codec, error) {
 		enc.Close()
 		return nil, fmt.Errorf("create zstd decoder: %w", err)
 	}
-	return &Codec{enc: enc, dec: dec}, nil
+	c := &Codec{enc: enc, dec: dec}
+	c.scratch.New = func() any { return &huff0.Scratch{Reuse: huff0.ReusePolicyNone} }
+	return c, nil
 }
 
 // Close releases the codec's resources.
@@ -80,18 +92,41 @@ func (c *Codec) Close() {
 	c.dec.Close()
 }
 
-// Compress returns the bytes to store for raw and how they are encoded. When
-// compression does not pay, it returns raw itself and None; otherwise the
-// compressed bytes are appended to dst[:0].
+// minLen is the shortest input worth compressing.
+const minLen = 64
+
+// pays reports whether n stored bytes for raw are worth keeping.
+func pays(n int, raw []byte) bool { return n <= len(raw)-len(raw)/32 }
+
+// Compress returns the bytes to store for raw, compressed with zstd, and
+// the method. When compression does not pay, it returns raw itself and
+// None; otherwise the compressed bytes are appended to dst[:0].
 func (c *Codec) Compress(dst, raw []byte) ([]byte, Method) {
-	if len(raw) < 64 {
+	if len(raw) < minLen {
 		return raw, None
 	}
 	out := c.enc.EncodeAll(raw, dst[:0])
-	if len(out) > len(raw)-len(raw)/32 {
+	if !pays(len(out), raw) {
 		return raw, None
 	}
 	return out, Zstd
+}
+
+// huffman compresses raw with Huffman coding alone, appending to dst[:0].
+// ok is false when that does not pay.
+func (c *Codec) huffman(dst, raw []byte) (out []byte, ok bool) {
+	if len(raw) < minLen || len(raw) > huff0.BlockSizeMax {
+		return raw, false
+	}
+	s := c.scratch.Get().(*huff0.Scratch)
+	defer c.scratch.Put(s)
+	s.Out = dst[:0]
+	out, _, err := huff0.Compress4X(raw, s)
+	s.Out = nil
+	if err != nil || !pays(len(out), raw) {
+		return raw, false
+	}
+	return out, true
 }
 
 // Decompress returns the raw bytes encoded by stored, appended to dst[:0].
@@ -114,6 +149,25 @@ func (c *Codec) Decompress(dst, stored []byte, m Method, rawLen int) ([]byte, er
 		out, err := c.dec.DecodeAll(stored, dst[:0])
 		if err != nil {
 			return nil, fmt.Errorf("%w: zstd: %v", ErrCorrupt, err)
+		}
+		if len(out) != rawLen {
+			return nil, fmt.Errorf("%w: decoded %d bytes, header says %d", ErrCorrupt, len(out), rawLen)
+		}
+		return out, nil
+	case Huffman:
+		s := c.scratch.Get().(*huff0.Scratch)
+		defer c.scratch.Put(s)
+		s.MaxDecodedSize = rawLen
+		s2, rest, err := huff0.ReadTable(stored, s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: huffman table: %v", ErrCorrupt, err)
+		}
+		if cap(dst) < rawLen {
+			dst = make([]byte, 0, rawLen)
+		}
+		out, err := s2.Decoder().Decompress4X(dst[:0:rawLen], rest)
+		if err != nil {
+			return nil, fmt.Errorf("%w: huffman: %v", ErrCorrupt, err)
 		}
 		if len(out) != rawLen {
 			return nil, fmt.Errorf("%w: decoded %d bytes, header says %d", ErrCorrupt, len(out), rawLen)

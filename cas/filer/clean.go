@@ -49,6 +49,7 @@ func (o Options) norm() Options {
 }
 
 type cleanJob struct {
+	seq    int    // chunk number in the file
 	raw    []byte // cap chunker.MaxSize
 	stored []byte // compression output buffer
 	id     cas.ID
@@ -80,7 +81,7 @@ func Clean(ctx context.Context, r io.Reader, sink Sink, codec *compress.Codec, o
 		defer close(order)
 		fileHash := blake3.New()
 		c := chunker.New(r)
-		for {
+		for seq := 0; ; seq++ {
 			chunk, err := c.Next()
 			if err == io.EOF {
 				break
@@ -95,6 +96,7 @@ func Clean(ctx context.Context, r io.Reader, sink Sink, codec *compress.Codec, o
 			case <-ctx.Done():
 				return ctx.Err()
 			}
+			j.seq = seq
 			j.raw = append(j.raw[:0], chunk...)
 			work <- j // cannot block: at most Ahead jobs exist
 			order <- j
@@ -103,14 +105,15 @@ func Clean(ctx context.Context, r io.Reader, sink Sink, codec *compress.Codec, o
 		return nil
 	})
 	// Workers: hash each chunk, compress those the sink lacks.
+	fc := codec.ForFile()
 	for range opts.Workers {
 		g.Go(func() error {
 			for j := range work {
 				j.id = cas.Sum(j.raw)
 				j.known = sink.Has(j.id)
 				if !j.known {
-					j.out, j.method = codec.Compress(j.stored, j.raw)
-					if j.method == compress.Zstd {
+					j.out, j.method = fc.Compress(j.stored, j.raw, j.seq)
+					if j.method != compress.None {
 						j.stored = j.out
 					}
 				}

@@ -1,0 +1,224 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/lodevcs/lode/cas/store"
+	"github.com/spf13/cobra"
+)
+
+// version is set at link time by the Makefile (-X); "dev" otherwise.
+var version = "dev"
+
+// app holds what every command shares: the streams and the environment.
+// It is created per Main call; commands must not keep state in it between
+// runs.
+type app struct {
+	io  IO
+	env map[string]string
+}
+
+func newApp(stdio IO, env []string) *app {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return &app{io: stdio, env: m}
+}
+
+func (a *app) getenv(k string) string { return a.env[k] }
+
+// envBool reads a boolean environment variable: 1, true, yes, on.
+func (a *app) envBool(k string) bool {
+	switch strings.ToLower(a.env[k]) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "git-lode",
+		Short: "Version large files with plain git: chunked, deduplicated, verified",
+		Long: `lode keeps large files (datasets, models) next to code in git. Git stores a
+small pointer; the content is cut into content-defined chunks, deduplicated,
+compressed and kept in .git/lode.
+
+Set up once per repository, then use git as usual:
+
+  git lode install           # filter and hooks for this repository
+  git lode track "*.csv"     # which files lode handles (.gitattributes)
+  git add big.csv && git commit -m data
+
+Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
+		Version:           versionString(),
+		SilenceUsage:      true,
+		SilenceErrors:     true,
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &exitError{code: ExitUsage, err: err}
+	})
+	root.AddCommand(
+		a.installCommand(),
+		a.uninstallCommand(),
+		a.trackCommand(),
+		a.untrackCommand(),
+		a.statusCommand(),
+		a.lsFilesCommand(),
+		a.statsCommand(),
+		a.verifyCommand(),
+		a.cleanCommand(),
+		a.smudgeCommand(),
+		a.filterProcessCommand(),
+		a.hookCommand(),
+		a.versionCommand(),
+	)
+	return root
+}
+
+func versionString() string {
+	v := version
+	if v == "dev" {
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+	}
+	return v + " (pointer lode/1, pack format 1)"
+}
+
+func (a *app) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  maxArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintf(a.io.Out, "git-lode %s\n", versionString())
+			return nil
+		},
+	}
+}
+
+// errNotRepo is returned when a command needs a repository.
+var errNotRepo = errors.New("not inside a git repository (run this in a repository, or 'git init' one first)")
+
+// repo describes the repository the command runs in.
+type repo struct {
+	gitDir    string // .git of this work tree (differs from commonDir in linked worktrees)
+	commonDir string // shared .git directory
+	workTree  string // "" when bare
+}
+
+// git runs the git binary in dir with args and returns its stdout. stdin
+// may be nil. The error includes git's stderr.
+func (a *app) git(ctx context.Context, dir string, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errb.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return out.Bytes(), fmt.Errorf("git %s: %s", strings.Join(args, " "), msg)
+	}
+	return out.Bytes(), nil
+}
+
+// findRepo locates the repository around the current directory, honouring
+// GIT_DIR and GIT_WORK_TREE as git does.
+func (a *app) findRepo(ctx context.Context) (*repo, error) {
+	out, err := a.git(ctx, "", nil, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir", "--is-bare-repository")
+	if err != nil {
+		if strings.Contains(err.Error(), "not a git repository") {
+			return nil, errNotRepo
+		}
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 {
+		return nil, fmt.Errorf("git rev-parse printed %q", out)
+	}
+	r := &repo{gitDir: lines[0], commonDir: lines[1]}
+	if lines[2] != "true" {
+		top, err := a.git(ctx, "", nil, "rev-parse", "--show-toplevel")
+		if err == nil {
+			r.workTree = strings.TrimSpace(string(top))
+		}
+	}
+	return r, nil
+}
+
+// needWorkTree fails for bare repositories.
+func (r *repo) needWorkTree() error {
+	if r.workTree == "" {
+		return errors.New("this command needs a work tree, and this repository is bare")
+	}
+	return nil
+}
+
+// storeDir is where the local store lives: LODE_STORE_DIR, else the
+// configured store.dir, else <common dir>/lode.
+func (a *app) storeDir(r *repo) (string, error) {
+	if d := a.getenv("LODE_STORE_DIR"); d != "" {
+		return filepath.Abs(d)
+	}
+	cfg, err := a.loadConfig(r)
+	if err != nil {
+		return "", err
+	}
+	if cfg.Store.Dir != "" {
+		return expandPath(cfg.Store.Dir, r, a.getenv("HOME"))
+	}
+	return filepath.Join(r.commonDir, "lode"), nil
+}
+
+// openStore opens the local store of r.
+func (a *app) openStore(ctx context.Context, r *repo) (*store.Store, error) {
+	dir, err := a.storeDir(r)
+	if err != nil {
+		return nil, err
+	}
+	s, err := store.Open(dir, store.Options{})
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("%w (check the permissions of %s, or set LODE_STORE_DIR)", err, dir)
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+// expandPath resolves a configured path: ~ is the home directory, and a
+// relative path is relative to the work tree (or the git dir when bare).
+func expandPath(p string, r *repo, home string) (string, error) {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if home == "" {
+			return "", fmt.Errorf("cannot expand %q: HOME is not set", p)
+		}
+		return filepath.Join(home, rest), nil
+	}
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p), nil
+	}
+	base := r.workTree
+	if base == "" {
+		base = r.commonDir
+	}
+	return filepath.Join(base, p), nil
+}

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/hooks/filter"
+	"github.com/lodevcs/lode/hooks/filterproc"
+	"github.com/spf13/cobra"
+)
+
+// newFilter opens the store of the current repository and returns the
+// filter over it. The caller closes the store.
+func (a *app) newFilter(ctx context.Context) (*filter.Filter, *store.Store, error) {
+	r, err := a.findRepo(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := a.openStore(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE")}, s, nil
+}
+
+func (a *app) cleanCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "clean [--] [PATH]",
+		Short: "Clean one file: content on stdin, pointer on stdout",
+		Long: `Reads a file's content on standard input, stores it in the local store and
+prints its lode pointer. PATH is only used in messages. Git runs this when
+filter.lode.process is not available; it is also handy for debugging.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, s, err := a.newFilter(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			out := bufio.NewWriter(a.io.Out)
+			if err := f.Clean(cmd.Context(), pathArg(args), a.io.In, out); err != nil {
+				return fmt.Errorf("clean %s: %w", pathArg(args), err)
+			}
+			return out.Flush()
+		},
+	}
+}
+
+func (a *app) smudgeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "smudge [--] [PATH]",
+		Short: "Smudge one file: pointer on stdin, content on stdout",
+		Long: `Reads what git stored for a file on standard input and writes the file's
+content. Content that is not a lode pointer passes through unchanged. With
+GIT_LODE_SKIP_SMUDGE=1 pointers pass through too. PATH is only used in
+messages.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, s, err := a.newFilter(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			out := bufio.NewWriterSize(a.io.Out, 1<<20)
+			if err := f.Smudge(cmd.Context(), pathArg(args), a.io.In, out); err != nil {
+				return fmt.Errorf("smudge %s: %w", pathArg(args), err)
+			}
+			return out.Flush()
+		},
+	}
+}
+
+func pathArg(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return "<stdin>"
+}
+
+func (a *app) filterProcessCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "filter-process",
+		Short: "Serve git's long-running filter protocol on stdin/stdout",
+		Long: `Git starts this once per command (filter.lode.process) and sends it every
+file to clean or smudge over the pkt-line protocol. Not for interactive use.`,
+		Args: maxArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, s, err := a.newFilter(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			growPipes(a.io.In, a.io.Out)
+			return filterproc.Serve(cmd.Context(), a.io.In, a.io.Out, procHandler{f}, filterproc.Options{
+				Stderr:   a.io.Err,
+				SpoolDir: s.Dir() + "/tmp",
+			})
+		},
+	}
+}
+
+// procHandler adapts filter.Filter to filterproc.Handler.
+type procHandler struct{ f *filter.Filter }
+
+func (h procHandler) Clean(ctx context.Context, req *filterproc.Request, r io.Reader, w io.Writer) error {
+	return h.f.Clean(ctx, req.Pathname, r, w)
+}
+
+func (h procHandler) Smudge(ctx context.Context, req *filterproc.Request, r io.Reader, w io.Writer) error {
+	return h.f.Smudge(ctx, req.Pathname, r, w)
+}

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/hooks/gitrepo"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) lsFilesCommand() *cobra.Command {
+	var long, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "ls-files [REV]",
+		Short: "List the lode files at a revision (default HEAD)",
+		Long: `Lists every file stored as a lode pointer in the tree of REV (a commit, branch
+or tag; default HEAD): its path, size and short oid, and whether its data is
+in the local store ("*") or not ("-"). Pointers that are damaged are listed
+with the problem.`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			rev := "HEAD"
+			if len(args) == 1 {
+				rev = args[0]
+			}
+			r, err := a.findRepo(ctx)
+			if err != nil {
+				return err
+			}
+			gr, commit, err := a.openRev(r, rev)
+			if err != nil {
+				if errors.Is(err, errNoCommits) {
+					return nil
+				}
+				return err
+			}
+			defer gr.Close()
+			s, err := a.openStore(ctx, r)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+
+			type row struct {
+				Path  string `json:"path"`
+				Size  int64  `json:"size"`
+				OID   string `json:"oid,omitempty"`
+				Local bool   `json:"local"`
+				Error string `json:"error,omitempty"`
+			}
+			var rows []row
+			err = gr.Pointers(ctx, commit, func(e gitrepo.Entry) error {
+				if e.Err != nil {
+					rows = append(rows, row{Path: e.Path, Error: e.Err.Error()})
+					return nil
+				}
+				local := e.Pointer.Size == 0
+				if !local {
+					local, _ = s.Has(ctx, cas.ManifestID(e.Pointer.OID))
+				}
+				rows = append(rows, row{Path: e.Path, Size: e.Pointer.Size, OID: e.Pointer.OID.String(), Local: local})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(a.io.Out)
+				enc.SetIndent("", "  ")
+				if rows == nil {
+					rows = []row{}
+				}
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(a.io.Out, 0, 4, 2, ' ', 0)
+			for _, x := range rows {
+				if x.Error != "" {
+					fmt.Fprintf(tw, "%s\t%9s\t%s\t!\n", x.Path, "-", "damaged pointer: "+x.Error)
+					continue
+				}
+				oid := x.OID[:12]
+				if long {
+					oid = x.OID
+				}
+				mark := "-"
+				if x.Local {
+					mark = "*"
+				}
+				fmt.Fprintf(tw, "%s\t%9s\t%s\t%s\n", x.Path, humanBytes(x.Size), oid, mark)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVarP(&long, "long", "l", false, "show full 64-digit oids")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (path, size, oid, local, error)")
+	return cmd
+}
+
+var errNoCommits = errors.New("the repository has no commits yet")
+
+// openRev opens the repository with go-git and resolves rev to a commit.
+func (a *app) openRev(r *repo, rev string) (*gitrepo.Repo, plumbing.Hash, error) {
+	dir := r.workTree
+	if dir == "" {
+		dir = r.gitDir
+	}
+	gr, err := gitrepo.Open(dir)
+	if err != nil {
+		return nil, plumbing.ZeroHash, err
+	}
+	h, err := gr.Resolve(rev)
+	if err != nil {
+		gr.Close()
+		if rev == "HEAD" && errors.Is(err, gitrepo.ErrUnknownRevision) {
+			return nil, plumbing.ZeroHash, errNoCommits
+		}
+		return nil, plumbing.ZeroHash, fmt.Errorf("%w (try a commit, branch or tag that 'git log' shows)", err)
+	}
+	return gr, h, nil
+}

@@ -1,0 +1,388 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/spf13/cobra"
+)
+
+// trackAttrs are the attributes `git lode track` sets on a pattern.
+const trackAttrs = "filter=lode -text"
+
+func (a *app) trackCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "track [PATTERN...]",
+		Short: "Have lode handle files matching patterns (writes .gitattributes)",
+		Long: `Adds a line "PATTERN filter=lode -text" to the .gitattributes file at the
+root of the work tree for each pattern that is not tracked yet, and says what
+it did. Patterns use gitattributes syntax ("*.csv", "data/**"); quote them so
+the shell does not expand them. With no pattern, lists the tracked patterns.
+
+Files that are already committed stay as they are until you run
+'git add --renormalize .' and commit.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, err := a.findRepo(ctx)
+			if err != nil {
+				return err
+			}
+			if err := r.needWorkTree(); err != nil {
+				return err
+			}
+			path := filepath.Join(r.workTree, ".gitattributes")
+			lines, err := readLines(path)
+			if err != nil {
+				return err
+			}
+			if len(args) == 0 {
+				return a.listTracked(lines)
+			}
+			var added []string
+			for _, p := range args {
+				if strings.TrimSpace(p) == "" {
+					return usageError("empty pattern")
+				}
+				if strings.ContainsAny(p, "\n\r") {
+					return usageError("pattern %q contains a line break", p)
+				}
+				pat := escapePattern(p)
+				if isTracked(lines, pat) {
+					fmt.Fprintf(a.io.Out, "%q is already tracked\n", p)
+					continue
+				}
+				lines = append(lines, pat+" "+trackAttrs)
+				added = append(added, p)
+			}
+			if len(added) == 0 {
+				return nil
+			}
+			if err := writeLines(path, lines); err != nil {
+				return err
+			}
+			for _, p := range added {
+				fmt.Fprintf(a.io.Out, "Tracking %q (added to .gitattributes)\n", p)
+			}
+			if n, err := a.committedNonPointers(ctx, r); err == nil && n > 0 {
+				fmt.Fprintf(a.io.Out, "%d file(s) already in git match and are stored as plain git objects; to move them to lode run:\n  git add --renormalize . && git commit\n", n)
+			}
+			if !a.filterInstalled(ctx, r) {
+				fmt.Fprintln(a.io.Out, "Note: the lode filter is not configured here; run 'git lode install' before 'git add'.")
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) untrackCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "untrack PATTERN...",
+		Short: "Stop lode handling files matching patterns",
+		Long: `Removes the lines that 'git lode track' added for each pattern from the
+root .gitattributes. Files keep their current content in git until they are
+added again.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError("untrack needs at least one pattern")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.findRepo(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := r.needWorkTree(); err != nil {
+				return err
+			}
+			path := filepath.Join(r.workTree, ".gitattributes")
+			lines, err := readLines(path)
+			if err != nil {
+				return err
+			}
+			changed := false
+			for _, p := range args {
+				pat := escapePattern(p)
+				kept := lines[:0:0]
+				found := false
+				for _, l := range lines {
+					if f := strings.Fields(l); len(f) > 0 && f[0] == pat && hasLodeFilter(f[1:]) {
+						found = true
+						continue
+					}
+					kept = append(kept, l)
+				}
+				lines = kept
+				if found {
+					changed = true
+					fmt.Fprintf(a.io.Out, "Untracking %q\n", p)
+				} else {
+					fmt.Fprintf(a.io.Out, "%q was not tracked\n", p)
+				}
+			}
+			if changed {
+				return writeLines(path, lines)
+			}
+			return nil
+		},
+	}
+}
+
+func (a *app) listTracked(lines []string) error {
+	pats := trackedPatterns(lines)
+	if len(pats) == 0 {
+		fmt.Fprintln(a.io.Out, "No patterns tracked. Add one with: git lode track \"*.csv\"")
+		return nil
+	}
+	fmt.Fprintln(a.io.Out, "Tracked patterns (.gitattributes):")
+	for _, p := range pats {
+		fmt.Fprintf(a.io.Out, "  %s\n", p)
+	}
+	return nil
+}
+
+// trackedPatterns returns the patterns of lines that set filter=lode.
+func trackedPatterns(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) > 1 && !strings.HasPrefix(f[0], "#") && hasLodeFilter(f[1:]) {
+			out = append(out, f[0])
+		}
+	}
+	return out
+}
+
+func hasLodeFilter(attrs []string) bool {
+	for _, a := range attrs {
+		if a == "filter=lode" {
+			return true
+		}
+	}
+	return false
+}
+
+func isTracked(lines []string, pat string) bool {
+	for _, p := range trackedPatterns(lines) {
+		if p == pat {
+			return true
+		}
+	}
+	return false
+}
+
+// escapePattern makes a pattern safe for .gitattributes, where whitespace
+// separates fields.
+func escapePattern(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		switch r {
+		case ' ':
+			b.WriteString("[[:space:]]")
+		case '\t':
+			b.WriteString("[[:blank:]]")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func readLines(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	s := strings.TrimRight(string(b), "\n")
+	if s == "" {
+		return nil, nil
+	}
+	return strings.Split(s, "\n"), nil
+}
+
+// writeLines replaces path atomically, keeping its mode.
+func writeLines(path string, lines []string) error {
+	data := []byte(strings.Join(lines, "\n"))
+	if len(lines) > 0 {
+		data = append(data, '\n')
+	}
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".gitattributes.*.tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// lodeIndexEntry is a file in git's index that has filter=lode.
+type lodeIndexEntry struct {
+	path    string
+	blob    string
+	size    int64 // of the blob in git (the pointer, or the whole content)
+	pointer bool  // the blob is a valid lode pointer
+}
+
+// lodeIndexEntries lists the index entries whose attributes say
+// filter=lode, with whether git holds a pointer for them.
+func (a *app) lodeIndexEntries(ctx context.Context, r *repo) ([]lodeIndexEntry, error) {
+	out, err := a.git(ctx, r.workTree, nil, "ls-files", "-s", "-z")
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	blobs := map[string]string{}
+	for _, rec := range bytes.Split(out, []byte{0}) {
+		// "<mode> <blob> <stage>\t<path>"
+		meta, path, ok := bytes.Cut(rec, []byte{'\t'})
+		if !ok {
+			continue
+		}
+		f := strings.Fields(string(meta))
+		if len(f) != 3 || f[0] == "160000" || f[0] == "120000" {
+			continue
+		}
+		paths = append(paths, string(path))
+		blobs[string(path)] = f[1]
+	}
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	filtered, err := a.withLodeFilter(ctx, r, paths)
+	if err != nil {
+		return nil, err
+	}
+	if len(filtered) == 0 {
+		return nil, nil
+	}
+	var req bytes.Buffer
+	for _, p := range filtered {
+		fmt.Fprintf(&req, "%s\n", blobs[p])
+	}
+	info, err := a.git(ctx, r.workTree, req.Bytes(), "cat-file", "--batch-check=%(objectsize)")
+	if err != nil {
+		return nil, err
+	}
+	sizes := strings.Fields(string(info))
+	if len(sizes) != len(filtered) {
+		return nil, fmt.Errorf("git cat-file returned %d sizes for %d blobs", len(sizes), len(filtered))
+	}
+	var small bytes.Buffer
+	ents := make([]lodeIndexEntry, len(filtered))
+	for i, p := range filtered {
+		var n int64
+		fmt.Sscan(sizes[i], &n)
+		ents[i] = lodeIndexEntry{path: p, blob: blobs[p], size: n}
+		if n <= pointer.MaxLen {
+			fmt.Fprintf(&small, "%s\n", blobs[p])
+		}
+	}
+	if small.Len() > 0 {
+		contents, err := a.git(ctx, r.workTree, small.Bytes(), "cat-file", "--batch")
+		if err != nil {
+			return nil, err
+		}
+		isPtr := parseBatch(contents)
+		for i := range ents {
+			ents[i].pointer = isPtr[ents[i].blob]
+		}
+	}
+	return ents, nil
+}
+
+// parseBatch reads `git cat-file --batch` output and reports which blobs
+// are valid lode pointers.
+func parseBatch(b []byte) map[string]bool {
+	out := map[string]bool{}
+	for len(b) > 0 {
+		hdr, rest, ok := bytes.Cut(b, []byte{'\n'})
+		if !ok {
+			break
+		}
+		f := strings.Fields(string(hdr))
+		if len(f) != 3 {
+			break
+		}
+		var n int
+		fmt.Sscan(f[2], &n)
+		if n > len(rest) {
+			break
+		}
+		_, err := pointer.Parse(rest[:n])
+		out[f[0]] = err == nil
+		b = rest[n:]
+		if len(b) > 0 && b[0] == '\n' {
+			b = b[1:]
+		}
+	}
+	return out
+}
+
+// withLodeFilter returns the paths whose filter attribute is lode.
+func (a *app) withLodeFilter(ctx context.Context, r *repo, paths []string) ([]string, error) {
+	var in bytes.Buffer
+	for _, p := range paths {
+		in.WriteString(p)
+		in.WriteByte(0)
+	}
+	out, err := a.git(ctx, r.workTree, in.Bytes(), "check-attr", "-z", "--stdin", "filter")
+	if err != nil {
+		return nil, err
+	}
+	// Records are "<path>\0filter\0<value>\0".
+	f := bytes.Split(out, []byte{0})
+	var res []string
+	for i := 0; i+2 < len(f); i += 3 {
+		if string(f[i+2]) == "lode" {
+			res = append(res, string(f[i]))
+		}
+	}
+	return res, nil
+}
+
+// committedNonPointers counts index entries with filter=lode whose blob is
+// not a pointer (committed before tracking).
+func (a *app) committedNonPointers(ctx context.Context, r *repo) (int, error) {
+	ents, err := a.lodeIndexEntries(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range ents {
+		if !e.pointer && e.size > 0 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// filterInstalled reports whether git would run lode's filter here.
+func (a *app) filterInstalled(ctx context.Context, r *repo) bool {
+	out, err := a.git(ctx, r.workTree, nil, "config", "--get", "filter.lode.process")
+	return err == nil && strings.TrimSpace(string(out)) != ""
+}

@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/filer"
+	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/hooks/gitrepo"
+	"github.com/spf13/cobra"
+)
+
+func (a *app) verifyCommand() *cobra.Command {
+	var rev string
+	var storeOnly bool
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Re-hash the local store and every pointer reachable from HEAD",
+		Long: `Checks, without changing anything:
+  1. every pack and index in the local store: each object is decompressed and
+     re-hashed against its id;
+  2. every lode pointer in the history of REV (default HEAD): it parses, its
+     data is present, and the reassembled content hashes to its oid.
+
+Problems are printed one per line. Exit code 0 means all is well (warnings,
+such as files left by an interrupted writer, do not count), 3 means damage or
+missing data was found.`,
+		Args: maxArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			r, err := a.findRepo(ctx)
+			if err != nil {
+				return err
+			}
+			s, err := a.openStore(ctx, r)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			out := a.io.Out
+			prog := a.progress("verify")
+			errs, warns := 0, 0
+			vs, err := store.Verify(ctx, s, func(p store.Problem) {
+				if p.Severity == store.Error {
+					errs++
+					fmt.Fprintf(out, "error: %s\n", p)
+				} else {
+					warns++
+					fmt.Fprintf(out, "warning: %s\n", p)
+				}
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "store: %d packs, %d objects, %s checked\n", vs.Packs, vs.Objects, humanBytes(vs.Bytes))
+
+			if !storeOnly {
+				n, bad, err := a.verifyPointers(cmd, r, s, rev, prog)
+				if err != nil && !errors.Is(err, errNoCommits) {
+					return err
+				}
+				errs += bad
+				fmt.Fprintf(out, "pointers: %d distinct in the history of %s, %d with problems\n", n, rev, bad)
+			}
+			prog.done()
+			if errs > 0 {
+				fmt.Fprintf(out, "verify FAILED: %d problem(s), %d warning(s)\n", errs, warns)
+				return &exitError{code: ExitProblems, err: errSilent}
+			}
+			fmt.Fprintf(out, "verify OK (%d warning(s))\n", warns)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&rev, "rev", "HEAD", "check pointers in the history of this revision")
+	cmd.Flags().BoolVar(&storeOnly, "store-only", false, "check only the local store, not the pointers in git")
+	return cmd
+}
+
+// verifyPointers checks every distinct pointer reachable from rev by
+// reassembling its content. It returns how many were checked and how many
+// had problems (each printed).
+func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev string, prog *progress) (int, int, error) {
+	ctx := cmd.Context()
+	gr, head, err := a.openRev(r, rev)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer gr.Close()
+	seen := map[cas.ID]bool{}
+	n, bad := 0, 0
+	err = gr.ReachablePointers(ctx, []plumbing.Hash{head}, nil, func(commit plumbing.Hash, e gitrepo.Entry) error {
+		if e.Err != nil {
+			bad++
+			fmt.Fprintf(a.io.Out, "error: %s (commit %s): damaged pointer: %v\n", e.Path, commit.String()[:12], e.Err)
+			return nil
+		}
+		if seen[e.Pointer.OID] {
+			return nil
+		}
+		seen[e.Pointer.OID] = true
+		n++
+		prog.printf("checking %s (%s)", e.Path, humanBytes(e.Pointer.Size))
+		if err := checkPointer(cmd, s, e.Pointer); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			bad++
+			fmt.Fprintf(a.io.Out, "error: %s (commit %s, oid %s): %v\n", e.Path, commit.String()[:12], e.Pointer.OID.Short(), err)
+		}
+		return nil
+	})
+	return n, bad, err
+}
+
+func checkPointer(cmd *cobra.Command, s *store.Store, p pointer.Pointer) error {
+	return filer.Smudge(cmd.Context(), p, s, io.Discard, filer.Options{})
+}

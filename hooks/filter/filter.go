@@ -1,0 +1,126 @@
+// Package filter is lode's clean and smudge filter: what git runs through
+// `git-lode filter-process` (package filterproc speaks the protocol and
+// calls this package's Filter) and through the one-shot `git-lode clean`
+// and `git-lode smudge` commands.
+//
+// Clean turns file content into a pointer, storing the content's chunks in
+// the local store and making them durable before the pointer is returned;
+// content that already is a valid pointer is returned unchanged, so
+// cleaning is idempotent. Smudge turns a pointer back into content,
+// verifying every byte; content that is not a lode pointer passes through
+// unchanged, so histories from before `git lode track` still check out,
+// while something that claims to be a lode pointer but is damaged is an
+// error naming the file.
+package filter
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/filer"
+	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/cas/store"
+)
+
+// Filter cleans and smudges files. Its fields are set once; it is then
+// safe for concurrent use.
+type Filter struct {
+	// Store receives cleaned content and, unless Getter is set, serves
+	// smudged content.
+	Store *store.Store
+	// Getter serves smudged content when set (for example the store with
+	// a remote behind it).
+	Getter cas.Getter
+	// SkipSmudge leaves pointers as they are on smudge.
+	SkipSmudge bool
+	// Options tune the clean and smudge pipelines.
+	Options filer.Options
+}
+
+// ErrMissingObject is wrapped when smudge needs an object that is not
+// available; the message names the file and the oid.
+var ErrMissingObject = errors.New("object not available")
+
+func (f *Filter) getter() cas.Getter {
+	if f.Getter != nil {
+		return f.Getter
+	}
+	return f.Store
+}
+
+// Clean reads the content of the file at path from r and writes its
+// pointer to w. Errors do not repeat path; callers add it. Empty content gives empty output, as with
+// Git LFS, so empty files stay empty in git.
+func (f *Filter) Clean(ctx context.Context, path string, r io.Reader, w io.Writer) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(pointer.MaxLen + 1)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return fmt.Errorf("read: %w", err)
+	}
+	if len(head) <= pointer.MaxLen {
+		if p, perr := pointer.Parse(head); perr == nil {
+			_, err := w.Write(p.Encode())
+			return err
+		}
+	}
+	pk := f.Store.NewPacker()
+	defer pk.Close()
+	p, err := filer.Clean(ctx, br, pk, f.Store.Codec(), f.Options)
+	if err != nil {
+		return err
+	}
+	if err := pk.Flush(ctx); err != nil {
+		return err
+	}
+	if p.Size == 0 {
+		return nil
+	}
+	_, err = w.Write(p.Encode())
+	return err
+}
+
+// Smudge reads what git stored for the file at path from r and writes the
+// file's content to w. Errors do not repeat path; callers add it. On error, what was written to w must be discarded
+// (git does so when told the filter failed).
+func (f *Filter) Smudge(ctx context.Context, path string, r io.Reader, w io.Writer) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	head, err := br.Peek(pointer.MaxLen + 1)
+	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+		return fmt.Errorf("read: %w", err)
+	}
+	if len(head) > pointer.MaxLen || !pointer.MightBe(head) || f.SkipSmudge {
+		_, err := br.WriteTo(w)
+		return err
+	}
+	p, err := pointer.Parse(head)
+	if errors.Is(err, pointer.ErrNotPointer) {
+		_, err := br.WriteTo(w)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("the file in git claims to be a lode pointer but is not valid: %w", err)
+	}
+	err = filer.Smudge(ctx, p, f.getter(), w, f.Options)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, cas.ErrNotFound):
+		return fmt.Errorf("%w: the data of oid %s (%d bytes) is not in %s (%w)", ErrMissingObject, p.OID, p.Size, f.where(), err)
+	case errors.Is(err, cas.ErrCorrupt):
+		return fmt.Errorf("the stored data of oid %s failed verification, so nothing was written; run 'git lode verify' (%w)", p.OID, err)
+	}
+	return fmt.Errorf("oid %s: %w", p.OID, err)
+}
+
+func (f *Filter) where() string {
+	if f.Getter != nil {
+		if s, ok := f.Getter.(fmt.Stringer); ok {
+			return s.String()
+		}
+	}
+	return "the local store " + f.Store.Dir()
+}
