@@ -42,6 +42,14 @@ type Getter interface {
 	Get(ctx context.Context, id ID) ([]byte, error)
 }
 
+// IntoGetter is an optional fast path of a Getter: GetInto decodes into
+// dst's storage when it is large enough, so that a reader of many objects
+// can reuse its buffers. The result may alias dst. The same rules on
+// errors and verification as for Get apply.
+type IntoGetter interface {
+	GetInto(ctx context.Context, id ID, dst []byte) ([]byte, error)
+}
+
 // Haser reports whether an object is present, without reading it.
 type Haser interface {
 	Has(ctx context.Context, id ID) (bool, error)

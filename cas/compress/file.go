@@ -18,23 +18,37 @@ const (
 // CPU on both the clean and the smudge path; text with long repeats (logs,
 // JSON) gains far more from zstd. So every 16th chunk is compressed both
 // ways, and the file's other chunks use zstd only while the samples show it
-// saving at least 20% over Huffman coding. Incompressible chunks are
-// recognised by both quickly and stored raw.
+// saving at least 20% over Huffman coding, and are stored raw without an
+// attempt while the samples show that neither method pays (random or
+// already compressed data).
 //
 // It is safe for concurrent use; which method a chunk gets may depend on
 // the order in which concurrent calls see the samples, never its content
 // or id.
 type FileCompressor struct {
-	c                    *Codec
-	huffBytes, zstdBytes atomic.Int64 // sampled output sizes (raw size when not compressible)
+	c *Codec
+	// Sampled input bytes, and output sizes of each method (the input
+	// size when a method did not pay).
+	rawBytes, huffBytes, zstdBytes atomic.Int64
 }
 
 // ForFile returns a FileCompressor for one file's chunks.
 func (c *Codec) ForFile() *FileCompressor { return &FileCompressor{c: c} }
 
-func (f *FileCompressor) useZstd() bool {
-	h, z := f.huffBytes.Load(), f.zstdBytes.Load()
-	return h > 0 && z*zstdWinsDen < h*zstdWinsNum
+// mode is the method the samples so far choose for unsampled chunks.
+func (f *FileCompressor) mode() Method {
+	r, h, z := f.rawBytes.Load(), f.huffBytes.Load(), f.zstdBytes.Load()
+	switch {
+	case r == 0:
+		return Huffman
+	case z*zstdWinsDen < h*zstdWinsNum:
+		return Zstd
+	case h >= r && z >= r:
+		// Nothing paid in the samples (already compressed or random
+		// data): do not even try.
+		return None
+	}
+	return Huffman
 }
 
 // Compress returns the bytes to store for raw, the seq-th chunk of the
@@ -47,11 +61,13 @@ func (f *FileCompressor) Compress(dst, raw []byte, seq int) ([]byte, Method) {
 	if seq%sampleEvery == 0 {
 		return f.sample(dst, raw)
 	}
-	if f.useZstd() {
+	switch f.mode() {
+	case Zstd:
 		return f.c.Compress(dst, raw)
-	}
-	if out, ok := f.c.huffman(dst, raw); ok {
-		return out, Huffman
+	case Huffman:
+		if out, ok := f.c.huffman(dst, raw); ok {
+			return out, Huffman
+		}
 	}
 	return raw, None
 }
@@ -69,6 +85,7 @@ func (f *FileCompressor) sample(dst, raw []byte) ([]byte, Method) {
 	if zm == Zstd {
 		zn = len(zOut)
 	}
+	f.rawBytes.Add(int64(len(raw)))
 	f.huffBytes.Add(int64(hn))
 	f.zstdBytes.Add(int64(zn))
 	switch {

@@ -36,7 +36,8 @@ func Manifest(ctx context.Context, g cas.Getter, p pointer.Pointer) (*manifest.M
 
 type smudgeJob struct {
 	c    manifest.Chunk
-	data []byte
+	buf  []byte // owned by the job, reused across chunks
+	data []byte // the chunk's verified bytes, possibly in buf
 	err  error
 	done chan struct{}
 }
@@ -57,40 +58,71 @@ func Smudge(ctx context.Context, p pointer.Pointer, g cas.Getter, w io.Writer, o
 }
 
 // writeChunks fetches m's chunks ahead with workers and writes them in
-// order, checking the whole file's hash at the end.
+// order, while another goroutine hashes what was written; the whole
+// file's hash is checked at the end. Jobs and their buffers cycle through
+// a free list, so memory stays at Ahead chunks however large the file.
 func writeChunks(ctx context.Context, m *manifest.Manifest, g cas.Getter, w io.Writer, opts Options) error {
 	opts = opts.norm()
+	get := func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) { return g.Get(ctx, id) }
+	if ig, ok := g.(cas.IntoGetter); ok {
+		get = ig.GetInto
+	}
 	eg, ctx := errgroup.WithContext(ctx)
+	free := make(chan *smudgeJob, opts.Ahead)
+	for range opts.Ahead {
+		free <- &smudgeJob{done: make(chan struct{}, 1)}
+	}
 	work := make(chan *smudgeJob, opts.Ahead)
 	order := make(chan *smudgeJob, opts.Ahead)
+	hashq := make(chan *smudgeJob, opts.Ahead)
 
+	// Feeder: hands out chunks in file order.
 	eg.Go(func() error {
 		defer close(work)
 		defer close(order)
 		for _, c := range m.Chunks {
-			j := &smudgeJob{c: c, done: make(chan struct{})}
+			var j *smudgeJob
 			select {
-			case order <- j:
+			case j = <-free:
 			case <-ctx.Done():
 				return ctx.Err()
 			}
-			work <- j // never blocks: work is drained as fast as order
+			j.c, j.data, j.err = c, nil, nil
+			work <- j // never blocks: at most Ahead jobs exist
+			order <- j
 		}
 		return nil
 	})
+	// Workers: fetch and verify.
 	for range opts.Workers {
 		eg.Go(func() error {
 			for j := range work {
-				j.data, j.err = g.Get(ctx, j.c.ID)
-				if j.err == nil && len(j.data) != int(j.c.Len) {
-					j.err = fmt.Errorf("chunk %s: %w: %d bytes, manifest says %d", j.c.ID.Short(), cas.ErrCorrupt, len(j.data), j.c.Len)
+				j.data, j.err = get(ctx, j.c.ID, j.buf)
+				if j.err == nil {
+					if cap(j.data) > cap(j.buf) {
+						j.buf = j.data[:0]
+					}
+					if len(j.data) != int(j.c.Len) {
+						j.err = fmt.Errorf("chunk %s: %w: %d bytes, manifest says %d", j.c.ID.Short(), cas.ErrCorrupt, len(j.data), j.c.Len)
+					}
 				}
-				close(j.done)
+				j.done <- struct{}{}
 			}
 			return nil
 		})
 	}
-	h := blake3.New()
+	// Hasher: hashes written chunks in order, then frees their jobs.
+	var got cas.ID
+	eg.Go(func() error {
+		h := blake3.New()
+		for j := range hashq {
+			h.Write(j.data)
+			free <- j
+		}
+		h.Sum(got[:0])
+		return nil
+	})
+	// Writer (this goroutine): writes in file order.
 	var werr error
 	for j := range order {
 		select {
@@ -105,13 +137,15 @@ func writeChunks(ctx context.Context, m *manifest.Manifest, g cas.Getter, w io.W
 			werr = fmt.Errorf("file %s at offset %d: %w", m.OID.Short(), j.c.Offset, j.err)
 			break
 		}
-		h.Write(j.data)
 		if _, err := w.Write(j.data); err != nil {
 			werr = fmt.Errorf("write content: %w", err)
 			break
 		}
+		hashq <- j // never blocks: at most Ahead jobs exist
 	}
+	close(hashq)
 	if werr != nil {
+		// Cancels ctx, which stops the feeder and the workers.
 		eg.Go(func() error { return werr })
 		for range order {
 		}
@@ -119,8 +153,6 @@ func writeChunks(ctx context.Context, m *manifest.Manifest, g cas.Getter, w io.W
 	if err := eg.Wait(); err != nil {
 		return err
 	}
-	var got cas.ID
-	h.Sum(got[:0])
 	if got != m.OID {
 		return fmt.Errorf("file %s: %w: reassembled content hashes to %s", m.OID.Short(), ErrMismatch, got.Short())
 	}

@@ -127,6 +127,17 @@ func (w *Writer) Add(id cas.ID, kind cas.Kind, method compress.Method, rawLen in
 	return nil
 }
 
+// Flush writes buffered bytes through to the underlying writer.
+func (w *Writer) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.bw.Flush(); err != nil {
+		w.err = fmt.Errorf("flush pack: %w", err)
+	}
+	return w.err
+}
+
 // Size is the number of pack bytes written so far.
 func (w *Writer) Size() int64 { return w.off }
 

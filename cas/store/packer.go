@@ -13,21 +13,30 @@ import (
 	"github.com/lodevcs/lode/cas/pack"
 )
 
+// writebackEvery is how many pack bytes a Packer writes before it asks the
+// kernel to start writing them to disk, so that the fsync when the pack is
+// sealed finds little left to do.
+const writebackEvery = 8 << 20
+
 // Packer writes new objects into the store. Add is called from one
 // goroutine at a time; Has may be called concurrently with Add. Objects
-// become readable (and durable) when Flush returns, or earlier when a pack
-// fills up and is sealed. The error is sticky: after a failure every call
-// returns it. Close discards what was not flushed.
+// become readable (and durable) when Flush returns; a pack that fills up
+// is sealed and published in the background meanwhile, at most one at a
+// time. The error is sticky: after a failure every call returns it. Close
+// discards what was not flushed.
 type Packer struct {
 	s *Store
 
 	// Written only by the goroutine calling Add, Flush and Close.
-	tmp *os.File
-	w   *pack.Writer
-	err error
+	tmp     *os.File
+	w       *pack.Writer
+	synced  int64      // pack bytes handed to early writeback
+	sealing chan error // result of the background seal in flight, or nil
+	err     error
 
-	mu      sync.Mutex // guards pending
-	pending map[cas.ID]struct{}
+	mu       sync.Mutex          // guards pending and inflight
+	pending  map[cas.ID]struct{} // in the pack being written
+	inflight map[cas.ID]struct{} // in the pack being sealed
 }
 
 // NewPacker starts a write session.
@@ -39,6 +48,9 @@ func (s *Store) NewPacker() *Packer {
 func (p *Packer) Has(id cas.ID) bool {
 	p.mu.Lock()
 	_, ok := p.pending[id]
+	if !ok {
+		_, ok = p.inflight[id]
+	}
 	p.mu.Unlock()
 	if ok {
 		return true
@@ -66,7 +78,7 @@ func (p *Packer) Add(id cas.ID, kind cas.Kind, method compress.Method, rawLen in
 		if err != nil {
 			return p.fail(fmt.Errorf("create pack: %w", err))
 		}
-		p.tmp, p.w = f, pack.NewWriter(f)
+		p.tmp, p.w, p.synced = f, pack.NewWriter(f), 0
 	}
 	if err := p.w.Add(id, kind, method, rawLen, stored); err != nil {
 		return p.fail(err)
@@ -74,10 +86,49 @@ func (p *Packer) Add(id cas.ID, kind cas.Kind, method compress.Method, rawLen in
 	p.mu.Lock()
 	p.pending[id] = struct{}{}
 	p.mu.Unlock()
-	if p.w.Size() >= p.s.opts.PackSize {
-		return p.Flush(context.Background())
+	if size := p.w.Size(); size >= p.s.opts.PackSize {
+		return p.sealInBackground()
+	} else if size-p.synced >= writebackEvery {
+		if err := p.w.Flush(); err != nil {
+			return p.fail(err)
+		}
+		startWriteback(p.tmp, p.synced, size-p.synced)
+		p.synced = size
 	}
 	return nil
+}
+
+// sealInBackground hands the current pack to a goroutine that publishes
+// it, after waiting for the previous one.
+func (p *Packer) sealInBackground() error {
+	if err := p.waitSeal(); err != nil {
+		return err
+	}
+	tmp, w := p.tmp, p.w
+	p.tmp, p.w = nil, nil
+	p.mu.Lock()
+	p.inflight, p.pending = p.pending, map[cas.ID]struct{}{}
+	p.mu.Unlock()
+	done := make(chan error, 1)
+	p.sealing = done
+	go func() { done <- p.s.seal(tmp, w) }()
+	return nil
+}
+
+// waitSeal waits for the background seal in flight, if any.
+func (p *Packer) waitSeal() error {
+	if p.sealing == nil {
+		return p.err
+	}
+	err := <-p.sealing
+	p.sealing = nil
+	p.mu.Lock()
+	p.inflight = nil
+	p.mu.Unlock()
+	if err != nil {
+		return p.fail(err)
+	}
+	return p.err
 }
 
 func (p *Packer) fail(err error) error {
@@ -100,8 +151,8 @@ func (p *Packer) discard() {
 // Flush publishes the objects added so far: when it returns nil they are
 // durable and readable by every process.
 func (p *Packer) Flush(ctx context.Context) error {
-	if p.err != nil {
-		return p.err
+	if err := p.waitSeal(); err != nil {
+		return err
 	}
 	if p.w == nil {
 		return nil
@@ -109,27 +160,43 @@ func (p *Packer) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return p.fail(err)
 	}
-	id, idx, err := p.w.Finish()
-	if err != nil {
-		return p.fail(err)
-	}
-	if err := p.s.publish(p.tmp, id, idx); err != nil {
-		return p.fail(err)
-	}
+	tmp, w := p.tmp, p.w
 	p.tmp, p.w = nil, nil
+	if err := p.s.seal(tmp, w); err != nil {
+		return p.fail(err)
+	}
 	p.mu.Lock()
 	clear(p.pending)
 	p.mu.Unlock()
 	return nil
 }
 
-// Close discards unflushed objects and ends the session.
+// Close waits for a background seal, discards unflushed objects and ends
+// the session.
 func (p *Packer) Close() error {
+	if p.sealing != nil {
+		<-p.sealing
+		p.sealing = nil
+	}
 	p.discard()
 	if p.err == nil {
 		p.err = errors.New("packer closed")
 	}
 	return nil
+}
+
+// seal finishes the pack being written to tmp and publishes it. On error
+// the temporary file is removed.
+func (s *Store) seal(tmp *os.File, w *pack.Writer) error {
+	id, idx, err := w.Finish()
+	if err == nil {
+		err = s.publish(tmp, id, idx)
+	}
+	if err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+	}
+	return err
 }
 
 // publish makes a finished temporary pack visible: pack, then index, then
@@ -171,20 +238,19 @@ func (s *Store) writeFileAtomic(path string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	fail := func(err error) error {
 		f.Close()
 		os.Remove(f.Name())
 		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
 	}
 	if err := f.Chmod(0o444); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
+		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
+		return fail(err)
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(f.Name())

@@ -40,6 +40,8 @@ type Store struct {
 	opts  Options
 	codec *compress.Codec
 
+	readBufs sync.Pool // of *[]byte, for stored bytes read from packs
+
 	mu     sync.RWMutex // guards packs and byID
 	packs  []*packFile  // newest last
 	byID   map[cas.ID]*packFile
@@ -74,6 +76,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{dir: dir, opts: opts, codec: codec, byID: map[cas.ID]*packFile{}}
+	s.readBufs.New = func() any { b := make([]byte, 0, pack.EntryHeaderSize+256<<10); return &b }
 	if err := s.Refresh(); err != nil {
 		s.Close()
 		return nil, err
@@ -272,6 +275,13 @@ func (s *Store) Has(ctx context.Context, id cas.ID) (bool, error) {
 // cas.ErrNotFound if no pack has it, and one wrapping cas.ErrCorrupt if
 // every copy fails verification.
 func (s *Store) Get(ctx context.Context, id cas.ID) ([]byte, error) {
+	return s.GetInto(ctx, id, nil)
+}
+
+// GetInto is Get decoding into dst's storage when it is large enough, so
+// that callers reading many objects can reuse their buffers. The result may
+// alias dst.
+func (s *Store) GetInto(ctx context.Context, id cas.ID, dst []byte) ([]byte, error) {
 	locs, err := s.lookup(id)
 	if err != nil {
 		return nil, err
@@ -289,7 +299,7 @@ func (s *Store) Get(ctx context.Context, id cas.ID) ([]byte, error) {
 	}
 	var firstErr error
 	for _, l := range locs {
-		raw, err := s.read(l)
+		raw, err := s.read(l, dst)
 		if err == nil {
 			return raw, nil
 		}
@@ -300,13 +310,20 @@ func (s *Store) Get(ctx context.Context, id cas.ID) ([]byte, error) {
 	return nil, firstErr
 }
 
-// read reads, decompresses and verifies the object at l.
-func (s *Store) read(l location) ([]byte, error) {
-	stored, err := pack.ReadEntry(l.p.f, l.e, nil)
+// read reads, decompresses and verifies the object at l, into dst when it
+// is large enough.
+func (s *Store) read(l location, dst []byte) ([]byte, error) {
+	bp := s.readBufs.Get().(*[]byte)
+	defer s.readBufs.Put(bp)
+	stored, err := pack.ReadEntry(l.p.f, l.e, *bp)
 	if err != nil {
 		return nil, fmt.Errorf("object %s in pack %s: %w: %v", l.e.ID, l.p.id.Short(), cas.ErrCorrupt, err)
 	}
-	raw, err := s.codec.Decompress(nil, stored, l.e.Method, int(l.e.RawLen))
+	raw, err := s.codec.Decompress(dst, stored, l.e.Method, int(l.e.RawLen))
+	if err == nil && l.e.Method == compress.None {
+		// stored lives in the pooled read buffer: copy it out.
+		raw = append(dst[:0], raw...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("object %s in pack %s at offset %d: %w: %v", l.e.ID, l.p.id.Short(), l.e.Offset, cas.ErrCorrupt, err)
 	}
