@@ -87,7 +87,7 @@ command -v git-lode | grep -qx "$LODE" || die "git-lode on PATH is not $LODE"
 
 # --- tools
 log "building the generator and the report tool"
-(cd "$ROOT" && go build -o "$OUT/bin/gen" ./bench/gen && go build -o "$OUT/bin/report" ./bench/report)
+(cd "$ROOT" && go build -o "$OUT/bin/gen" ./bench/gen && go build -o "$OUT/bin/report" ./bench/report && go build -o "$OUT/bin/floor" ./bench/floor)
 GEN=$OUT/bin/gen
 
 meta() { printf 'meta\t%s\t%s\n' "$1" "$2" >>"$RAW"; }
@@ -164,6 +164,7 @@ new_repo() {
 	case $tool in
 	lode) git lode install >/dev/null && git lode track "$pat" >/dev/null ;;
 	lfs) git lfs install --local >/dev/null && git lfs track "$pat" >/dev/null ;;
+	floor) echo "$pat filter=floor" >.gitattributes ;; # the rest is set up by the caller
 	esac
 	git add .gitattributes
 	git commit -q -m attributes
@@ -259,14 +260,29 @@ size store_restic "$(du_b "$WORK/restic")"
 rm -rf "$WORK/restic" "$WORK/restic-src"
 
 # ---------------------------------------------------------------- 3. checkout
+# The floor: git with a no-op filter-process (bench/floor) that streams the
+# file from the page cache. Its blobs hold the data file's path; it is what
+# git itself costs, whatever the filter.
+new_repo floor ver-floor "*.csv"
+git config filter.floor.process "$OUT/bin/floor"
+git config filter.floor.required true
+export FLOOR_FILES="$DATA/v1.csv:$DATA/v4.csv"
+for k in 1 4; do
+	blob=$(echo "$DATA/v$k.csv" | git hash-object -w --stdin)
+	git update-index --add --cacheinfo "100644,$blob,data.csv"
+	git commit -q -m "v$k"
+	git tag "v$k"
+done
+git checkout -q -f v4 && settle
+
 # One untimed round trip each first: git holds a smudged file whole in memory
 # (about its size in RSS), and the first time that memory is touched is slow.
-for tool in lode lfs; do
+for tool in lode lfs floor; do
 	cd "$WORK/ver-$tool"
 	git checkout -q v1 && settle && git checkout -q v4 && settle
 done
 for r in $(seq 1 "$REPS"); do
-	for tool in $(order "$r"); do
+	for tool in $(order "$r") floor; do
 		log "3. checkout v4->v1->v4, $tool, rep $r/$REPS"
 		cd "$WORK/ver-$tool"
 		tm checkout_v4_to_v1 "$tool" "$r" git checkout -q v1
@@ -281,7 +297,7 @@ for r in $(seq 1 "$REPS"); do
 		settle
 	done
 done
-rm -rf "$WORK/ver-lode" "$WORK/ver-lfs"
+rm -rf "$WORK/ver-lode" "$WORK/ver-lfs" "$WORK/ver-floor"
 
 # ---------------------------------------------------------------- 4. memory
 log "4. peak RSS of one-shot clean"

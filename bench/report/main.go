@@ -296,7 +296,7 @@ func timingTable(w io.Writer, r *results, rows [][2]string, speedups bool) {
 	fmt.Fprintln(w, "| step | tool | median s | min s | max s | runs | CPU s (median) | peak RSS MiB (max) | other load % (max) | LFS/lode |")
 	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, row := range rows {
-		for _, tool := range []string{"lode", "lfs", "restic"} {
+		for _, tool := range []string{"lode", "lfs", "restic", "floor"} {
 			s := r.series(row[0], tool)
 			if s == nil {
 				continue
@@ -318,6 +318,8 @@ func toolName(t string) string {
 	switch t {
 	case "lfs":
 		return "Git LFS"
+	case "floor":
+		return "git + no-op filter (floor)"
 	}
 	return t
 }

@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := []string{"HOME=" + t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "PATH=/usr/bin:/bin"}
+	code = Main(context.Background(), args, IO{In: strings.NewReader(""), Out: &out, Err: &errb}, env)
+	return code, out.String(), errb.String()
+}
+
+func TestExitCodes(t *testing.T) {
+	t.Chdir(t.TempDir()) // not a repository
+	tests := []struct {
+		args    []string
+		code    int
+		message string
+	}{
+		{[]string{"--help"}, ExitOK, ""},
+		{[]string{"version"}, ExitOK, ""},
+		{[]string{"no-such-command"}, ExitUsage, "unknown command"},
+		{[]string{"status", "--no-such-flag"}, ExitUsage, "unknown flag"},
+		{[]string{"ls-files", "a", "b"}, ExitUsage, "at most 1 argument"},
+		{[]string{"untrack"}, ExitUsage, "at least one pattern"},
+		{[]string{"install", "--global", "--local"}, ExitUsage, "none of the others"},
+		{[]string{"status"}, ExitError, "not inside a git repository"},
+		{[]string{"verify"}, ExitError, "not inside a git repository"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, stderr := run(t, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit code %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if !strings.Contains(stderr, tt.message) {
+				t.Fatalf("stderr %q does not contain %q", stderr, tt.message)
+			}
+		})
+	}
+}
+
+func TestEveryCommandHasHelp(t *testing.T) {
+	a := newApp(IO{}, nil)
+	for _, c := range a.rootCommand().Commands() {
+		if c.Short == "" {
+			t.Errorf("command %q has no short help", c.Name())
+		}
+		code, out, _ := run(t, c.Name(), "--help")
+		if code != ExitOK || !strings.Contains(out, "Usage:") {
+			t.Errorf("%s --help: exit %d, output %q", c.Name(), code, out)
+		}
+	}
+}
+
+func TestEscapePattern(t *testing.T) {
+	for in, want := range map[string]string{
+		"*.csv":          "*.csv",
+		"data/**":        "data/**",
+		"my data/*.bin":  "my[[:space:]]data/*.bin",
+		"tab\there.json": "tab[[:blank:]]here.json",
+	} {
+		if got := escapePattern(in); got != want {
+			t.Errorf("escapePattern(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestTrackedPatterns(t *testing.T) {
+	lines := []string{
+		"# comment filter=lode",
+		"*.csv filter=lode -text",
+		"*.txt text",
+		"data/** filter=lode -text",
+		"*.bin filter=lfs diff=lfs merge=lfs -text",
+	}
+	got := strings.Join(trackedPatterns(lines), " ")
+	if got != "*.csv data/**" {
+		t.Fatalf("trackedPatterns = %q", got)
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 1 << 30: "1.0 GiB", 5 << 40: "5.0 TiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
