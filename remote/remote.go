@@ -11,17 +11,27 @@
 //     partial object, even if the writer dies. Putting an existing name
 //     replaces it; lode only does so with identical content (names are
 //     content hashes), so concurrent writers of one name are harmless.
+//   - Put stores exactly size bytes of src; if src yields fewer, or fails,
+//     Put fails and stores nothing.
 //   - Get of a range returns exactly the bytes asked for, or fewer only at
-//     the end of the object. A range starting past the end returns an error
-//     wrapping ErrRange.
+//     the end of the object. A range starting at the end (off == size, so
+//     also off 0 of an empty object) or with length 0 yields no bytes; a
+//     range starting past the end returns an error wrapping ErrRange.
 //   - A missing object gives an error wrapping ErrNotExist, from Get, Stat
-//     and Delete alike; wrong or missing credentials give ErrPermission; a
-//     back end that cannot write gives ErrReadOnly. Everything else
+//     and Delete alike; so does a name that is only a prefix of other names
+//     ("packs" when "packs/x" exists): the namespace is flat. Wrong or
+//     missing credentials give ErrPermission; a back end that cannot write
+//     gives ErrReadOnly; a name that ValidateName rejects gives
+//     ErrInvalidName; something the back end cannot do at all (list a
+//     plain HTTP server) gives errors.ErrUnsupported. Everything else
 //     (network, 5xx, timeouts) is returned as is and may be retried.
-//   - List calls fn once per object whose name starts with prefix, in no
+//   - List calls fn once per object whose name starts with prefix (a plain
+//     string prefix, not a directory: "pack" matches "packs/x"), in no
 //     particular order, on the calling goroutine; an error from fn stops the
-//     listing and is returned.
-//   - All methods are safe for concurrent use and honour ctx.
+//     listing and is returned (wrapped or not, errors.Is finds it).
+//   - All methods are safe for concurrent use and honour ctx: a call made
+//     with a ctx that is already done fails with an error wrapping
+//     ctx.Err(), and stores or deletes nothing.
 //
 // Back ends translate their vendor errors into these sentinels at the
 // boundary. Retry, deadlines and fault injection are decorators
@@ -40,6 +50,8 @@ var (
 	ErrPermission = errors.New("remote access denied (missing or wrong credentials)")
 	ErrReadOnly   = errors.New("remote is read-only")
 	ErrRange      = errors.New("requested range is outside the remote object")
+	// ErrInvalidName: see ValidateName.
+	ErrInvalidName = errors.New("invalid remote object name")
 )
 
 // Info describes one stored object.
@@ -87,5 +99,6 @@ type Backend interface {
 // check: a per-request deadline that expired is worth retrying.)
 func IsPermanent(err error) bool {
 	return errors.Is(err, ErrNotExist) || errors.Is(err, ErrPermission) ||
-		errors.Is(err, ErrReadOnly) || errors.Is(err, ErrRange)
+		errors.Is(err, ErrReadOnly) || errors.Is(err, ErrRange) ||
+		errors.Is(err, ErrInvalidName) || errors.Is(err, errors.ErrUnsupported)
 }

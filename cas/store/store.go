@@ -319,11 +319,21 @@ func (s *Store) read(l location, dst []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("object %s in pack %s: %w: %v", l.e.ID, l.p.id.Short(), cas.ErrCorrupt, err)
 	}
-	raw, err := s.codec.Decompress(dst, stored, l.e.Method, int(l.e.RawLen))
-	if err == nil && l.e.Method == compress.None {
+	raw, err := s.decode(l, stored, dst)
+	if err != nil {
+		return nil, err
+	}
+	if l.e.Method == compress.None {
 		// stored lives in the pooled read buffer: copy it out.
 		raw = append(dst[:0], raw...)
 	}
+	return raw, nil
+}
+
+// decode decompresses stored bytes of the object at l into dst and checks
+// them against the object's id.
+func (s *Store) decode(l location, stored, dst []byte) ([]byte, error) {
+	raw, err := s.codec.Decompress(dst, stored, l.e.Method, int(l.e.RawLen))
 	if err != nil {
 		return nil, fmt.Errorf("object %s in pack %s at offset %d: %w: %v", l.e.ID, l.p.id.Short(), l.e.Offset, cas.ErrCorrupt, err)
 	}
@@ -331,6 +341,50 @@ func (s *Store) read(l location, dst []byte) ([]byte, error) {
 		return nil, fmt.Errorf("object %s in pack %s at offset %d: %w", l.e.ID, l.p.id.Short(), l.e.Offset, err)
 	}
 	return raw, nil
+}
+
+// GetStored returns the pack entry and stored (possibly compressed) bytes
+// of id, after checking that they decode to bytes with that id: what an
+// upload copies to a remote without compressing again. The Offset of the
+// entry refers to the local pack and means nothing elsewhere.
+func (s *Store) GetStored(ctx context.Context, id cas.ID) (pack.Entry, []byte, error) {
+	locs, err := s.lookup(id)
+	if err != nil {
+		return pack.Entry{}, nil, err
+	}
+	if len(locs) == 0 {
+		return pack.Entry{}, nil, fmt.Errorf("%w: %s", cas.ErrNotFound, id)
+	}
+	var firstErr error
+	for _, l := range locs {
+		stored, err := pack.ReadEntry(l.p.f, l.e, nil)
+		if err != nil {
+			err = fmt.Errorf("object %s in pack %s: %w: %v", l.e.ID, l.p.id.Short(), cas.ErrCorrupt, err)
+		} else {
+			_, err = s.decode(l, stored, nil)
+		}
+		if err == nil {
+			return l.e, stored, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return pack.Entry{}, nil, firstErr
+}
+
+// TempDir is the store's directory for files being written; files there
+// are never read as part of the store.
+func (s *Store) TempDir() string { return filepath.Join(s.dir, "tmp") }
+
+// CheckStored decodes stored bytes of the pack entry e and checks them
+// against e's id and kind, for objects that arrive from elsewhere.
+func CheckStored(codec *compress.Codec, e pack.Entry, stored []byte) error {
+	raw, err := codec.Decompress(nil, stored, e.Method, int(e.RawLen))
+	if err != nil {
+		return fmt.Errorf("%w: %v", cas.ErrCorrupt, err)
+	}
+	return CheckObject(e.ID, e.Kind, raw)
 }
 
 // CheckObject verifies raw bytes against the id and kind they are stored

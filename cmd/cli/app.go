@@ -82,6 +82,9 @@ Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
 		a.cleanCommand(),
 		a.smudgeCommand(),
 		a.filterProcessCommand(),
+		a.pushCommand(),
+		a.fetchCommand(),
+		a.pullCommand(),
 		a.hookCommand(),
 		a.versionCommand(),
 	)
@@ -123,8 +126,16 @@ type repo struct {
 // git runs the git binary in dir with args and returns its stdout. stdin
 // may be nil. The error includes git's stderr.
 func (a *app) git(ctx context.Context, dir string, stdin []byte, args ...string) ([]byte, error) {
+	return a.gitEnv(ctx, dir, nil, stdin, args...)
+}
+
+// gitEnv is git with env added to the environment.
+func (a *app) gitEnv(ctx context.Context, dir string, env []string, stdin []byte, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
@@ -164,6 +175,14 @@ func (a *app) findRepo(ctx context.Context) (*repo, error) {
 	return r, nil
 }
 
+// dir is where to run git for r: the work tree, or the git dir when bare.
+func (r *repo) dir() string {
+	if r.workTree != "" {
+		return r.workTree
+	}
+	return r.gitDir
+}
+
 // needWorkTree fails for bare repositories.
 func (r *repo) needWorkTree() error {
 	if r.workTree == "" {
@@ -174,11 +193,11 @@ func (r *repo) needWorkTree() error {
 
 // storeDir is where the local store lives: LODE_STORE_DIR, else the
 // configured store.dir, else <common dir>/lode.
-func (a *app) storeDir(r *repo) (string, error) {
+func (a *app) storeDir(ctx context.Context, r *repo) (string, error) {
 	if d := a.getenv("LODE_STORE_DIR"); d != "" {
 		return filepath.Abs(d)
 	}
-	cfg, err := a.loadConfig(r)
+	cfg, err := a.loadConfig(ctx, r)
 	if err != nil {
 		return "", err
 	}
@@ -190,11 +209,11 @@ func (a *app) storeDir(r *repo) (string, error) {
 
 // openStore opens the local store of r.
 func (a *app) openStore(ctx context.Context, r *repo) (*store.Store, error) {
-	dir, err := a.storeDir(r)
+	dir, err := a.storeDir(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	s, err := store.Open(dir, store.Options{})
+	s, err := store.Open(dir, store.Options{PackSize: a.packSize()})
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) {
 			return nil, fmt.Errorf("%w (check the permissions of %s, or set LODE_STORE_DIR)", err, dir)
@@ -202,6 +221,16 @@ func (a *app) openStore(ctx context.Context, r *repo) (*store.Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// packSize is LODE_PACK_SIZE (bytes), the size at which packs are sealed,
+// or 0 for the default. Small packs help tests; nobody else needs it.
+func (a *app) packSize() int64 {
+	var n int64
+	if v := a.getenv("LODE_PACK_SIZE"); v != "" {
+		fmt.Sscan(v, &n)
+	}
+	return n
 }
 
 // expandPath resolves a configured path: ~ is the home directory, and a

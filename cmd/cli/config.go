@@ -1,24 +1,41 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
 
-// config is the union of lode's TOML settings. Files are read in order of
-// increasing precedence: the repository's committed .lode.toml, then the
+// config is the union of lode's TOML settings. Sources are read in order
+// of increasing precedence: the repository's committed .lode.toml, then the
 // user's $XDG_CONFIG_HOME/lode/config.toml; LODE_* environment variables
-// override both.
+// override both (as git's own config overrides .lfsconfig for Git LFS).
 type config struct {
 	Store struct {
 		// Dir is the local store directory (default <git dir>/lode); a
 		// shared directory lets many clones (CI caches) share objects.
 		Dir string `toml:"dir"`
 	} `toml:"store"`
+	Remote struct {
+		// URL is where pushes upload and fetches download:
+		// s3://bucket/prefix, gs://bucket/prefix, file:///path, a path,
+		// or http(s)://host/path (read only).
+		URL string `toml:"url"`
+	} `toml:"remote"`
+}
+
+const knownSettings = "store.dir, remote.url"
+
+// configSource is one TOML document and where it came from.
+type configSource struct {
+	name string // for messages
+	data []byte
 }
 
 func (a *app) userConfigPath() string {
@@ -33,27 +50,65 @@ func (a *app) userConfigPath() string {
 	return filepath.Join(base, "lode", "config.toml")
 }
 
-// loadConfig reads the configuration files that apply to r (r may be nil
-// outside a repository).
-func (a *app) loadConfig(r *repo) (*config, error) {
-	var cfg config
-	var paths []string
-	if r != nil && r.workTree != "" {
-		paths = append(paths, filepath.Join(r.workTree, ".lode.toml"))
+// repoConfig returns the repository's .lode.toml: from the work tree, or,
+// when it is not there (a clone whose checkout has not written it yet, or a
+// bare repository), from the index, or from HEAD.
+func (a *app) repoConfig(ctx context.Context, r *repo) (*configSource, error) {
+	if r == nil {
+		return nil, nil
 	}
-	if p := a.userConfigPath(); p != "" {
-		paths = append(paths, p)
-	}
-	for _, p := range paths {
-		md, err := toml.DecodeFile(p, &cfg)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+	if r.workTree != "" {
+		p := filepath.Join(r.workTree, ".lode.toml")
+		b, err := os.ReadFile(p)
+		if err == nil {
+			return &configSource{name: p, data: b}, nil
 		}
-		if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("read configuration %s: %w", p, err)
 		}
+	}
+	dir := r.workTree
+	if dir == "" {
+		dir = r.gitDir
+	}
+	for _, spec := range []string{":.lode.toml", "HEAD:.lode.toml"} {
+		if r.workTree == "" && spec == ":.lode.toml" {
+			continue
+		}
+		if b, err := a.git(ctx, dir, nil, "cat-file", "blob", spec); err == nil {
+			return &configSource{name: ".lode.toml (" + strings.TrimSuffix(spec, ".lode.toml") + ")", data: b}, nil
+		}
+	}
+	return nil, nil
+}
+
+// loadConfig reads the configuration that applies to r (r may be nil
+// outside a repository).
+func (a *app) loadConfig(ctx context.Context, r *repo) (*config, error) {
+	var cfg config
+	var srcs []*configSource
+	rc, err := a.repoConfig(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if rc != nil {
+		srcs = append(srcs, rc)
+	}
+	if p := a.userConfigPath(); p != "" {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			srcs = append(srcs, &configSource{name: p, data: b})
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read configuration %s: %w", p, err)
+		}
+	}
+	for _, s := range srcs {
+		md, err := toml.Decode(string(s.data), &cfg)
+		if err != nil {
+			return nil, fmt.Errorf("configuration %s: %w", s.name, err)
+		}
 		if und := md.Undecoded(); len(und) > 0 {
-			return nil, fmt.Errorf("configuration %s: unknown setting %q (known: store.dir)", p, und[0].String())
+			return nil, fmt.Errorf("configuration %s: unknown setting %q (known: %s)", s.name, und[0].String(), knownSettings)
 		}
 	}
 	return &cfg, nil

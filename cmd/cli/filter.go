@@ -5,10 +5,18 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/cas/transfer"
 
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/hooks/filter"
 	"github.com/lodevcs/lode/hooks/filterproc"
+	"github.com/lodevcs/lode/hooks/install"
 	"github.com/spf13/cobra"
 )
 
@@ -23,7 +31,26 @@ func (a *app) newFilter(ctx context.Context) (*filter.Filter, *store.Store, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	return &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE")}, s, nil
+	f := &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE")}
+	f.Fetch = a.lazyFetch(r, s)
+	return f, s, nil
+}
+
+// lazyFetch returns a Fetch function for the filter that opens the lode
+// remote on first use, so that checkouts whose data is local never need
+// one.
+func (a *app) lazyFetch(r *repo, s *store.Store) func(context.Context, pointer.Pointer) error {
+	var once sync.Once
+	var rem *transfer.Remote
+	var openErr error
+	return func(ctx context.Context, p pointer.Pointer) error {
+		once.Do(func() { rem, openErr = a.openRemote(ctx, r, s, "") })
+		if openErr != nil {
+			return fmt.Errorf("it is not in the local store, and: %w", openErr)
+		}
+		_, err := transfer.Fetch(ctx, s, rem, []pointer.Pointer{p}, transfer.Options{Workers: 4})
+		return err
+	}
 }
 
 func (a *app) cleanCommand() *cobra.Command {
@@ -94,9 +121,12 @@ file to clean or smudge over the pkt-line protocol. Not for interactive use.`,
 			}
 			defer s.Close()
 			growPipes(a.io.In, a.io.Out)
+			a.ensureHooks(cmd.Context())
+			defer f.Wait()
 			return filterproc.Serve(cmd.Context(), a.io.In, a.io.Out, procHandler{f}, filterproc.Options{
+				Delay:    true,
 				Stderr:   a.io.Err,
-				SpoolDir: s.Dir() + "/tmp",
+				SpoolDir: s.TempDir(),
 			})
 		},
 	}
@@ -111,4 +141,36 @@ func (h procHandler) Clean(ctx context.Context, req *filterproc.Request, r io.Re
 
 func (h procHandler) Smudge(ctx context.Context, req *filterproc.Request, r io.Reader, w io.Writer) error {
 	return h.f.Smudge(ctx, req.Pathname, r, w)
+}
+
+func (h procHandler) Delay(ctx context.Context, req *filterproc.Request, content []byte) (bool, error) {
+	return h.f.Delay(ctx, req.Pathname, content), nil
+}
+
+func (h procHandler) Available(ctx context.Context) ([]string, error) {
+	return h.f.Available(ctx)
+}
+
+// ensureHooks installs lode's hooks in a repository that has none, as
+// happens in a clone made with lode configured globally: without the
+// pre-push hook, a push from it could send commits without their data.
+func (a *app) ensureHooks(ctx context.Context) {
+	r, err := a.findRepo(ctx)
+	if err != nil || r.workTree == "" {
+		return
+	}
+	out, err := a.git(ctx, r.workTree, nil, "rev-parse", "--git-path", "hooks/pre-push")
+	if err != nil {
+		return
+	}
+	p := strings.TrimSpace(string(out))
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(r.workTree, p)
+	}
+	if _, err := os.Lstat(p); err == nil {
+		return
+	}
+	if _, err := install.Install(ctx, install.Options{Dir: r.workTree, HooksOnly: true}); err != nil {
+		fmt.Fprintf(a.io.Err, "git-lode: warning: could not install lode's hooks (run 'git lode install'): %v\n", err)
+	}
 }

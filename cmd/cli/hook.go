@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 
@@ -37,26 +36,11 @@ any, gets the same arguments and standard input.`,
 			if dir == "" {
 				dir = r.gitDir
 			}
-			if err := a.prePush(cmd, r, args, stdin); err != nil {
+			if err := a.prePush(ctx, r, args, stdin); err != nil {
 				return err
 			}
 			return install.RunChained(ctx, dir, "pre-push", args, stdin, a.io.Out, a.io.Err)
 		},
 	})
 	return cmd
-}
-
-// prePush is lode's part of the pre-push hook. Without remotes (a later
-// stage of lode) there is nothing to upload; it checks the hook input so
-// that a malformed call is reported.
-func (a *app) prePush(cmd *cobra.Command, r *repo, args []string, stdin []byte) error {
-	for _, line := range bytes.Split(bytes.TrimSpace(stdin), []byte{'\n'}) {
-		if len(line) == 0 {
-			continue
-		}
-		if f := bytes.Fields(line); len(f) != 4 {
-			return fmt.Errorf("pre-push: unexpected input line %q from git", line)
-		}
-	}
-	return nil
 }

@@ -10,13 +10,14 @@ import (
 	"github.com/lodevcs/lode/cas/filer"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/cas/transfer"
 	"github.com/lodevcs/lode/hooks/gitrepo"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) verifyCommand() *cobra.Command {
-	var rev string
-	var storeOnly bool
+	var rev, gitRemote string
+	var storeOnly, onRemote bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Re-hash the local store and every pointer reachable from HEAD",
@@ -25,6 +26,10 @@ func (a *app) verifyCommand() *cobra.Command {
      re-hashed against its id;
   2. every lode pointer in the history of REV (default HEAD): it parses, its
      data is present, and the reassembled content hashes to its oid.
+
+With --remote, checks the lode remote instead of the local store: every
+pointer in the history of REV has its data there, and that data, read back
+in full, hashes right.
 
 Problems are printed one per line. Exit code 0 means all is well (warnings,
 such as files left by an interrupted writer, do not count), 3 means damage or
@@ -43,6 +48,9 @@ missing data was found.`,
 			defer s.Close()
 			out := a.io.Out
 			prog := a.progress("verify")
+			if onRemote {
+				return a.verifyRemote(cmd, r, s, rev, gitRemote, prog)
+			}
 			errs, warns := 0, 0
 			vs, err := store.Verify(ctx, s, func(p store.Problem) {
 				if p.Severity == store.Error {
@@ -77,7 +85,54 @@ missing data was found.`,
 	}
 	cmd.Flags().StringVar(&rev, "rev", "HEAD", "check pointers in the history of this revision")
 	cmd.Flags().BoolVar(&storeOnly, "store-only", false, "check only the local store, not the pointers in git")
+	cmd.Flags().BoolVar(&onRemote, "remote", false, "check the lode remote instead of the local store")
+	cmd.Flags().StringVar(&gitRemote, "git-remote", "", "git remote whose lode remote to check (default: the branch's remote, or origin)")
 	return cmd
+}
+
+// verifyRemote reads back, from the lode remote, every file in the history
+// of rev.
+func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, gitRemote string, prog *progress) error {
+	ctx := cmd.Context()
+	rem, err := a.openRemote(ctx, r, s, gitRemote)
+	if err != nil {
+		return err
+	}
+	defer rem.Backend().Close()
+	gr, head, err := a.openRev(r, rev)
+	if err != nil {
+		return err
+	}
+	defer gr.Close()
+	seen := map[cas.ID]bool{}
+	n, bad := 0, 0
+	err = gr.ReachablePointers(ctx, []plumbing.Hash{head}, nil, func(commit plumbing.Hash, e gitrepo.Entry) error {
+		if e.Err != nil || seen[e.Pointer.OID] {
+			return nil
+		}
+		seen[e.Pointer.OID] = true
+		n++
+		prog.printf("reading %s (%s) from %s", e.Path, humanBytes(e.Pointer.Size), rem)
+		if err := transfer.VerifyFile(ctx, s, rem, e.Pointer.OID, e.Pointer.Size, transfer.Options{}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			bad++
+			fmt.Fprintf(a.io.Out, "error: %s (commit %s, oid %s): %v\n", e.Path, commit.String()[:12], e.Pointer.OID.Short(), err)
+		}
+		return nil
+	})
+	prog.done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.io.Out, "remote %s: %d distinct file(s) in the history of %s, %d with problems\n", rem, n, rev, bad)
+	if bad > 0 {
+		fmt.Fprintln(a.io.Out, "verify --remote FAILED")
+		return &exitError{code: ExitProblems, err: errSilent}
+	}
+	fmt.Fprintln(a.io.Out, "verify --remote OK")
+	return nil
 }
 
 // verifyPointers checks every distinct pointer reachable from rev by

@@ -24,6 +24,7 @@ import (
 	"github.com/lodevcs/lode/cas/filer"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/cas/transfer"
 )
 
 // Filter cleans and smudges files. Its fields are set once; it is then
@@ -39,6 +40,11 @@ type Filter struct {
 	SkipSmudge bool
 	// Options tune the clean and smudge pipelines.
 	Options filer.Options
+	// Fetch, if set, downloads into Store what it lacks of the file p
+	// points to; Smudge calls it before reassembling such a file.
+	Fetch func(ctx context.Context, p pointer.Pointer) error
+
+	delay delayState
 }
 
 // ErrMissingObject is wrapped when smudge needs an object that is not
@@ -103,6 +109,11 @@ func (f *Filter) Smudge(ctx context.Context, path string, r io.Reader, w io.Writ
 	}
 	if err != nil {
 		return fmt.Errorf("the file in git claims to be a lode pointer but is not valid: %w", err)
+	}
+	if f.Fetch != nil && !transfer.Complete(ctx, f.Store, p) {
+		if err := f.Fetch(ctx, p); err != nil {
+			return fmt.Errorf("%w: the data of oid %s (%d bytes) is not in the local store and could not be fetched: %w", ErrMissingObject, p.OID, p.Size, err)
+		}
 	}
 	err = filer.Smudge(ctx, p, f.getter(), w, f.Options)
 	switch {

@@ -63,6 +63,10 @@ type Options struct {
 	// Hooks makes Install and Uninstall also handle the repository's
 	// hooks (HookNames). Outside a repository that is ErrNotRepo.
 	Hooks bool
+	// HooksOnly makes Install handle only the hooks and leave the
+	// configuration alone (the filter installs the hooks of a clone made
+	// with lode configured globally). It implies Hooks.
+	HooksOnly bool
 	// Command is the git-lode executable named in the configuration and
 	// the hooks: a name looked up on PATH, or a path. Default "git-lode".
 	Command string
@@ -98,12 +102,15 @@ func (c Change) String() string { return c.What + " " + c.Detail }
 // configuration and hooks as they were. It returns what it changed; nothing
 // when all was in place already.
 func Install(ctx context.Context, o Options) ([]Change, error) {
+	if o.HooksOnly {
+		o.Hooks = true
+	}
 	st, rp, err := status(ctx, o, o.Scope == ScopeLocal || o.Hooks)
 	if err != nil {
 		return nil, fmt.Errorf("install: %w", err)
 	}
 	var conflicts []error
-	if !o.Force {
+	if !o.Force && !o.HooksOnly {
 		for _, s := range st.Settings {
 			if s.Kind == Foreign {
 				conflicts = append(conflicts, fmt.Errorf("%w: %s is %q in the %s config, lode wants %q",
@@ -126,7 +133,7 @@ func Install(ctx context.Context, o Options) ([]Change, error) {
 	g, flag := o.git(), scopeFlag(o.Scope)
 	var changes []Change
 	for _, s := range st.Settings {
-		if s.Kind == Current {
+		if s.Kind == Current || o.HooksOnly {
 			continue
 		}
 		if _, err := g.run(ctx, "config", flag, "--replace-all", s.Key, s.Want); err != nil {

@@ -225,3 +225,20 @@ func TestShellWords(t *testing.T) {
 		}
 	}
 }
+
+func TestInstallHooksOnly(t *testing.T) {
+	s := newScratch(t)
+	dir := s.repo()
+	o := s.opts(dir, ScopeLocal, false)
+	o.HooksOnly = true
+	cs := mustInstall(t, o)
+	if whats(cs) != "hook" {
+		t.Fatalf("HooksOnly changes = %v, want one hook", cs)
+	}
+	if v := s.configValues(dir, "--local", "filter.lode.process"); v != nil {
+		t.Fatalf("HooksOnly set filter.lode.process = %v", v)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".git", "hooks", "pre-push")); err != nil {
+		t.Fatal(err)
+	}
+}

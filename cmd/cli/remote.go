@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/cas/transfer"
+	"github.com/lodevcs/lode/remote"
+)
+
+// errNoRemote is returned when no lode remote is configured or implied.
+var errNoRemote = errors.New("no lode remote is configured")
+
+// remoteURL says which lode remote to use, and why.
+type remoteURL struct {
+	url    string
+	source string // for messages: "LODE_REMOTE_URL", ".lode.toml", "git remote origin"...
+}
+
+// resolveRemote finds the lode remote for the repository: LODE_REMOTE_URL,
+// else remote.url in the configuration (user config over .lode.toml, which
+// is read from the work tree, the index or HEAD), else the embedded default:
+// when the git remote (gitRemote, or the current branch's remote, or
+// origin) is a local path or file:// URL, the folder "lode" inside that
+// repository.
+//
+// gitURL, when not empty, is the git remote's URL (a push to a URL rather
+// than to a named remote).
+func (a *app) resolveRemote(ctx context.Context, r *repo, gitRemote, gitURL string) (remoteURL, error) {
+	if u := a.getenv("LODE_REMOTE_URL"); u != "" {
+		return remoteURL{u, "LODE_REMOTE_URL"}, nil
+	}
+	cfg, err := a.loadConfig(ctx, r)
+	if err != nil {
+		return remoteURL{}, err
+	}
+	if cfg.Remote.URL != "" {
+		return remoteURL{cfg.Remote.URL, "remote.url in the configuration"}, nil
+	}
+	dir := r.dir()
+	if gitURL == "" {
+		if gitRemote == "" {
+			gitRemote = a.defaultGitRemote(ctx, dir)
+		}
+		out, err := a.git(ctx, dir, nil, "remote", "get-url", gitRemote)
+		if err != nil {
+			return remoteURL{}, fmt.Errorf("%w: set [remote] url in .lode.toml (or LODE_REMOTE_URL), or add a git remote %q that is a local path", errNoRemote, gitRemote)
+		}
+		gitURL = strings.TrimSpace(string(out))
+	} else if gitRemote == "" {
+		gitRemote = gitURL
+	}
+	path, ok := localPath(gitURL, dir)
+	if !ok {
+		return remoteURL{}, fmt.Errorf("%w: git remote %q is %s, which is not a local path; set [remote] url in .lode.toml (for example s3://bucket/prefix or gs://bucket/prefix) or LODE_REMOTE_URL", errNoRemote, gitRemote, gitURL)
+	}
+	return remoteURL{embeddedRemote(path), "inside git remote " + gitRemote}, nil
+}
+
+// defaultGitRemote is the current branch's remote, or origin.
+func (a *app) defaultGitRemote(ctx context.Context, dir string) string {
+	if b, err := a.git(ctx, dir, nil, "symbolic-ref", "--short", "-q", "HEAD"); err == nil {
+		branch := strings.TrimSpace(string(b))
+		if out, err := a.git(ctx, dir, nil, "config", "--get", "branch."+branch+".remote"); err == nil {
+			if name := strings.TrimSpace(string(out)); name != "" && name != "." {
+				return name
+			}
+		}
+	}
+	return "origin"
+}
+
+// localPath returns the directory a git remote URL names, if it is local.
+func localPath(gitURL, base string) (string, bool) {
+	if rest, ok := strings.CutPrefix(gitURL, "file://"); ok {
+		return rest, true
+	}
+	if strings.Contains(gitURL, "://") || isSCPLike(gitURL) {
+		return "", false
+	}
+	if !filepath.IsAbs(gitURL) {
+		gitURL = filepath.Join(base, gitURL)
+	}
+	return gitURL, true
+}
+
+// isSCPLike recognises host:path git URLs (git@host:org/repo).
+func isSCPLike(s string) bool {
+	i := strings.Index(s, ":")
+	return i > 0 && !strings.Contains(s[:i], "/")
+}
+
+// embeddedRemote is the lode remote inside a local git repository: <bare
+// repository>/lode, or <work tree>/.git/lode-remote for a repository with a
+// work tree (whose .git/lode is its own local store).
+func embeddedRemote(path string) string {
+	if fi, err := os.Stat(filepath.Join(path, ".git")); err == nil && fi.IsDir() {
+		return filepath.Join(path, ".git", "lode-remote")
+	}
+	return filepath.Join(path, "lode")
+}
+
+// openRemote opens the lode remote of r (see resolveRemote), wrapped with
+// retries, with its index cache under the local store.
+func (a *app) openRemote(ctx context.Context, r *repo, st *store.Store, gitRemote string) (*transfer.Remote, error) {
+	return a.openRemoteFor(ctx, r, st, gitRemote, "")
+}
+
+// openRemoteFor is openRemote for a push to a git URL.
+func (a *app) openRemoteFor(ctx context.Context, r *repo, st *store.Store, gitRemote, gitURL string) (*transfer.Remote, error) {
+	ru, err := a.resolveRemote(ctx, r, gitRemote, gitURL)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.openBackend(ctx, ru.url)
+	if err != nil {
+		return nil, fmt.Errorf("lode remote %s (from %s): %w", ru.url, ru.source, err)
+	}
+	b = remote.NewRetrying(b, remote.RetryOptions{
+		OnRetry: func(op, name string, attempt int, err error) {
+			if a.getenv("LODE_DEBUG") != "" {
+				fmt.Fprintf(a.io.Err, "git-lode: retrying %s %s (attempt %d): %v\n", op, name, attempt, err)
+			}
+		},
+	})
+	key := cas.Sum([]byte(b.Location())).Short()
+	return transfer.NewRemote(b, filepath.Join(st.Dir(), "remotes", key)), nil
+}
+
+// openBackend opens the back end a remote URL names.
+func (a *app) openBackend(ctx context.Context, raw string) (remote.Backend, error) {
+	if !strings.Contains(raw, "://") {
+		return openLocal(raw)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("parse remote URL: %w", err)
+	}
+	switch u.Scheme {
+	case "file":
+		return openLocal(u.Path)
+	case "s3":
+		return a.openS3(ctx, u)
+	case "gs":
+		return a.openGCS(ctx, u)
+	case "http", "https":
+		return openHTTP(u)
+	}
+	return nil, fmt.Errorf("unknown scheme %q: use s3://bucket/prefix, gs://bucket/prefix, file:///path, a path, or http(s)://host/path (read only)", u.Scheme)
+}

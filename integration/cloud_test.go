@@ -1,0 +1,115 @@
+package integration
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/lodevcs/lode/integration/servers"
+)
+
+// cloudRepo makes server.git and a clone "a" with data committed, lode
+// configured globally, and env added to the sandbox's environment.
+func cloudRepo(t *testing.T, env ...string) (*sandbox, []byte) {
+	s := newSandbox(t)
+	s.env = append(s.env, env...)
+	s.run("", "git", "lode", "install", "--global")
+	s.run("", "git", "init", "-q", "--bare", "server.git")
+	s.cloneWithLode("a")
+	s.run("a", "git", "lode", "track", "*.csv")
+	data := genCSV(30000, 5)
+	s.write("a/data.csv", data)
+	s.run("a", "git", "add", ".")
+	s.run("a", "git", "commit", "-q", "-m", "v1")
+	return s, data
+}
+
+// pushed reports whether server.git received main.
+func (s *sandbox) pushed() bool {
+	_, err := s.try("server.git", nil, "git", "rev-parse", "--verify", "-q", "main")
+	return err == nil
+}
+
+// The full round trip through real object stores: push uploads, a clone
+// checks out, verify --remote reads everything back.
+func TestCloudRemotes(t *testing.T) {
+	env := servers.Start(t)
+	for _, tc := range []struct {
+		name, url string
+	}{
+		{"s3", "s3://" + env.S3Bucket + "/" + servers.Prefix(t)},
+		{"gcs", "gs://" + env.GCSBucket + "/" + servers.Prefix(t)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, data := cloudRepo(t, append(env.Vars(), "LODE_REMOTE_URL="+tc.url)...)
+			out := s.run("a", "git", "push", "origin", "main")
+			if !strings.Contains(out, "pushed 1 file(s) to "+tc.url) {
+				t.Fatalf("push output:\n%s", out)
+			}
+			s.run("", "git", "clone", "-q", "server.git", "b")
+			if !bytes.Equal(s.read("b/data.csv"), data) {
+				t.Fatal("clone differs")
+			}
+			if out := s.run("b", "git", "lode", "verify", "--remote"); !strings.Contains(out, "verify --remote OK") {
+				t.Fatal(out)
+			}
+		})
+	}
+}
+
+// Wrong credentials: the push stops before git sends anything, and the
+// message names the variables to set.
+func TestS3WrongCredentials(t *testing.T) {
+	env := servers.StartS3(t)
+	vars := append(env.Vars(), "AWS_SECRET_ACCESS_KEY=wrong-secret", "LODE_REMOTE_URL=s3://"+env.S3Bucket+"/"+servers.Prefix(t))
+	s, _ := cloudRepo(t, vars...)
+	out, err := s.try("a", nil, "git", "push", "origin", "main")
+	t.Logf("push with a wrong secret:\n%s", out)
+	if err == nil {
+		t.Fatalf("push succeeded with a wrong secret:\n%s", out)
+	}
+	for _, want := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "push was stopped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("push output does not mention %s:\n%s", want, out)
+		}
+	}
+	if s.pushed() {
+		t.Fatal("git pushed the commit although its data was not uploaded")
+	}
+}
+
+// A remote that answers 500: lode retries, then fails clearly, and git
+// does not push.
+func TestRemoteServerErrors(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	s, _ := cloudRepo(t,
+		"AWS_ENDPOINT_URL="+srv.URL, "AWS_ACCESS_KEY_ID=k", "AWS_SECRET_ACCESS_KEY=s", "AWS_REGION=us-east-1",
+		"AWS_EC2_METADATA_DISABLED=true", "LODE_REMOTE_URL=s3://bucket/prefix")
+	out, err := s.try("a", nil, "git", "push", "origin", "main")
+	t.Logf("push to a failing server:\n%s", out)
+	if err == nil {
+		t.Fatalf("push succeeded against a failing server:\n%s", out)
+	}
+	if n := requests.Load(); n < 3 {
+		t.Errorf("only %d requests: lode did not retry", n)
+	}
+	if !strings.Contains(out, "500") || !strings.Contains(out, "push was stopped") {
+		t.Errorf("push output:\n%s", out)
+	}
+	if s.pushed() {
+		t.Fatal("git pushed the commit although its data was not uploaded")
+	}
+	// A remote that is not there at all fails the same way.
+	s.env = append(s.env, "AWS_ENDPOINT_URL=http://127.0.0.1:1")
+	if out, err := s.try("a", nil, "git", "push", "origin", "main"); err == nil || s.pushed() {
+		t.Fatalf("push to an unreachable remote: %v\n%s", err, out)
+	}
+}

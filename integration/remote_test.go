@@ -1,0 +1,136 @@
+package integration
+
+import (
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// remoteBytes sums the sizes of the files under dir.
+func remoteBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// cloneWithLode clones server.git into name, with lode configured
+// globally in the sandbox.
+func (s *sandbox) cloneWithLode(name string) {
+	s.t.Helper()
+	s.run("", "git", "clone", "-q", "server.git", name)
+	s.run(name, "git", "lode", "install")
+}
+
+// Two clones pushing to the same remote at once both succeed, and a third
+// clone gets both sides' data.
+func TestConcurrentPushes(t *testing.T) {
+	s := newSandbox(t)
+	s.run("", "git", "lode", "install", "--global")
+	s.run("", "git", "init", "-q", "--bare", "server.git")
+	s.cloneWithLode("seed")
+	s.run("seed", "git", "lode", "track", "*.csv")
+	s.run("seed", "git", "add", ".gitattributes")
+	s.run("seed", "git", "commit", "-q", "-m", "attributes")
+	s.run("seed", "git", "push", "-q", "origin", "main")
+
+	shared := genCSV(40000, 1)
+	for i, name := range []string{"a", "b"} {
+		s.cloneWithLode(name)
+		s.write(name+"/data.csv", append(bytes.Clone(shared), genCSV(4000, uint64(10+i))...))
+		s.write(name+"/own.csv", genCSV(3000, uint64(20+i)))
+		s.run(name, "git", "checkout", "-q", "-b", "side-"+name)
+		s.run(name, "git", "add", ".")
+		s.run(name, "git", "commit", "-q", "-m", "data "+name)
+	}
+	var wg sync.WaitGroup
+	outs := make([]string, 2)
+	errs := make([]error, 2)
+	for i, name := range []string{"a", "b"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = s.try(name, nil, "git", "push", "-q", "origin", "side-"+name)
+		}()
+	}
+	wg.Wait()
+	for i := range errs {
+		if errs[i] != nil {
+			t.Fatalf("push %d: %v\n%s", i, errs[i], outs[i])
+		}
+	}
+	for _, name := range []string{"a", "b"} {
+		s.run("", "git", "clone", "-q", "-b", "side-"+name, "server.git", "check-"+name)
+		if !bytes.Equal(s.read("check-"+name+"/data.csv"), s.read(name+"/data.csv")) {
+			t.Fatalf("clone of side-%s differs", name)
+		}
+		out := s.run("check-"+name, "git", "lode", "verify", "--remote")
+		if !strings.Contains(out, "verify --remote OK") {
+			t.Fatal(out)
+		}
+	}
+}
+
+// A push killed while uploading, run again, completes; what the first
+// attempt uploaded is reused, so the remote holds at most one extra pack.
+func TestKilledPushResumes(t *testing.T) {
+	s := newSandbox(t)
+	s.run("", "git", "lode", "install", "--global")
+	s.run("", "git", "init", "-q", "--bare", "server.git")
+	s.cloneWithLode("a")
+	s.run("a", "git", "lode", "track", "*.bin")
+	// Small packs, so that a small file spans several.
+	s.env = append(s.env, "LODE_PACK_SIZE=1048576")
+	const size = 12 << 20
+	data := genRand(size, 42)
+	s.write("a/big.bin", data)
+	s.run("a", "git", "add", ".")
+	s.run("a", "git", "commit", "-q", "-m", "big")
+
+	cmd := s.cmd("a", "git", "push", "-q", "origin", "main")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill git and git-lode as soon as the first pack is on the remote.
+	packs := filepath.Join(s.dir, "server.git/lode/packs")
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		ents, _ := os.ReadDir(packs)
+		if len(ents) > 0 {
+			break
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	s.run("", "pkill", "-KILL", "-f", "git-lode hook pre-push")
+	cmd.Process.Kill()
+	cmd.Wait()
+	if _, err := s.try("server.git", nil, "git", "rev-parse", "--verify", "-q", "main"); err == nil {
+		t.Fatalf("the killed push reached git:\n%s", out.String())
+	}
+	partial := remoteBytes(t, filepath.Join(s.dir, "server.git/lode"))
+
+	s.run("a", "git", "push", "-q", "origin", "main")
+	total := remoteBytes(t, filepath.Join(s.dir, "server.git/lode"))
+	t.Logf("remote after the killed push: %d bytes; after the second: %d (data %d)", partial, total, size)
+	if total > size+size/100+(1<<20)+(256<<10) {
+		t.Fatalf("remote holds %d bytes for %d of data: more than one pack duplicated", total, size)
+	}
+	s.run("", "git", "clone", "-q", "server.git", "b")
+	if !bytes.Equal(s.read("b/big.bin"), data) {
+		t.Fatal("clone differs")
+	}
+}

@@ -1,0 +1,73 @@
+package gcs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"cloud.google.com/go/auth/credentials"
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/option"
+
+	"github.com/lodevcs/lode/remote"
+)
+
+// CredentialsHint is appended to permission errors.
+const CredentialsHint = "check Google application default credentials: set GOOGLE_APPLICATION_CREDENTIALS to a service account key file, or run 'gcloud auth application-default login'"
+
+// NewClientFromEnv builds a storage client from the variables getenv
+// (normally os.Getenv) returns: for the emulator at STORAGE_EMULATOR_HOST
+// if that is set, else with application default credentials. The caller
+// closes the client.
+func NewClientFromEnv(ctx context.Context, getenv func(string) string) (*storage.Client, error) {
+	if host := getenv("STORAGE_EMULATOR_HOST"); host != "" {
+		return NewEmulatorClient(ctx, host)
+	}
+	creds, err := credentials.DetectDefault(&credentials.DetectOptions{
+		Scopes: []string{storage.ScopeFullControl},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gcs: %w: %v; %s", remote.ErrPermission, err, CredentialsHint)
+	}
+	c, err := storage.NewClient(ctx,
+		option.WithAuthCredentials(creds),
+		storage.WithJSONReads(),
+		storage.WithDisabledClientMetrics())
+	if err != nil {
+		return nil, fmt.Errorf("gcs client: %w", err)
+	}
+	return c, nil
+}
+
+// NewEmulatorClient builds an unauthenticated storage client for the
+// emulator at host ("127.0.0.1:4443", or a URL "http://host:port"). The
+// caller closes the client.
+func NewEmulatorClient(ctx context.Context, host string) (*storage.Client, error) {
+	base := host
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	c, err := storage.NewClient(ctx,
+		option.WithEndpoint(strings.TrimSuffix(base, "/")+"/storage/v1/"),
+		option.WithoutAuthentication(),
+		storage.WithJSONReads(),
+		storage.WithDisabledClientMetrics())
+	if err != nil {
+		return nil, fmt.Errorf("gcs emulator client for %s: %w", host, err)
+	}
+	return c, nil
+}
+
+// ParseURL splits "gs://bucket/prefix" into bucket and prefix (without
+// leading or trailing slashes; empty for the bucket's root).
+func ParseURL(raw string) (bucket, prefix string, err error) {
+	rest, ok := strings.CutPrefix(raw, "gs://")
+	if !ok {
+		return "", "", fmt.Errorf("gcs URL %q: want gs://bucket/prefix", raw)
+	}
+	bucket, prefix, _ = strings.Cut(rest, "/")
+	if bucket == "" {
+		return "", "", fmt.Errorf("gcs URL %q: no bucket", raw)
+	}
+	return bucket, strings.Trim(prefix, "/"), nil
+}
