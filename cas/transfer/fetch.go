@@ -48,9 +48,10 @@ type want struct {
 // checked against its id before it is stored; when Fetch returns nil the
 // files are complete in st. A file r has no data for fails with an error
 // wrapping ErrRemoteMissing.
-func Fetch(ctx context.Context, st *store.Store, r *Remote, ptrs []pointer.Pointer, opts Options) (Stats, error) {
+func Fetch(ctx context.Context, st *store.Store, r *Remote, ptrs []pointer.Pointer, opts Options) (stats Stats, err error) {
 	opts = opts.norm()
-	var stats Stats
+	start := r.Requests()
+	defer func() { stats.Requests = r.Requests() - start }()
 	var files []pointer.Pointer
 	for _, p := range distinct(ptrs) {
 		if Complete(ctx, st, p) {

@@ -54,6 +54,7 @@ type Stats struct {
 	Chunks       int   // chunks transferred
 	Packs        int   // packs uploaded (push)
 	Bytes        int64 // payload bytes sent or received (stored, compressed size)
+	Requests     int64 // requests made to the remote
 }
 
 // Push uploads to r what the files ptrs point to need and r lacks: the
@@ -61,9 +62,10 @@ type Stats struct {
 // files' located manifests. It fails with an error wrapping
 // ErrLocalMissing, before uploading anything, if the local store cannot
 // provide a file.
-func Push(ctx context.Context, st *store.Store, r *Remote, ptrs []pointer.Pointer, opts Options) (Stats, error) {
+func Push(ctx context.Context, st *store.Store, r *Remote, ptrs []pointer.Pointer, opts Options) (stats Stats, err error) {
 	opts = opts.norm()
-	var stats Stats
+	start := r.Requests()
+	defer func() { stats.Requests = r.Requests() - start }()
 	files, err := filesLacking(ctx, r, ptrs, opts)
 	if err != nil {
 		return stats, err

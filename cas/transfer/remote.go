@@ -33,7 +33,7 @@ var ErrRemoteMissing = errors.New("missing on the remote")
 // Remote is a lode remote: a back end holding the remote layout, plus a
 // local cache of its pack indexes. It is safe for concurrent use.
 type Remote struct {
-	b        remote.Backend
+	b        *remote.Counting
 	cacheDir string
 
 	mu   sync.Mutex // guards idx
@@ -44,11 +44,15 @@ type Remote struct {
 // NewRemote returns the remote stored in b, caching its pack indexes in
 // cacheDir (created if needed).
 func NewRemote(b remote.Backend, cacheDir string) *Remote {
-	return &Remote{b: b, cacheDir: cacheDir, idx: map[cas.ID]*pack.Index{}}
+	return &Remote{b: remote.NewCounting(b), cacheDir: cacheDir, idx: map[cas.ID]*pack.Index{}}
 }
 
 // Backend is the remote's back end.
-func (r *Remote) Backend() remote.Backend { return r.b }
+func (r *Remote) Backend() remote.Backend { return r.b.Backend }
+
+// Requests is the number of requests made to the back end so far (a
+// request retried inside the back end counts once).
+func (r *Remote) Requests() int64 { return r.b.Requests() }
 
 // String describes the remote for messages.
 func (r *Remote) String() string { return r.b.Location() }

@@ -61,7 +61,7 @@ func (a *app) printStats(verb string, st transfer.Stats, where string) {
 	if st.Packs > 0 {
 		packs = fmt.Sprintf(" in %d pack(s)", st.Packs)
 	}
-	fmt.Fprintf(a.io.Err, "lode: %sed %d file(s) %s %s: %d chunk(s), %s%s\n", verb, st.Files, map[string]string{"push": "to", "fetch": "from"}[verb], where, st.Chunks, humanBytes(st.Bytes), packs)
+	fmt.Fprintf(a.io.Err, "lode: %sed %d file(s) %s %s: %d chunk(s), %s%s, %d request(s)\n", verb, st.Files, map[string]string{"push": "to", "fetch": "from"}[verb], where, st.Chunks, humanBytes(st.Bytes), packs, st.Requests)
 }
 
 // pathFilter selects paths by --include and --exclude globs. A glob
