@@ -23,10 +23,11 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 # A deterministic CSV dataset: ROWS rows starting at id FROM.
 gen() { awk -v from="$1" -v rows="$2" 'BEGIN { srand(7); for (i = from; i < from + rows; i++) printf "%d,sensor-%d,%.6f,%.6f,%d\n", i, i % 97, rand()*100, rand(), int(rand()*10) }'; }
 
-step "A repository with lode installed and *.csv tracked"
-mkdir "$work/project" && cd "$work/project"
-run git init -q
-run git lode install
+step "A shared bare repository, and a clone with lode installed and *.csv tracked"
+run git lode install --global
+run git init -q --bare "$work/shared.git"
+run git clone -q "$work/shared.git" "$work/project"
+cd "$work/project"
 run git lode track "*.csv"
 
 step "v1: 200,000 rows"
@@ -60,5 +61,14 @@ run git lode status
 run git lode stats
 run git lode verify
 
+step "Share it: git push uploads the data first (to $work/shared.git/lode, the embedded default)"
+run git push -q origin main
+run git lode verify --remote
+
+step "A teammate clones: checkout downloads what it needs"
+run git clone -q "$work/shared.git" "$work/teammate"
+cmp "$work/teammate/data/train.csv" data/train.csv && echo "teammate's data/train.csv matches (cmp)"
+(cd "$work/teammate" && run git lode ls-files)
+
 step "Done"
-echo "Three versions of a $(du -h "$work/v1.csv" | cut -f1) dataset, stored once plus the changed chunks."
+echo "Three versions of a $(du -h "$work/v1.csv" | cut -f1) dataset: $(du -sh .git/lode | cut -f1) in the local store, $(du -sh "$work/shared.git/lode" | cut -f1) on the remote."

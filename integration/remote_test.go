@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -132,5 +133,38 @@ func TestKilledPushResumes(t *testing.T) {
 	s.run("", "git", "clone", "-q", "server.git", "b")
 	if !bytes.Equal(s.read("b/big.bin"), data) {
 		t.Fatal("clone differs")
+	}
+}
+
+// A clone's checkout asks git to delay the files whose data must be
+// downloaded, and fetches them in the background, in parallel.
+func TestCloneDelaysDownloads(t *testing.T) {
+	s := newSandbox(t)
+	s.run("", "git", "lode", "install", "--global")
+	s.run("", "git", "init", "-q", "--bare", "server.git")
+	s.cloneWithLode("a")
+	s.run("a", "git", "lode", "track", "*.bin")
+	for i := range 6 {
+		s.write(fmt.Sprintf("a/f%d.bin", i), genRand(300<<10, uint64(i)))
+	}
+	s.run("a", "git", "add", ".")
+	s.run("a", "git", "commit", "-q", "-m", "files")
+	s.run("a", "git", "push", "-q", "origin", "main")
+
+	trace := filepath.Join(s.dir, "packets.log")
+	s.env = append(s.env, "GIT_TRACE_PACKET="+trace)
+	s.run("", "git", "clone", "-q", "server.git", "b")
+	log, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(log), "status=delayed"); n != 6 {
+		t.Fatalf("%d files delayed, want 6", n)
+	}
+	for i := range 6 {
+		name := fmt.Sprintf("f%d.bin", i)
+		if !bytes.Equal(s.read("b/"+name), s.read("a/"+name)) {
+			t.Fatalf("%s differs", name)
+		}
 	}
 }
