@@ -1,0 +1,463 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/compress"
+	"github.com/lodevcs/lode/cas/manifest"
+	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/cas/store"
+)
+
+// Readahead bounds for sequential readers.
+const (
+	readaheadMin = 1 << 20
+	readaheadMax = 64 << 20
+)
+
+// SourceOptions tune a Source. The zero value is usable.
+type SourceOptions struct {
+	// MemCache bounds the decoded chunks kept in memory; 0 means 64 MiB.
+	MemCache int64
+	// Prefetchers bounds concurrent readahead fetches; 0 means 4.
+	Prefetchers int
+}
+
+// Source reads byte ranges of files, taking each chunk from wherever it is
+// cheapest: an in-memory cache of decoded chunks, the local store, an
+// on-disk chunk cache, or the remote (a ranged read, checked against the
+// chunk's id, then kept in the disk cache). Random reads fetch only the
+// chunks they touch; sequential readers (see Reader) trigger readahead
+// that doubles up to 64 MiB. It is safe for concurrent use; Close waits for
+// readahead in flight.
+type Source struct {
+	st    *store.Store // may be nil
+	r     *Remote      // may be nil: local data only
+	disk  *ChunkCache  // may be nil
+	mem   *memCache
+	codec *compress.Codec
+
+	mu        sync.Mutex // guards manifests and inflight
+	manifests map[cas.ID]*fileInfo
+	inflight  map[cas.ID]chan struct{} // chunks being fetched; closed when done
+
+	prefetch chan struct{} // semaphore
+	wg       sync.WaitGroup
+	ctx      context.Context // for readahead; cancelled by Close
+	cancel   context.CancelFunc
+
+	fetched   atomic.Int64 // bytes read from the remote
+	fetchReqs atomic.Int64 // ranged reads made
+}
+
+// fileInfo is what a Source knows of one file.
+type fileInfo struct {
+	m    *manifest.Manifest
+	locs []manifest.Location // nil when the manifest came from the local store
+}
+
+// NewSource returns a Source over st (the local store, may be nil), r
+// (the remote, may be nil) and disk (a chunk cache, may be nil), decoding
+// with codec.
+func NewSource(st *store.Store, r *Remote, disk *ChunkCache, codec *compress.Codec, opts SourceOptions) *Source {
+	if opts.MemCache <= 0 {
+		opts.MemCache = 64 << 20
+	}
+	if opts.Prefetchers <= 0 {
+		opts.Prefetchers = 4
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Source{
+		st: st, r: r, disk: disk, mem: newMemCache(opts.MemCache), codec: codec,
+		manifests: map[cas.ID]*fileInfo{},
+		inflight:  map[cas.ID]chan struct{}{},
+		prefetch:  make(chan struct{}, opts.Prefetchers),
+		ctx:       ctx, cancel: cancel,
+	}
+}
+
+// Close stops readahead and waits for it.
+func (s *Source) Close() {
+	s.cancel()
+	s.wg.Wait()
+}
+
+// Fetched returns the bytes read from the remote so far, and the number of
+// ranged reads.
+func (s *Source) Fetched() (bytes, requests int64) { return s.fetched.Load(), s.fetchReqs.Load() }
+
+// File is one file opened for reading.
+type File struct {
+	s    *Source
+	oid  cas.ID
+	info atomic.Pointer[fileInfo] // replaced once if chunk locations are needed
+}
+
+func newFile(s *Source, oid cas.ID, info *fileInfo) *File {
+	f := &File{s: s, oid: oid}
+	f.info.Store(info)
+	return f
+}
+
+// Open returns the file p points to. Its manifest comes from the local
+// store when there, else from the remote (one request).
+func (s *Source) Open(ctx context.Context, p pointer.Pointer) (*File, error) {
+	if p.Size == 0 {
+		return newFile(s, p.OID, &fileInfo{m: &manifest.Manifest{OID: p.OID}}), nil
+	}
+	s.mu.Lock()
+	info, ok := s.manifests[p.OID]
+	s.mu.Unlock()
+	if !ok {
+		var err error
+		if info, err = s.loadInfo(ctx, p); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.manifests[p.OID] = info
+		s.mu.Unlock()
+	}
+	if info.m.Size != p.Size {
+		return nil, fmt.Errorf("manifest of %s: %w: %d bytes, pointer says %d", p.OID.Short(), cas.ErrCorrupt, info.m.Size, p.Size)
+	}
+	return newFile(s, p.OID, info), nil
+}
+
+func (s *Source) loadInfo(ctx context.Context, p pointer.Pointer) (*fileInfo, error) {
+	if s.st != nil {
+		mid := cas.ManifestID(p.OID)
+		raw, err := s.st.Get(ctx, mid)
+		if err == nil {
+			m, err := manifest.Decode(raw, mid)
+			if err != nil {
+				return nil, fmt.Errorf("manifest of %s: %w: %v", p.OID.Short(), cas.ErrCorrupt, err)
+			}
+			return &fileInfo{m: m}, nil
+		}
+		if !errors.Is(err, cas.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return s.remoteInfo(ctx, p.OID)
+}
+
+func (s *Source) remoteInfo(ctx context.Context, oid cas.ID) (*fileInfo, error) {
+	if s.r == nil {
+		return nil, fmt.Errorf("the data of oid %s: %w (no remote)", oid, cas.ErrNotFound)
+	}
+	l, err := s.r.Located(ctx, oid)
+	if err != nil {
+		return nil, err
+	}
+	return &fileInfo{m: &l.Manifest, locs: l.Locs}, nil
+}
+
+// Size is the file's length.
+func (f *File) Size() int64 { return f.info.Load().m.Size }
+
+// ReadAt reads len(p) bytes at off, or fewer at the end of the file (then
+// with io.EOF semantics left to the caller: n < len(p) and a nil error).
+// Chunks it must fetch are read from the remote with one ranged read per
+// run of chunks that sit together in one pack.
+func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	m := f.info.Load().m
+	if off >= m.Size || len(p) == 0 {
+		return 0, nil
+	}
+	end := min(off+int64(len(p)), m.Size)
+	first, last := m.Find(off), m.Find(end-1)
+	if err := f.ensure(ctx, first, last); err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := first; i <= last; i++ {
+		c := m.Chunks[i]
+		data, err := f.chunk(ctx, i)
+		if err != nil {
+			return n, err
+		}
+		lo := max(off, c.Offset) - c.Offset
+		hi := min(end, c.End()) - c.Offset
+		n += copy(p[n:], data[lo:hi])
+	}
+	return n, nil
+}
+
+// chunk returns chunk i decoded, from the caches or the local store.
+// ensure must have made it available.
+func (f *File) chunk(ctx context.Context, i int) ([]byte, error) {
+	s := f.s
+	c := f.info.Load().m.Chunks[i]
+	if b, ok := s.mem.get(c.ID); ok {
+		return b, nil
+	}
+	var b []byte
+	var err error
+	if ok, _ := s.has(ctx, c.ID); ok {
+		b, err = s.st.Get(ctx, c.ID)
+	} else if s.disk != nil {
+		var hit bool
+		if b, hit = s.disk.Get(c.ID, nil); !hit {
+			err = f.fetchRun(ctx, i, i)
+			if err == nil {
+				return f.chunk(ctx, i)
+			}
+		}
+	} else {
+		err = f.fetchRun(ctx, i, i)
+		if err == nil {
+			if b, ok := s.mem.get(c.ID); ok {
+				return b, nil
+			}
+			err = fmt.Errorf("chunk %s fetched but not kept (memory cache too small)", c.ID.Short())
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("file %s at offset %d: %w", f.oid.Short(), c.Offset, err)
+	}
+	if len(b) != int(c.Len) {
+		return nil, fmt.Errorf("file %s at offset %d: %w: chunk %s has %d bytes, manifest says %d", f.oid.Short(), c.Offset, cas.ErrCorrupt, c.ID.Short(), len(b), c.Len)
+	}
+	s.mem.put(c.ID, b)
+	return b, nil
+}
+
+func (s *Source) has(ctx context.Context, id cas.ID) (bool, error) {
+	if s.st == nil {
+		return false, nil
+	}
+	return s.st.Has(ctx, id)
+}
+
+// available reports whether chunk id can be read without the remote. It
+// may be called with s.mu held.
+func (s *Source) available(ctx context.Context, id cas.ID) bool {
+	if _, ok := s.mem.get(id); ok {
+		return true
+	}
+	if ok, _ := s.has(ctx, id); ok {
+		return true
+	}
+	if s.disk != nil {
+		s.disk.mu.Lock()
+		_, ok := s.disk.byID[id]
+		s.disk.mu.Unlock()
+		return ok
+	}
+	return false
+}
+
+// ensure fetches, with as few ranged reads as possible, the chunks of
+// [first, last] that are not available locally. Chunks another goroutine
+// is already fetching are waited for, not fetched twice.
+func (f *File) ensure(ctx context.Context, first, last int) error {
+	return f.plan(ctx, first, last).run(ctx, true)
+}
+
+// fetchPlan is the work of one ensure: runs of chunks this caller fetches
+// (already marked in flight) and fetches of others to wait for.
+type fetchPlan struct {
+	f    *File
+	runs [][2]int
+	mine []cas.ID
+	wait []chan struct{}
+}
+
+// plan marks the missing chunks of [first, last] as in flight, so that
+// concurrent readers wait for them instead of fetching them again.
+func (f *File) plan(ctx context.Context, first, last int) *fetchPlan {
+	s := f.s
+	chunks := f.info.Load().m.Chunks
+	p := &fetchPlan{f: f}
+	start := -1
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := first; i <= last+1; i++ {
+		missing := false
+		if i <= last {
+			id := chunks[i].ID
+			if ch, ok := s.inflight[id]; ok {
+				p.wait = append(p.wait, ch)
+			} else if !s.available(ctx, id) {
+				missing = true
+				s.inflight[id] = make(chan struct{})
+				p.mine = append(p.mine, id)
+			}
+		}
+		if missing && start < 0 {
+			start = i
+		}
+		if !missing && start >= 0 {
+			p.runs = append(p.runs, [2]int{start, i - 1})
+			start = -1
+		}
+	}
+	return p
+}
+
+// run fetches the plan's runs, releases its chunks, and with wait, waits
+// for the other fetches it depends on.
+func (p *fetchPlan) run(ctx context.Context, wait bool) error {
+	s := p.f.s
+	var err error
+	for _, r := range p.runs {
+		if err = p.f.fetchRun(ctx, r[0], r[1]); err != nil {
+			break
+		}
+	}
+	s.mu.Lock()
+	for _, id := range p.mine {
+		close(s.inflight[id])
+		delete(s.inflight, id)
+	}
+	s.mu.Unlock()
+	if err != nil || !wait {
+		return err
+	}
+	for _, ch := range p.wait {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// fetchRun reads chunks [first, last] from the remote, splitting the run
+// where consecutive chunks are not close together in one pack, and keeps
+// them in the caches.
+func (f *File) fetchRun(ctx context.Context, first, last int) error {
+	s := f.s
+	info := f.info.Load()
+	if s.r == nil {
+		return fmt.Errorf("chunk %s: %w (no remote)", info.m.Chunks[first].ID.Short(), cas.ErrNotFound)
+	}
+	if info.locs == nil {
+		// The manifest came from the local store, which lacks some
+		// chunks: get the locations from the remote.
+		ri, err := s.remoteInfo(ctx, f.oid)
+		if err != nil {
+			return err
+		}
+		if len(ri.m.Chunks) != len(info.m.Chunks) {
+			return fmt.Errorf("file %s: %w: the remote's manifest differs from the local one", f.oid.Short(), cas.ErrCorrupt)
+		}
+		info = ri
+		f.info.Store(info)
+		s.mu.Lock()
+		s.manifests[f.oid] = info
+		s.mu.Unlock()
+	}
+	var l manifest.Located
+	l.Manifest = manifest.Manifest{OID: f.oid}
+	for i := first; i <= last; i++ {
+		l.Chunks = append(l.Chunks, info.m.Chunks[i])
+		l.Locs = append(l.Locs, info.locs[i])
+	}
+	for _, sp := range runs(&l) {
+		fs, err := readSpan(ctx, s.codec, s.r, sp)
+		if err != nil {
+			return err
+		}
+		s.fetched.Add(sp.end - sp.start)
+		s.fetchReqs.Add(1)
+		for _, fc := range fs {
+			raw, err := s.codec.Decompress(nil, fc.stored, fc.e.Method, int(fc.e.RawLen))
+			if err != nil {
+				return fmt.Errorf("chunk %s: %w: %v", fc.id.Short(), cas.ErrCorrupt, err)
+			}
+			s.mem.put(fc.id, raw)
+			if s.disk != nil {
+				s.disk.Put(fc.id, raw)
+			}
+		}
+	}
+	return nil
+}
+
+// Reader reads one file sequentially or at random, as one open file handle
+// does, and reads ahead when the reads are sequential. It is safe for
+// concurrent use.
+type Reader struct {
+	f *File
+
+	mu     sync.Mutex // guards next, window, ahead
+	next   int64      // offset just past the last read
+	window int64      // current readahead size; 0 while not sequential
+	ahead  int64      // readahead requested up to this offset
+}
+
+// NewReader returns a Reader of f.
+func (f *File) NewReader() *Reader { return &Reader{f: f} }
+
+// ReadAt reads like File.ReadAt and starts readahead if the reads so far
+// follow each other.
+func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	n, err := r.f.ReadAt(ctx, p, off)
+	end := off + int64(n)
+	r.mu.Lock()
+	sequential := off == r.next && off > 0
+	r.next = end
+	var from, to int64
+	switch {
+	case !sequential:
+		r.window, r.ahead = 0, 0
+	case r.window == 0:
+		// Second read in a row: start with a small window.
+		r.window = readaheadMin
+		from, to = end, min(end+r.window, r.f.Size())
+		r.ahead = to
+	case end+r.window/2 >= r.ahead && r.ahead < r.f.Size():
+		// The reader is past the middle of what was read ahead: the
+		// next window, twice as large, in one piece.
+		r.window = min(2*r.window, readaheadMax)
+		from = max(end, r.ahead)
+		to = min(from+r.window, r.f.Size())
+		r.ahead = to
+	}
+	r.mu.Unlock()
+	if to > from && err == nil {
+		r.f.readahead(from, to)
+	}
+	return n, err
+}
+
+// readahead makes [from, to) available in the background.
+func (f *File) readahead(from, to int64) {
+	s := f.s
+	m := f.info.Load().m
+	first, last := m.Find(from), m.Find(to-1)
+	if first >= len(m.Chunks) {
+		return
+	}
+	last = min(last, len(m.Chunks)-1)
+	select {
+	case s.prefetch <- struct{}{}:
+	default:
+		return // enough readahead in flight already
+	}
+	// Mark the chunks in flight now, before the reader's next request
+	// can ask for them.
+	var p *fetchPlan
+	if s.r != nil {
+		p = f.plan(s.ctx, first, last)
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.prefetch }()
+		if p != nil {
+			_ = p.run(s.ctx, false)
+		}
+		// Chunks in the local store are decoded ahead too.
+		for i := first; i <= last && s.ctx.Err() == nil; i++ {
+			_, _ = f.chunk(s.ctx, i)
+		}
+	}()
+}

@@ -1,0 +1,234 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/remote"
+	"github.com/lodevcs/lode/remote/mem"
+)
+
+// remoteFile pushes data to a fresh in-memory remote and returns the
+// remote and the pointer.
+func remoteFile(t *testing.T, data []byte) (*counting, pointer.Pointer) {
+	t.Helper()
+	src := newStore(t)
+	p := add(t, src, data)
+	b := &counting{Backend: mem.New()}
+	if _, err := Push(context.Background(), src, newRemote(t, b), []pointer.Pointer{p}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b.gets = 0
+	return b, p
+}
+
+func newSourceT(t *testing.T, b remote.Backend, withDisk bool) *Source {
+	t.Helper()
+	st := newStore(t) // empty: everything comes from the remote
+	var disk *ChunkCache
+	if withDisk {
+		var err error
+		if disk, err = OpenChunkCache(filepath.Join(t.TempDir(), "cache"), 8<<20); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := NewSource(st, newRemote(t, b), disk, st.Codec(), SourceOptions{})
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestReadRangeFromRemote(t *testing.T) {
+	ctx := context.Background()
+	data := randData(20, 16<<20)
+	b, p := remoteFile(t, data)
+	s := newSourceT(t, b, true)
+	f, err := s.Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1 MiB in the middle: the manifest plus one ranged read.
+	buf := make([]byte, 1<<20)
+	off := int64(7<<20 + 12345)
+	n, err := f.ReadAt(ctx, buf, off)
+	if err != nil || n != len(buf) || !bytes.Equal(buf, data[off:off+int64(n)]) {
+		t.Fatalf("ReadAt = %d, %v", n, err)
+	}
+	fetched, reqs := s.Fetched()
+	if b.gets != 2 || reqs != 1 {
+		t.Fatalf("%d requests to the back end (%d ranged reads), want the manifest and one range", b.gets, reqs)
+	}
+	if over := fetched - int64(len(buf)); over > 2*128<<10+64<<10 {
+		t.Fatalf("fetched %d bytes for a 1 MiB read: %d over", fetched, over)
+	}
+	// Reading it again costs nothing.
+	if _, err := f.ReadAt(ctx, buf, off); err != nil || b.gets != 2 {
+		t.Fatalf("second read: %v, %d requests", err, b.gets)
+	}
+	// The end of the file: a short read.
+	n, err = f.ReadAt(ctx, buf, int64(len(data))-100)
+	if err != nil || n != 100 || !bytes.Equal(buf[:n], data[len(data)-100:]) {
+		t.Fatalf("tail read = %d, %v", n, err)
+	}
+	if n, _ := f.ReadAt(ctx, buf, int64(len(data))); n != 0 {
+		t.Fatalf("read at EOF = %d", n)
+	}
+}
+
+func TestSequentialReadaheadAndConcurrency(t *testing.T) {
+	ctx := context.Background()
+	data := csvData(21, 200000)
+	b, p := remoteFile(t, data)
+	s := newSourceT(t, b, true)
+	f, err := s.Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.NewReader()
+	var out bytes.Buffer
+	buf := make([]byte, 128<<10)
+	for off := int64(0); ; {
+		n, err := r.ReadAt(ctx, buf, off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		out.Write(buf[:n])
+		off += int64(n)
+	}
+	if !bytes.Equal(out.Bytes(), data) {
+		t.Fatal("sequential read differs")
+	}
+	fetched, reqs := s.Fetched()
+	t.Logf("sequential read of %d bytes: %d fetched in %d ranged reads", len(data), fetched, reqs)
+	if reqs > 8 {
+		t.Fatalf("%d ranged reads for %d bytes: readahead did not batch", reqs, len(data))
+	}
+
+	// 16 readers at random offsets of a fresh source get the right bytes.
+	s2 := newSourceT(t, b, false)
+	f2, err := s2.Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(g), 9))
+			buf := make([]byte, 4096)
+			for range 200 {
+				off := rng.Int64N(int64(len(data)))
+				n, err := f2.ReadAt(ctx, buf, off)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(buf[:n], data[off:off+int64(n)]) {
+					errs <- errors.New("wrong bytes")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestReadCorruptChunkFails(t *testing.T) {
+	ctx := context.Background()
+	data := randData(22, 2<<20)
+	b, p := remoteFile(t, data)
+	var name string
+	b.List(ctx, packsPrefix, remote.ListOptions{}, func(i remote.Info) error {
+		if strings.HasSuffix(i.Name, ".pack") {
+			name = i.Name
+		}
+		return nil
+	})
+	rc, _ := b.Get(ctx, name, 0, -1, remote.GetOptions{})
+	orig, _ := io.ReadAll(rc)
+	rc.Close()
+	bad := bytes.Clone(orig)
+	bad[1<<20] ^= 0x04
+	putAll(t, b, name, bad)
+	s := newSourceT(t, b, true)
+	f, err := s.Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	okReads, badReads := 0, 0
+	for off := int64(0); off < int64(len(data)); off += int64(len(buf)) {
+		n, err := f.ReadAt(ctx, buf, off)
+		if err != nil {
+			if !errors.Is(err, cas.ErrCorrupt) {
+				t.Fatalf("error %v, want ErrCorrupt", err)
+			}
+			badReads++
+			continue
+		}
+		if !bytes.Equal(buf[:n], data[off:off+int64(n)]) {
+			t.Fatalf("wrong bytes served at %d", off)
+		}
+		okReads++
+	}
+	if badReads == 0 || okReads == 0 {
+		t.Fatalf("%d good and %d failed reads; want the damaged chunk to fail and the rest to work", okReads, badReads)
+	}
+}
+
+func TestChunkCacheBoundAndDamage(t *testing.T) {
+	dir := t.TempDir()
+	c, err := OpenChunkCache(dir, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []cas.ID
+	for i := range 5 {
+		b := bytes.Repeat([]byte{byte(i)}, 100)
+		id := cas.Sum(b)
+		ids = append(ids, id)
+		c.Put(id, b)
+	}
+	if c.Size() > 300 {
+		t.Fatalf("cache holds %d bytes, bound 300", c.Size())
+	}
+	if _, ok := c.Get(ids[0], nil); ok {
+		t.Fatal("oldest chunk not evicted")
+	}
+	got, ok := c.Get(ids[4], nil)
+	if !ok || cas.Sum(got) != ids[4] {
+		t.Fatal("newest chunk missing")
+	}
+	// A damaged file is a miss, not wrong bytes.
+	if err := writeFileAtomic(c.path(ids[3]), []byte("garbage")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Get(ids[3], nil); ok {
+		t.Fatal("damaged cache file served")
+	}
+	// A new process sees what is left.
+	c2, err := OpenChunkCache(dir, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c2.Get(ids[4], nil); !ok {
+		t.Fatal("cache not found again after reopening")
+	}
+}
