@@ -85,6 +85,8 @@ Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
 		a.pushCommand(),
 		a.fetchCommand(),
 		a.pullCommand(),
+		a.mountCommand(),
+		a.umountCommand(),
 		a.hookCommand(),
 		a.versionCommand(),
 	)

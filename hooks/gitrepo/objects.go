@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -49,4 +50,13 @@ func (r *Repo) ReadBlob(h plumbing.Hash) ([]byte, error) {
 		return nil, fmt.Errorf("read blob: %w", err)
 	}
 	return b, nil
+}
+
+// CommitTime returns the committer time of a commit.
+func (r *Repo) CommitTime(commit plumbing.Hash) (time.Time, error) {
+	c, err := r.commit(commit)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return c.Committer.When, nil
 }

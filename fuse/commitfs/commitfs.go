@@ -1,0 +1,258 @@
+package commitfs
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/lodevcs/lode/cas/pointer"
+)
+
+// Hash names a git object (SHA-1). It converts to and from go-git's
+// plumbing.Hash with a plain conversion.
+type Hash [20]byte
+
+// String returns h in hexadecimal.
+func (h Hash) String() string { return hex.EncodeToString(h[:]) }
+
+// Git modes of tree entries, as Entry.Mode carries them.
+const (
+	ModeDir        = 0o040000
+	ModeRegular    = 0o100644
+	ModeExecutable = 0o100755
+	ModeSymlink    = 0o120000
+	ModeSubmodule  = 0o160000
+)
+
+// Entry is one entry of a git tree.
+type Entry struct {
+	Name string
+	Mode uint32 // git mode: ModeDir, ModeRegular, ModeExecutable, ModeSymlink or ModeSubmodule
+	Hash Hash
+}
+
+// Objects is what the filesystem needs from the repository. Its methods
+// are called from many goroutines at once. An error fails the operation
+// that needed the object (EIO, logged); it is not remembered, so a later
+// access tries again.
+type Objects interface {
+	// ReadTree returns the entries of tree h.
+	ReadTree(ctx context.Context, h Hash) ([]Entry, error)
+	// BlobHead returns the size of blob h and, when the size is at most
+	// max, its content (nil otherwise).
+	BlobHead(ctx context.Context, h Hash, max int64) (size int64, content []byte, err error)
+	// ReadBlob returns the whole content of blob h.
+	ReadBlob(ctx context.Context, h Hash) ([]byte, error)
+}
+
+// Files opens the files that lode pointers name. Open is called from many
+// goroutines at once, once per open file handle, on the first read
+// through that handle.
+type Files interface {
+	Open(ctx context.Context, p pointer.Pointer) (LodeFile, error)
+}
+
+// LodeFile is a file opened through Files. Size must equal the pointer's
+// size.
+type LodeFile interface {
+	Size() int64
+	// NewReader returns a reader for one open file handle; readahead
+	// follows its reads.
+	NewReader() RangeReader
+}
+
+// RangeReader reads byte ranges of a LodeFile. ReadAt reads like
+// io.ReaderAt except at the end of the file, where it returns n < len(p)
+// and a nil error. It is called from several goroutines at once (the
+// kernel issues reads of one handle in parallel). If it also implements
+// io.Closer, Close is called when the file handle is released.
+type RangeReader interface {
+	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
+}
+
+// Options describe the commit to show and how to mount it.
+type Options struct {
+	// Root is the commit's root tree.
+	Root Hash
+	// Objects reads trees and blobs; required.
+	Objects Objects
+	// Files opens lode files; required.
+	Files Files
+	// Logf receives failed reads (path, offset, error) and other
+	// errors that the kernel can only see as EIO; nil discards them.
+	// It is called from many goroutines at once.
+	Logf func(format string, args ...any)
+	// Name is the source shown in /proc/mounts and df, such as
+	// "lode:REPO@REV"; empty means "lode".
+	Name string
+	// Time is the modification time of every file and directory, for
+	// example the commit's time; the zero value shows the Unix epoch.
+	Time time.Time
+
+	// AllowOther lets users other than the one who mounts read the
+	// mount (FUSE's allow_other; for a non-root user, it needs
+	// user_allow_other in /etc/fuse.conf).
+	AllowOther bool
+	// Debug logs every FUSE request and reply through Logf.
+	Debug bool
+}
+
+// Mount tuning. A commit never changes, so every cache may live as long as
+// the kernel cares to keep it.
+const (
+	// cacheTimeout is how long the kernel may trust names, attributes
+	// and failed lookups without asking again.
+	cacheTimeout = 365 * 24 * time.Hour
+	// maxRead is the largest read request asked of the kernel (max_read,
+	// capped by the kernel's fuse max_pages_limit, 1 MiB by default).
+	maxRead = 1 << 20
+	// maxBackground bounds the kernel's asynchronous requests in flight
+	// (readahead); go-fuse's default is 12.
+	maxBackground = 64
+)
+
+// NewRoot returns the root directory of the filesystem that opts
+// describe, for fs.Mount or fs.NewNodeFS. Mount is the usual way in.
+func NewRoot(opts Options) (fs.InodeEmbedder, error) {
+	if opts.Objects == nil || opts.Files == nil {
+		return nil, errors.New("commitfs: Options.Objects and Options.Files are required")
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	if !opts.Time.IsZero() && opts.Time.Unix() > 0 {
+		f.mtime = uint64(opts.Time.Unix())
+		f.mtimeNs = uint32(opts.Time.Nanosecond())
+	}
+	return &dirNode{node: node{nodeInfo: nodeInfo{fsys: f, ino: rootIno}}, tree: opts.Root}, nil
+}
+
+// FSOptions returns the go-fuse options Mount uses.
+func FSOptions(opts Options) *fs.Options {
+	timeout := cacheTimeout
+	name := opts.Name
+	if name == "" {
+		name = "lode"
+	}
+	logger := log.New(io.Discard, "", 0)
+	if opts.Logf != nil {
+		logger = log.New(logfWriter(opts.Logf), "", 0)
+	}
+	return &fs.Options{
+		EntryTimeout:    &timeout,
+		AttrTimeout:     &timeout,
+		NegativeTimeout: &timeout,
+		MountOptions: fuse.MountOptions{
+			FsName: name,
+			Name:   "lode",
+			// default_permissions: the kernel checks the modes shown
+			// itself and never sends ACCESS (which is also what keeps a
+			// process that starts subprocesses inside its own mount
+			// from deadlocking; see go-fuse's package doc).
+			Options:    []string{"ro", "default_permissions"},
+			AllowOther: opts.AllowOther,
+			// As root, mount(2) directly (falling back to fusermount3).
+			DirectMount:              os.Geteuid() == 0,
+			DirectMountFlags:         syscall.MS_RDONLY | syscall.MS_NOSUID | syscall.MS_NODEV,
+			MaxWrite:                 maxRead,
+			MaxReadAhead:             maxRead,
+			MaxBackground:            maxBackground,
+			EnableSymlinkCaching:     true,
+			ExplicitDataCacheControl: true,
+			DisableXAttrs:            true,
+			Debug:                    opts.Debug,
+			Logger:                   logger,
+		},
+	}
+}
+
+// logfWriter turns a Logf into an io.Writer for log.Logger.
+type logfWriter func(format string, args ...any)
+
+func (w logfWriter) Write(p []byte) (int, error) {
+	w("%s", trimNewline(p))
+	return len(p), nil
+}
+
+func trimNewline(p []byte) []byte {
+	if n := len(p); n > 0 && p[n-1] == '\n' {
+		return p[:n-1]
+	}
+	return p
+}
+
+// Server is a mounted commit.
+type Server struct {
+	srv *fuse.Server
+	dir string
+}
+
+// Mount mounts the commit opts describe read-only at dir and serves it
+// until it is unmounted. It returns once the kernel serves the mount.
+// Nothing of the tree is read before the first access.
+//
+// If the serving process dies without unmounting, the mount stays behind
+// and every access fails with ENOTCONN ("transport endpoint is not
+// connected") until it is removed: with Unmount(dir), or by hand with
+// "fusermount3 -u DIR" (as the user who mounted) or "umount DIR" (as
+// root); "-z" / "umount -l" detaches it even while files are open.
+func Mount(dir string, opts Options) (*Server, error) {
+	root, err := NewRoot(opts)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := fs.Mount(dir, root, FSOptions(opts))
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	s := &Server{srv: srv, dir: dir}
+	if os.Geteuid() == 0 {
+		s.raiseReadahead()
+	}
+	return s, nil
+}
+
+// Dir returns the mount point.
+func (s *Server) Dir() string { return s.dir }
+
+// Wait returns when the filesystem has been unmounted, by Unmount or by
+// anyone else.
+func (s *Server) Wait() { s.srv.Wait() }
+
+// Unmount unmounts the filesystem and waits for the server to stop. It
+// fails while files in the mount are open or a process has its working
+// directory in it; the package function Unmount can detach such a mount
+// lazily.
+func (s *Server) Unmount() error {
+	if err := s.srv.Unmount(); err != nil {
+		return fmt.Errorf("unmount %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+// raiseReadahead asks the kernel to read ahead up to maxRead bytes on
+// this mount instead of its default 128 KiB, so that sequential reads
+// arrive as 1 MiB requests. The kernel only lets the mount's
+// backing-device setting raise it (FUSE's init reply can only lower it),
+// and only root may write that; failure leaves the default.
+func (s *Server) raiseReadahead() {
+	var st syscall.Stat_t
+	if err := syscall.Stat(s.dir, &st); err != nil {
+		return
+	}
+	dev := uint64(st.Dev)
+	name := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(dev), unix.Minor(dev))
+	_ = os.WriteFile(name, []byte(fmt.Sprint(maxRead>>10)), 0)
+}

@@ -1,0 +1,541 @@
+package commitfs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/lodevcs/lode/cas/pointer"
+)
+
+// maxLinkHead is how much of a symlink's blob a lookup reads at once: any
+// target the kernel accepts (PATH_MAX) comes with its size.
+const maxLinkHead = 4096
+
+// filesys is what all nodes of one filesystem share. Set by NewRoot, then
+// read-only.
+type filesys struct {
+	objects  Objects
+	files    Files
+	logf     func(format string, args ...any)
+	mtime    uint64 // seconds since the epoch, for every node
+	mtimeNs  uint32
+	uid, gid uint32 // owner shown for every node: whoever mounted
+}
+
+// fail turns err, met while doing what format and args describe, into the
+// errno the kernel gets: EINTR when ctx was cancelled (the caller was
+// interrupted, nothing is wrong), else EIO, and the error is logged.
+func (f *filesys) fail(ctx context.Context, err error, format string, args ...any) syscall.Errno {
+	if ctx.Err() != nil {
+		return syscall.EINTR
+	}
+	f.logf("commitfs: "+format+": %v", append(args, err)...)
+	return syscall.EIO
+}
+
+// node is what every kind of node has.
+type node struct {
+	fs.Inode
+	nodeInfo
+}
+
+// nodeInfo is a node's place in the filesystem. Set once, then read-only.
+type nodeInfo struct {
+	fsys *filesys
+	path string // from the root, "/"-separated; "" for the root
+	ino  uint64 // StableAttr.Ino, as identity(path) gives it
+}
+
+// setCommon fills the attributes that do not depend on the kind of node.
+func (n *node) setCommon(a *fuse.Attr) {
+	a.Ino = n.ino
+	a.Nlink = 1
+	a.Mtime, a.Mtimensec = n.fsys.mtime, n.fsys.mtimeNs
+	a.Atime, a.Atimensec = a.Mtime, a.Mtimensec
+	a.Ctime, a.Ctimensec = a.Mtime, a.Mtimensec
+	a.Uid, a.Gid = n.fsys.uid, n.fsys.gid
+}
+
+// Statfs reports an empty, read-only filesystem: a commit has no free
+// space, and its size is not known without walking it.
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	out.Bsize = 4096
+	out.Frsize = 4096
+	out.NameLen = 255
+	return 0
+}
+
+// rootIno is the inode number of the root (FUSE's root node id).
+const rootIno = 1
+
+// identity returns the inode number and generation of the node at path.
+// Both come from a SHA-256 of the path, so a path keeps its numbers across
+// lookups, forgets and mounts, and two paths never share a node: go-fuse
+// tells nodes apart by (mode, inode number, generation), 128 bits of
+// hash. Only st_ino (64 bits) is visible to programs. Tree hashes are not
+// used: one tree may appear at many paths.
+func identity(path string) (ino, gen uint64) {
+	if path == "" {
+		return rootIno, 0
+	}
+	sum := sha256.Sum256([]byte(path))
+	ino = binary.LittleEndian.Uint64(sum[0:8])
+	gen = binary.LittleEndian.Uint64(sum[8:16])
+	if ino <= rootIno || ino == ^uint64(0) { // reserved by FUSE and go-fuse
+		ino = 2 + ino&1
+	}
+	return ino, gen
+}
+
+func childPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}
+
+func parentPath(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+// validName reports whether a tree entry name can be shown. git never
+// writes other names, but a tree is data and go-fuse must not see them.
+func validName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
+}
+
+// dirNode is a directory: a git tree, read on first use, or a submodule,
+// shown empty.
+type dirNode struct {
+	node
+	tree      Hash
+	submodule bool // a gitlink: tree is a commit of another repository, never read
+
+	mu      sync.Mutex // guards loaded, entries, index; held while the tree is read
+	loaded  bool
+	entries []Entry        // valid names only, in git's order
+	index   map[string]int // name -> position in entries
+}
+
+// load returns the directory's entries, reading the tree the first time.
+// A failed read is not remembered.
+func (d *dirNode) load(ctx context.Context) ([]Entry, map[string]int, syscall.Errno) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.loaded || d.submodule {
+		return d.entries, d.index, 0
+	}
+	es, err := d.fsys.objects.ReadTree(ctx, d.tree)
+	if err != nil {
+		return nil, nil, d.fsys.fail(ctx, err, "read directory /%s (tree %s)", d.path, d.tree)
+	}
+	entries := make([]Entry, 0, len(es))
+	index := make(map[string]int, len(es))
+	for _, e := range es {
+		if _, dup := index[e.Name]; dup || !validName(e.Name) {
+			d.fsys.logf("commitfs: directory /%s (tree %s): entry %q skipped: not a valid file name", d.path, d.tree, e.Name)
+			continue
+		}
+		index[e.Name] = len(entries)
+		entries = append(entries, e)
+	}
+	d.entries, d.index, d.loaded = entries, index, true
+	return entries, index, 0
+}
+
+func (d *dirNode) fillAttr(a *fuse.Attr) {
+	d.setCommon(a)
+	a.Mode = syscall.S_IFDIR | 0o755
+}
+
+// Getattr reports a directory. Its link count is 1, which tells find and
+// others that the number of subdirectories is unknown (as on btrfs).
+func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.fillAttr(&out.Attr)
+	return 0
+}
+
+// Lookup finds name in the directory. A file's size takes one read of its
+// blob's header (and of its content, when small enough to be a pointer).
+func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	entries, index, errno := d.load(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	i, ok := index[name]
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	return d.child(ctx, entries[i], out)
+}
+
+// attrNode is a node that can report its attributes.
+type attrNode interface {
+	fs.InodeEmbedder
+	fillAttr(a *fuse.Attr)
+}
+
+// child makes the node for entry e.
+func (d *dirNode) child(ctx context.Context, e Entry, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	p := childPath(d.path, e.Name)
+	ino, gen := identity(p)
+	info := nodeInfo{fsys: d.fsys, path: p, ino: ino}
+	var ops attrNode
+	switch e.Mode & syscall.S_IFMT {
+	case ModeDir:
+		ops = &dirNode{node: node{nodeInfo: info}, tree: e.Hash}
+	case ModeSubmodule:
+		ops = &dirNode{node: node{nodeInfo: info}, tree: e.Hash, submodule: true}
+	case ModeSymlink:
+		size, head, err := d.fsys.objects.BlobHead(ctx, e.Hash, maxLinkHead)
+		if err != nil {
+			return nil, d.fsys.fail(ctx, err, "read symlink /%s (blob %s)", p, e.Hash)
+		}
+		ops = &linkNode{node: node{nodeInfo: info}, blob: e.Hash, size: size, target: head}
+	default: // regular or executable file
+		size, head, err := d.fsys.objects.BlobHead(ctx, e.Hash, pointer.MaxLen)
+		if err != nil {
+			return nil, d.fsys.fail(ctx, err, "read file /%s (blob %s)", p, e.Hash)
+		}
+		exec := e.Mode&0o111 != 0
+		if head != nil && pointer.MightBe(head) {
+			ptr, err := pointer.Parse(head)
+			if err == nil {
+				ops = &lodeNode{node: node{nodeInfo: info}, ptr: ptr, exec: exec}
+				break
+			}
+			if !errors.Is(err, pointer.ErrNotPointer) {
+				d.fsys.logf("commitfs: /%s (blob %s) looks like a lode pointer but is not one; shown as it is in git: %v", p, e.Hash, err)
+			}
+		}
+		ops = &blobNode{node: node{nodeInfo: info}, blob: e.Hash, size: size, exec: exec, content: head}
+	}
+	var attr fuse.Attr
+	ops.fillAttr(&attr)
+	ch := d.NewInode(ctx, ops, fs.StableAttr{Mode: attr.Mode & syscall.S_IFMT, Ino: ino, Gen: gen})
+	out.Attr = attr
+	return ch, 0
+}
+
+// OpendirHandle opens the directory for listing. The kernel may keep the
+// listing (FOPEN_CACHE_DIR), so a directory is listed once per mount
+// unless memory runs short.
+func (d *dirNode) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	return &dirHandle{d: d}, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// dirHandle lists a directory: ".", "..", then the tree's entries in git's
+// order. The offset of an entry is its position plus one.
+type dirHandle struct {
+	d *dirNode
+
+	mu   sync.Mutex // guards list, pos (go-fuse serialises calls per handle; this keeps it obvious)
+	list []fuse.DirEntry
+	pos  int
+}
+
+// build makes the listing on first use.
+func (h *dirHandle) build(ctx context.Context) syscall.Errno {
+	if h.list != nil {
+		return 0
+	}
+	entries, _, errno := h.d.load(ctx)
+	if errno != 0 {
+		return errno
+	}
+	parent := uint64(rootIno)
+	if h.d.path != "" {
+		parent, _ = identity(parentPath(h.d.path))
+	}
+	list := make([]fuse.DirEntry, 0, len(entries)+2)
+	list = append(list,
+		fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: h.d.ino},
+		fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: parent})
+	for _, e := range entries {
+		ino, _ := identity(childPath(h.d.path, e.Name))
+		list = append(list, fuse.DirEntry{Name: e.Name, Mode: typeOf(e.Mode), Ino: ino})
+	}
+	for i := range list {
+		list[i].Off = uint64(i + 1)
+	}
+	h.list = list
+	return 0
+}
+
+// typeOf returns the file type bits a git mode shows as.
+func typeOf(mode uint32) uint32 {
+	switch mode & syscall.S_IFMT {
+	case ModeDir, ModeSubmodule:
+		return syscall.S_IFDIR
+	case ModeSymlink:
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
+}
+
+// Readdirent returns the next entry, or nil at the end.
+func (h *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if errno := h.build(ctx); errno != 0 {
+		return nil, errno
+	}
+	if h.pos >= len(h.list) {
+		return nil, 0
+	}
+	e := h.list[h.pos]
+	h.pos++
+	return &e, 0
+}
+
+// Seekdir continues the listing after the entry whose offset is off.
+func (h *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if errno := h.build(ctx); errno != 0 {
+		return errno
+	}
+	if off > uint64(len(h.list)) {
+		return syscall.EINVAL
+	}
+	h.pos = int(off)
+	return 0
+}
+
+// Releasedir drops the listing.
+func (h *dirHandle) Releasedir(ctx context.Context, releaseFlags uint32) {
+	h.mu.Lock()
+	h.list = nil
+	h.mu.Unlock()
+}
+
+// filePerm returns the permission bits shown for a file: git knows only
+// executable or not.
+func filePerm(exec bool) uint32 {
+	if exec {
+		return 0o755
+	}
+	return 0o644
+}
+
+// checkOpen rejects opening for anything but reading. The mount is
+// read-only, so the kernel already does; this is the second line.
+func checkOpen(flags uint32) syscall.Errno {
+	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&(syscall.O_TRUNC|syscall.O_APPEND|syscall.O_CREAT) != 0 {
+		return syscall.EROFS
+	}
+	return 0
+}
+
+// blobNode is a file whose content is its git blob.
+type blobNode struct {
+	node
+	blob    Hash
+	size    int64
+	exec    bool
+	content []byte // the whole content when the lookup read it (small blobs); else nil
+}
+
+func (b *blobNode) fillAttr(a *fuse.Attr) {
+	b.setCommon(a)
+	a.Mode = syscall.S_IFREG | filePerm(b.exec)
+	a.Size = uint64(b.size)
+}
+
+// Getattr reports the file.
+func (b *blobNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	b.fillAttr(&out.Attr)
+	return 0
+}
+
+// Open returns a handle that reads the blob on its first read. The kernel
+// keeps pages across opens (FOPEN_KEEP_CACHE).
+func (b *blobNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if errno := checkOpen(flags); errno != 0 {
+		return nil, 0, errno
+	}
+	return &blobHandle{n: b}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// blobHandle is an open git file. It holds the whole blob once read.
+type blobHandle struct {
+	n *blobNode
+
+	mu   sync.Mutex // guards data; held while the blob is read
+	data []byte
+}
+
+func (h *blobHandle) load(ctx context.Context) ([]byte, syscall.Errno) {
+	n := h.n
+	if n.size == 0 {
+		return nil, 0
+	}
+	if n.content != nil {
+		return n.content, 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.data != nil {
+		return h.data, 0
+	}
+	data, err := n.fsys.objects.ReadBlob(ctx, n.blob)
+	if err == nil && int64(len(data)) != n.size {
+		err = fmt.Errorf("read %d bytes, the blob's header says %d", len(data), n.size)
+	}
+	if err != nil {
+		return nil, n.fsys.fail(ctx, err, "read /%s (blob %s) at offset 0", n.path, n.blob)
+	}
+	h.data = data
+	return data, 0
+}
+
+// Read returns the bytes at off.
+func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if off >= h.n.size {
+		return fuse.ReadResultData(nil), 0
+	}
+	data, errno := h.load(ctx)
+	if errno != 0 {
+		return nil, errno
+	}
+	end := min(off+int64(len(dest)), int64(len(data)))
+	return fuse.ReadResultData(data[off:end]), 0
+}
+
+// lodeNode is a file whose git blob is a lode pointer: it shows the file
+// the pointer names, read through Files.
+type lodeNode struct {
+	node
+	ptr  pointer.Pointer
+	exec bool
+}
+
+func (l *lodeNode) fillAttr(a *fuse.Attr) {
+	l.setCommon(a)
+	a.Mode = syscall.S_IFREG | filePerm(l.exec)
+	a.Size = uint64(l.ptr.Size)
+}
+
+// Getattr reports the file.
+func (l *lodeNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	l.fillAttr(&out.Attr)
+	return 0
+}
+
+// Open returns a handle with its own reader (so readahead follows each
+// handle's reads), opened on the first read. The kernel keeps pages across
+// opens (FOPEN_KEEP_CACHE).
+func (l *lodeNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if errno := checkOpen(flags); errno != 0 {
+		return nil, 0, errno
+	}
+	return &lodeHandle{n: l}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// lodeHandle is an open lode file.
+type lodeHandle struct {
+	n *lodeNode
+
+	mu sync.Mutex // guards r; held while the file is opened
+	r  RangeReader
+}
+
+func (h *lodeHandle) reader(ctx context.Context) (RangeReader, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.r != nil {
+		return h.r, nil
+	}
+	f, err := h.n.fsys.files.Open(ctx, h.n.ptr)
+	if err != nil {
+		return nil, err
+	}
+	if f.Size() != h.n.ptr.Size {
+		return nil, fmt.Errorf("opened file has %d bytes, its pointer says %d", f.Size(), h.n.ptr.Size)
+	}
+	h.r = f.NewReader()
+	return h.r, nil
+}
+
+// Read returns the bytes at off: all that were asked for, or all up to
+// the end of the file. Anything less is an error (EIO), never a short
+// read, which the kernel would take for the end of the file.
+func (h *lodeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	size := h.n.ptr.Size
+	if off >= size || len(dest) == 0 {
+		return fuse.ReadResultData(nil), 0
+	}
+	want := int(min(int64(len(dest)), size-off))
+	r, err := h.reader(ctx)
+	if err != nil {
+		return nil, h.n.fsys.fail(ctx, err, "open /%s (oid %s) for a read at offset %d", h.n.path, h.n.ptr.OID.Short(), off)
+	}
+	n, err := r.ReadAt(ctx, dest[:want], off)
+	if err == nil && n != want {
+		err = fmt.Errorf("short read: %d of %d bytes", n, want)
+	}
+	if err != nil {
+		return nil, h.n.fsys.fail(ctx, err, "read /%s (oid %s) at offset %d", h.n.path, h.n.ptr.OID.Short(), off)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// Release closes the reader if it is an io.Closer.
+func (h *lodeHandle) Release(ctx context.Context) syscall.Errno {
+	h.mu.Lock()
+	r := h.r
+	h.r = nil
+	h.mu.Unlock()
+	if c, ok := r.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			h.n.fsys.logf("commitfs: close /%s: %v", h.n.path, err)
+		}
+	}
+	return 0
+}
+
+// linkNode is a symbolic link; its target is its blob's content.
+type linkNode struct {
+	node
+	blob   Hash
+	size   int64
+	target []byte // read with the size; nil if the blob was too large
+}
+
+func (l *linkNode) fillAttr(a *fuse.Attr) {
+	l.setCommon(a)
+	a.Mode = syscall.S_IFLNK | 0o777
+	a.Size = uint64(l.size)
+}
+
+// Getattr reports the link.
+func (l *linkNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	l.fillAttr(&out.Attr)
+	return 0
+}
+
+// Readlink returns the target. The kernel caches it.
+func (l *linkNode) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	if l.target != nil || l.size == 0 {
+		return l.target, 0
+	}
+	b, err := l.fsys.objects.ReadBlob(ctx, l.blob)
+	if err != nil {
+		return nil, l.fsys.fail(ctx, err, "read symlink /%s (blob %s)", l.path, l.blob)
+	}
+	return b, 0
+}

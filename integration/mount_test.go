@@ -1,0 +1,257 @@
+package integration
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// requireFUSE skips (or, in CI, fails) when FUSE cannot be used.
+func requireFUSE(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		if os.Getenv("LODE_TEST_REQUIRE_TOOLS") != "" {
+			t.Fatalf("FUSE is required (LODE_TEST_REQUIRE_TOOLS is set) but /dev/fuse cannot be opened: %v", err)
+		}
+		t.Skipf("FUSE not usable here: %v", err)
+	}
+	f.Close()
+}
+
+// mountFixture is a remote with two versions of a dataset and a clone made
+// without data.
+type mountFixture struct {
+	*sandbox
+	v1, v2 []byte
+}
+
+func newMountFixture(t *testing.T) *mountFixture {
+	requireFUSE(t)
+	s := newSandbox(t)
+	s.run("", "git", "lode", "install", "--global")
+	s.run("", "git", "init", "-q", "--bare", "server.git")
+	s.cloneWithLode("a")
+	s.run("a", "git", "lode", "track", "*.csv")
+	f := &mountFixture{sandbox: s, v1: genCSV(120000, 1)}
+	f.v2 = append(bytes.Clone(f.v1), genCSV(2000, 2)[20:]...)
+	s.write("a/data/train.csv", f.v1)
+	s.write("a/README.md", []byte("# dataset\n"))
+	s.run("a", "git", "add", ".")
+	s.run("a", "git", "commit", "-q", "-m", "v1")
+	s.run("a", "git", "tag", "v1")
+	s.write("a/data/train.csv", f.v2)
+	s.run("a", "git", "commit", "-q", "-am", "v2")
+	s.run("a", "git", "push", "-q", "origin", "main", "v1")
+	s.env = append(s.env, "GIT_LODE_SKIP_SMUDGE=1")
+	s.run("", "git", "clone", "-q", "server.git", "c")
+	s.env = s.env[:len(s.env)-1]
+	return f
+}
+
+var mountLine = regexp.MustCompile(`process (\d+), log (\S+)\)`)
+
+// mount mounts rev of clone c at dir and returns the mount process's pid
+// and log file; the mount is undone at the end of the test.
+func (f *mountFixture) mount(rev, dir string) (int, string) {
+	f.t.Helper()
+	if err := os.MkdirAll(filepath.Join(f.dir, dir), 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	out := f.run("c", "git", "lode", "mount", rev, "../"+dir)
+	m := mountLine.FindStringSubmatch(out)
+	if m == nil {
+		f.t.Fatalf("mount output: %s", out)
+	}
+	pid, _ := strconv.Atoi(m[1])
+	f.t.Cleanup(func() { f.try("c", nil, "git", "lode", "umount", "../"+dir) })
+	return pid, m[2]
+}
+
+func TestMountRemoteOnlyClone(t *testing.T) {
+	f := newMountFixture(t)
+	f.mount("v1", "m1")
+	f.mount("HEAD", "m2")
+
+	if got := f.read("m1/data/train.csv"); !bytes.Equal(got, f.v1) {
+		t.Fatal("v1 differs through the mount")
+	}
+	if got := f.read("m1/README.md"); string(got) != "# dataset\n" {
+		t.Fatalf("README.md = %q", got)
+	}
+	fi, err := os.Stat(filepath.Join(f.dir, "m2/data/train.csv"))
+	if err != nil || fi.Size() != int64(len(f.v2)) || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("stat: %v %v", fi, err)
+	}
+	// A partial read fetches a fraction of the file.
+	fh, err := os.Open(filepath.Join(f.dir, "m2/data/train.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	off := int64(len(f.v2) / 2)
+	if _, err := fh.ReadAt(buf, off); err != nil || !bytes.Equal(buf, f.v2[off:off+4096]) {
+		t.Fatalf("ReadAt: %v", err)
+	}
+	fh.Close()
+	time.Sleep(1100 * time.Millisecond) // the mount publishes its figures every second
+	out := f.run("c", "git", "lode", "mount", "--list")
+	if !strings.Contains(out, filepath.Join(f.dir, "m2")) || !strings.Contains(out, "fetched") {
+		t.Fatalf("mount --list:\n%s", out)
+	}
+	// 16 readers at random offsets get the right bytes.
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fh, err := os.Open(filepath.Join(f.dir, "m1/data/train.csv"))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer fh.Close()
+			rng := rand.New(rand.NewPCG(uint64(g), 3))
+			b := make([]byte, 4096)
+			for range 100 {
+				off := rng.Int64N(int64(len(f.v1) - 4096))
+				if _, err := fh.ReadAt(b, off); err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Equal(b, f.v1[off:off+4096]) {
+					errs <- errors.New("wrong bytes at random offset")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Writes are refused.
+	if err := os.WriteFile(filepath.Join(f.dir, "m1/new.txt"), []byte("x"), 0o644); err == nil {
+		t.Fatal("write to the mount succeeded")
+	}
+	f.run("c", "git", "lode", "umount", "../m1")
+	if ents, _ := os.ReadDir(filepath.Join(f.dir, "m1")); len(ents) != 0 {
+		t.Fatal("m1 not empty after umount")
+	}
+}
+
+func TestMountBadArguments(t *testing.T) {
+	f := newMountFixture(t)
+	os.MkdirAll(filepath.Join(f.dir, "empty"), 0o755)
+	os.MkdirAll(filepath.Join(f.dir, "full"), 0o755)
+	os.WriteFile(filepath.Join(f.dir, "full/x"), nil, 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"no-such-rev", "../empty"}, "unknown revision"},
+		{[]string{"HEAD", "../missing"}, "does not exist"},
+		{[]string{"HEAD", "../full"}, "not empty"},
+	} {
+		out, err := f.try("c", nil, append([]string{"git", "lode", "mount"}, tc.args...)...)
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("mount %v: %v\n%s", tc.args, err, out)
+		}
+	}
+	if out := f.run("c", "git", "lode", "mount", "--list"); strings.Contains(out, "empty") {
+		t.Fatalf("something was mounted:\n%s", out)
+	}
+}
+
+func TestMountFaults(t *testing.T) {
+	f := newMountFixture(t)
+	_, logPath := f.mount("v1", "m")
+	file := filepath.Join(f.dir, "m/data/train.csv")
+
+	// Read the first half: cached from now on.
+	half := len(f.v1) / 2
+	fh, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	first := make([]byte, half)
+	if _, err := fh.ReadAt(first, 0); err != nil || !bytes.Equal(first, f.v1[:half]) {
+		t.Fatalf("first half: %v", err)
+	}
+	// The remote goes away: uncached data fails with EIO, never hangs.
+	remote := filepath.Join(f.dir, "server.git/lode")
+	if err := os.Rename(remote, remote+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	done := make(chan error, 1)
+	go func() { _, err := fh.ReadAt(buf, int64(len(f.v1)-5000)); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, syscall.EIO) {
+			t.Fatalf("read with the remote gone: %v, want EIO", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("read hangs with the remote gone")
+	}
+	// Cached data is still served.
+	again := make([]byte, 4096)
+	if _, err := fh.ReadAt(again, 1000); err != nil || !bytes.Equal(again, f.v1[1000:5096]) {
+		t.Fatalf("cached read after the remote went away: %v", err)
+	}
+	log, _ := os.ReadFile(logPath)
+	if !strings.Contains(string(log), "data/train.csv") {
+		t.Errorf("the failed read is not logged with its file:\n%s", log)
+	}
+	os.Rename(remote+".gone", remote)
+
+	// A corrupt chunk on the remote: EIO, logged, never wrong bytes.
+	packs, _ := filepath.Glob(filepath.Join(remote, "packs", "*.pack"))
+	for _, p := range packs {
+		b, _ := os.ReadFile(p)
+		b[len(b)-100] ^= 0x20
+		os.Chmod(p, 0o644)
+		os.WriteFile(p, b, 0o644)
+	}
+	if _, err := fh.ReadAt(buf, int64(len(f.v1)-4096)); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("read of a corrupt chunk: %v, want EIO", err)
+	}
+	log, _ = os.ReadFile(logPath)
+	if !strings.Contains(string(log), "corrupt") || !strings.Contains(string(log), "offset") {
+		t.Errorf("the corrupt chunk is not logged with file and offset:\n%s", log)
+	}
+}
+
+func TestMountKilledProcess(t *testing.T) {
+	f := newMountFixture(t)
+	pid, _ := f.mount("v1", "m")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.ReadDir(filepath.Join(f.dir, "m")); err == nil {
+		t.Log("the dead mount still answered (kernel cache)")
+	}
+	f.run("c", "git", "lode", "umount", "../m")
+	if ents, err := os.ReadDir(filepath.Join(f.dir, "m")); err != nil || len(ents) != 0 {
+		t.Fatalf("after umount of a dead mount: %v %v", ents, err)
+	}
+	// It can be mounted again.
+	f.mount("v1", "m")
+	if !bytes.Equal(f.read("m/data/train.csv"), f.v1) {
+		t.Fatal("remount differs")
+	}
+}
+
