@@ -254,4 +254,3 @@ func TestMountKilledProcess(t *testing.T) {
 		t.Fatal("remount differs")
 	}
 }
-
