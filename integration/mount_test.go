@@ -43,7 +43,8 @@ func newMountFixture(t *testing.T) *mountFixture {
 	s.cloneWithLode("a")
 	s.run("a", "git", "lode", "track", "*.csv")
 	f := &mountFixture{sandbox: s, v1: genCSV(120000, 1)}
-	f.v2 = append(bytes.Clone(f.v1), genCSV(2000, 2)[20:]...)
+	extra := genCSV(2000, 2)
+	f.v2 = append(bytes.Clone(f.v1), extra[bytes.IndexByte(extra, '\n')+1:]...) // rows without the header
 	s.write("a/data/train.csv", f.v1)
 	s.write("a/README.md", []byte("# dataset\n"))
 	s.run("a", "git", "add", ".")
@@ -252,5 +253,36 @@ func TestMountKilledProcess(t *testing.T) {
 	f.mount("v1", "m")
 	if !bytes.Equal(f.read("m/data/train.csv"), f.v1) {
 		t.Fatal("remount differs")
+	}
+}
+
+// The Poetry-managed training job runs on mounted revisions: the same
+// revision gives byte-identical model and metrics, the two revisions
+// differ.
+func TestTrainOnMountedRevisions(t *testing.T) {
+	requireTool(t, "poetry")
+	f := newMountFixture(t)
+	f.mount("v1", "v1")
+	f.mount("HEAD", "v2")
+	f.mount("v1", "v1-again")
+	outs := map[string][2][]byte{}
+	for _, m := range []string{"v1", "v2", "v1-again"} {
+		out := filepath.Join(f.dir, "out-"+m)
+		runTrainJob(t, filepath.Join(f.dir, m, "data"), out)
+		model, err := os.ReadFile(filepath.Join(out, "model.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs[m] = [2][]byte{model, metrics}
+	}
+	if !bytes.Equal(outs["v1"][0], outs["v1-again"][0]) || !bytes.Equal(outs["v1"][1], outs["v1-again"][1]) {
+		t.Fatal("the same revision gave different model or metrics")
+	}
+	if bytes.Equal(outs["v1"][0], outs["v2"][0]) || bytes.Equal(outs["v1"][1], outs["v2"][1]) {
+		t.Fatal("two different revisions gave the same model or metrics")
 	}
 }

@@ -1,0 +1,5 @@
+import sys
+
+from trainjob.cli import main
+
+sys.exit(main())
