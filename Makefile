@@ -48,6 +48,7 @@ bench: deps build
 
 ## demo: the main job end to end on the embedded default (no cloud account)
 demo: build
+	./.ci/deps --system
 	./integration/demo.sh
 
 clean:

@@ -11,6 +11,8 @@
 #                          (root only; same for both tools). Default: warm cache.
 #   BENCH_OUT [bench/out]  where results go; scratch lives in $BENCH_OUT/work
 #   BENCH_KEEP [0]         1: keep the scratch directory at the end
+#   BENCH_REMOTE [1]       0: skip measurement 6 (push to and clone from a
+#                          local S3 server, lode vs Git LFS)
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,12 +23,14 @@ BIG_GB=${BENCH_BIG_GB:-10}
 SPARSE_GB=${BENCH_SPARSE_GB:-5}
 DROP=${BENCH_DROP_CACHES:-0}
 KEEP=${BENCH_KEEP:-0}
+REMOTE=${BENCH_REMOTE:-1}
 LODE=$ROOT/bin/git-lode
 
 for v in SIZE_MB REPS BIG_GB SPARSE_GB; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "bench: BENCH_$v must be a whole number (got '${!v}')" >&2; exit 2; }
 done
 ((SIZE_MB > 0 && REPS > 0)) || { echo "bench: BENCH_SIZE_MB and BENCH_REPS must be > 0" >&2; exit 2; }
+[[ $REMOTE == 0 || $REMOTE == 1 ]] || { echo "bench: BENCH_REMOTE must be 0 or 1 (got '$REMOTE')" >&2; exit 2; }
 
 die() { echo "bench: $*" >&2; exit 1; }
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -49,8 +53,14 @@ rm -rf "$WORK"
 mkdir -p "$WORK/home" "$DATA" "$OUT/bin"
 : >"$RAW"
 
+SERVERS=$WORK/servers # the S3 server's folder (LODE_SERVERS_DIR), measurement 6
+SERVERS_UP=0
 cleanup() {
 	cd /
+	if [[ $SERVERS_UP == 1 ]]; then
+		LODE_SERVERS_DIR=$SERVERS "$ROOT/integration/servers/run.sh" stop >/dev/null 2>&1 ||
+			echo "bench: could not stop the S3 server (pid file in $SERVERS)" >&2
+	fi
 	if [[ $KEEP != 1 ]]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -64,6 +74,11 @@ avail_mb=$(df -Pm "$OUT" | awk 'NR==2 {print $4}')
 ((avail_mb > need_mb)) || die "need about ${need_mb} MiB free under $OUT, have ${avail_mb} MiB"
 
 # --- isolated environment: the user's git configuration is never read or written
+# Go keeps the user's module and build caches and its settings file (GOENV,
+# e.g. GOPROXY/GOFLAGS): the S3 server of measurement 6 is a Go binary found
+# in GOPATH/bin and started through `go run`.
+GOPATH=$(go env GOPATH) GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE) GOENV=$(go env GOENV)
+export GOPATH GOMODCACHE GOCACHE GOENV
 export HOME=$WORK/home
 export XDG_CONFIG_HOME=$HOME/.config XDG_CACHE_HOME=$HOME/.cache
 export GIT_CONFIG_GLOBAL=$HOME/.gitconfig GIT_CONFIG_NOSYSTEM=1
@@ -77,6 +92,9 @@ for v in $(compgen -e); do
 		;;
 	esac
 done
+# The scratch directory lies inside lode's own repository: git (and so
+# git-lode and git-lfs) must never find that one from a scratch folder.
+export GIT_CEILING_DIRECTORIES=$OUT
 git config --global user.name "lode bench"
 git config --global user.email "bench@lode.invalid"
 git config --global init.defaultBranch main
@@ -90,9 +108,19 @@ log "building the generator and the report tool"
 (cd "$ROOT" && go build -o "$OUT/bin/gen" ./bench/gen && go build -o "$OUT/bin/report" ./bench/report && go build -o "$OUT/bin/floor" ./bench/floor)
 GEN=$OUT/bin/gen
 
+# The S3 server for measurement 6, started now so that a missing server
+# fails the run before the long measurements; it idles until then.
+if [[ $REMOTE == 1 ]]; then
+	log "starting the local S3 server (integration/servers/run.sh start)"
+	SERVERS_UP=1
+	LODE_SERVERS_DIR=$SERVERS "$ROOT/integration/servers/run.sh" start >"$WORK/servers.out" 2>&1 ||
+		{ cat "$WORK/servers.out" >&2; die "could not start the S3 server (BENCH_REMOTE=0 skips measurement 6)"; }
+fi
+
 meta() { printf 'meta\t%s\t%s\n' "$1" "$2" >>"$RAW"; }
 size() { printf 'size\t%s\t%s\n' "$1" "$2" >>"$RAW"; }
 check() { printf 'check\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
+count() { printf 'count\t%s\t%s\n' "$1" "$2" >>"$RAW"; }
 du_b() { du -sb "$1" | cut -f1; }
 
 meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -111,6 +139,7 @@ meta size_mb "$SIZE_MB"
 meta reps "$REPS"
 meta big_gb "$BIG_GB"
 meta sparse_gb "$SPARSE_GB"
+meta remote "$REMOTE"
 meta cache "$([[ $DROP == 1 ]] && echo "dropped before each timed step" || echo "warm (inputs in page cache), sync before each timed step")"
 
 # bg_busy: percentage of all CPUs busy over half a second while the bench
@@ -352,6 +381,135 @@ if ((SPARSE_GB > 0)); then
 	log "5. ${SPARSE_GB} GiB sparse file round trip"
 	sparse_roundtrip || log "5. sparse round trip FAILED (see results)"
 	cd "$WORK" && rm -rf sparse "$WORK/sparse.orig"
+fi
+
+# ---------------------------------------------------------------- 6. remote
+# The CSV chain pushed to a remote, then a fresh clone. lode pushes to the
+# local S3 server (versitygw, started above) and, from the same working
+# repository, to a second bare repository with no lode remote configured, so
+# that its data lands in <bare>/lode (the embedded default). Git LFS pushes to
+# its bare repository by path, through its built-in standalone file transfer
+# (Git LFS has no S3 transport: it needs an LFS server).
+
+# file_bytes DIR: the sizes of the files under DIR, summed (0 if DIR does
+# not exist yet). Unlike du, no directory entries: the bytes of the objects.
+file_bytes() {
+	if [[ -e $1 ]]; then find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}'; else echo 0; fi
+}
+
+# to_bytes NUMBER UNIT: lode's human-readable size ("29.3" "MiB") in bytes.
+to_bytes() {
+	awk -v n="$1" -v u="$2" 'BEGIN {
+		e = index("KMGTPE", substr(u, 1, 1)); if (u == "B") e = 0
+		printf "%.0f", n * 1024 ^ e }'
+}
+
+# push_one TOOL K GITREMOTE STOREDIR: `git push` (timed) of main; records
+# the bytes that appeared under STOREDIR (what the server or the bare
+# repository now holds in addition) and, for lode, the payload, chunks,
+# packs and requests its pre-push hook printed.
+PUSH_RE='pushed ([0-9]+) file\(s\) to .*: ([0-9]+) chunk\(s\), ([0-9.]+) ([KMGTPE]?i?B)( in ([0-9]+) pack\(s\))?, ([0-9]+) request\(s\)'
+push_one() {
+	local tool=$1 k=$2 rem=$3 store=$4 before after line err=$WORK/push.err
+	before=$(file_bytes "$store")
+	if [[ $tool == lode ]]; then
+		tm "push_v$k" "$tool" 1 env LODE_REMOTE_URL="$S3URL" bash -c "git push -q '$rem' main >'$err' 2>&1"
+	else
+		tm "push_v$k" "$tool" 1 bash -c "git push -q '$rem' main >'$err' 2>&1"
+	fi
+	after=$(file_bytes "$store")
+	size "remote_${tool}_v${k}_stored" $((after - before))
+	sed 's/^/    /' "$err" >&2
+	[[ $tool == lfs ]] && return 0
+	line=$(grep -E '^lode: (pushed|nothing to push)' "$err" | tail -n1 || true)
+	if [[ $line =~ $PUSH_RE ]]; then
+		count "remote_${tool}_v${k}_files" "${BASH_REMATCH[1]}"
+		count "remote_${tool}_v${k}_chunks" "${BASH_REMATCH[2]}"
+		size "remote_${tool}_v${k}_payload" "$(to_bytes "${BASH_REMATCH[3]}" "${BASH_REMATCH[4]}")"
+		count "remote_${tool}_v${k}_packs" "${BASH_REMATCH[6]:-0}"
+		count "remote_${tool}_v${k}_requests" "${BASH_REMATCH[7]}"
+		check "push_summary_${tool}_v$k" pass ""
+	else
+		check "push_summary_${tool}_v$k" fail "no 'lode: pushed' line from the pre-push hook: ${line:-none}"
+	fi
+}
+
+if [[ $REMOTE == 1 ]]; then
+	eval "$(LODE_SERVERS_DIR=$SERVERS "$ROOT/integration/servers/run.sh" env)"
+	S3PREFIX=bench-$(date -u +%Y%m%dT%H%M%S)-$$
+	S3URL=s3://$LODE_TEST_S3_BUCKET/$S3PREFIX
+	S3DIR=$SERVERS/s3-data/$LODE_TEST_S3_BUCKET/$S3PREFIX # versitygw's POSIX back end: an object is a file
+	meta remote_s3 "versitygw $(sed -n 's/.*versitygw@\(v[0-9.]*\).*/\1/p' "$ROOT/integration/servers/run.sh" | head -n1) on $AWS_ENDPOINT_URL, POSIX back end on the same disk; $S3URL"
+	# Clones smudge through the global filters, as a user's machine would.
+	cd "$WORK"
+	git lode install --global --skip-hooks >/dev/null
+	git lfs install --skip-repo >/dev/null
+
+	cd "$WORK"
+	git init -q --bare remote-lode.git
+	git init -q --bare remote-lode-local.git
+	git init -q --bare remote-lfs.git
+	for tool in lode lfs; do
+		new_repo "$tool" "push-$tool" "*.csv"
+		git remote add origin "$WORK/remote-$tool.git"
+	done
+	git -C "$WORK/push-lode" remote add local "$WORK/remote-lode-local.git"
+	for k in 1 2 3 4; do
+		log "6. commit and push CSV v$k: lode -> S3, lode -> <bare>/lode, Git LFS -> bare repository"
+		cd "$WORK/push-lode"
+		ln -f "$DATA/v$k.csv" data.csv
+		git add data.csv && git commit -q -m "v$k"
+		push_one lode "$k" origin "$S3DIR"
+		push_one lode-local "$k" local "$WORK/remote-lode-local.git/lode"
+		cd "$WORK/push-lfs"
+		ln -f "$DATA/v$k.csv" data.csv
+		git add data.csv && git commit -q -m "v$k"
+		push_one lfs "$k" origin "$WORK/remote-lfs.git/lfs/objects"
+	done
+	size remote_lode_total "$(file_bytes "$S3DIR")"
+	size remote_lode-local_total "$(file_bytes "$WORK/remote-lode-local.git/lode")"
+	size remote_lfs_total "$(file_bytes "$WORK/remote-lfs.git/lfs/objects")"
+	size remote_lode_bare_lode_dir "$(file_bytes "$WORK/remote-lode.git/lode")" # expected 0: the data went to S3
+	# Does Git LFS's local transfer copy, or hard-link the objects?
+	obj=$(find "$WORK/remote-lfs.git/lfs/objects" -type f | head -n1)
+	if [[ -n $obj && $(stat -c %h "$obj") -gt 1 ]]; then
+		meta lfs_transfer "it hard-linked the objects (same file system): no bytes copied"
+	else
+		meta lfs_transfer "it copied the objects"
+	fi
+	log "6. git lode verify --remote (S3)"
+	cd "$WORK/push-lode"
+	if LODE_REMOTE_URL=$S3URL git lode verify --remote >"$WORK/verify.out" 2>&1; then
+		check verify_remote_s3 pass ""
+	else
+		check verify_remote_s3 fail "$(tail -n1 "$WORK/verify.out")"
+	fi
+	rm -rf "$WORK/push-lode" "$WORK/push-lfs"
+
+	# clone_one TOOL REP: a fresh `git clone` (checkout included, data
+	# fetched by the smudge filter); REP 0 is the untimed warm-up.
+	clone_one() {
+		local tool=$1 r=$2 dir=$WORK/clone-$1
+		cd "$WORK"
+		rm -rf "$dir"
+		local cmd=(git clone -q "$WORK/remote-$tool.git" "$dir")
+		if [[ $tool == lode ]]; then cmd=(env LODE_REMOTE_URL="$S3URL" "${cmd[@]}"); fi
+		if ((r == 0)); then "${cmd[@]}"; else tm clone "$tool" "$r" "${cmd[@]}"; fi
+		if ((r <= 1)); then
+			if cmp -s "$dir/data.csv" "$DATA/v4.csv"; then check "clone_${tool}_rep$r" pass ""; else check "clone_${tool}_rep$r" fail "data.csv differs from v4"; fi
+		fi
+		rm -rf "$dir"
+	}
+	log "6. warm-up clones (untimed)"
+	for tool in lode lode-local lfs; do clone_one "$tool" 0; done
+	for r in $(seq 1 "$REPS"); do
+		for tool in $(if ((r % 2)); then echo lode lode-local lfs; else echo lfs lode-local lode; fi); do
+			log "6. git clone, $tool, rep $r/$REPS"
+			clone_one "$tool" "$r"
+		done
+	done
+	cd "$WORK"
+	rm -rf remote-lode.git remote-lode-local.git remote-lfs.git
 fi
 
 # ---------------------------------------------------------------- report

@@ -62,7 +62,7 @@ run git lode stats
 run git lode verify
 
 step "Share it: git push uploads the data first (to $work/shared.git/lode, the embedded default)"
-run git push -q origin main
+run git push -q origin main v1
 run git lode verify --remote
 
 step "A teammate clones: checkout downloads what it needs"
@@ -70,5 +70,39 @@ run git clone -q "$work/shared.git" "$work/teammate"
 cmp "$work/teammate/data/train.csv" data/train.csv && echo "teammate's data/train.csv matches (cmp)"
 (cd "$work/teammate" && run git lode ls-files)
 
+step "A training machine clones with pointers only: no data is downloaded"
+GIT_LODE_SKIP_SMUDGE=1 run git clone -q "$work/shared.git" "$work/trainer"
+cd "$work/trainer"
+head -c 80 data/train.csv; echo " ..."
+run git lode ls-files v1
+
+step "Mount revision v1 (read-only; chunks are fetched as they are read)"
+mkdir "$work/v1-mount"
+run git lode mount v1 "$work/v1-mount"
+trap 'git lode umount "$work/v1-mount" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+ls -la "$work/v1-mount" "$work/v1-mount/data"
+
+step "Train on it with Poetry (integration/trainjob: standard library only)"
+job="$work/trainjob"
+cp -r "$root/integration/trainjob" "$job"
+rm -rf "$job/.venv"
+export POETRY_VIRTUALENVS_CREATE=true POETRY_VIRTUALENVS_IN_PROJECT=true
+export POETRY_VIRTUALENVS_PREFER_ACTIVE_PYTHON=false POETRY_NO_INTERACTION=1
+export POETRY_CACHE_DIR="$HOME/poetry-cache" POETRY_CONFIG_DIR="$HOME/poetry-config"
+unset VIRTUAL_ENV
+(cd "$job" && run poetry install -q)
+(cd "$job" && run poetry run train "$work/v1-mount/data" "$work/model-v1")
+printf 'metrics.json (top-level numbers):\n'
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); [print("    %s: %s" % (k, v)) for k, v in sorted(m.items()) if not isinstance(v, (list, dict))]' "$work/model-v1/metrics.json"
+
+step "What was fetched"
+sleep 1.2 # the mount publishes its figures every second
+run git lode mount --list
+fetched=$(cat .git/lode/mounts/*.json | sed -n 's/.*"fetched_bytes": \([0-9]*\).*/\1/p' | head -1)
+size=$(git cat-file -p v1:data/train.csv | sed -n 's/^size //p')
+remote=$(du -sb "$work/shared.git/lode" | cut -f1)
+echo "fetched $fetched bytes (compressed chunks of v1) for a $size-byte dataset; the remote holds $remote bytes for all three versions"
+run git lode umount "$work/v1-mount"
+
 step "Done"
-echo "Three versions of a $(du -h "$work/v1.csv" | cut -f1) dataset: $(du -sh .git/lode | cut -f1) in the local store, $(du -sh "$work/shared.git/lode" | cut -f1) on the remote."
+echo "Three versions of a $(du -h "$work/v1.csv" | cut -f1) dataset: $(du -sh "$work/project/.git/lode" | cut -f1) in the local store, $(du -sh "$work/shared.git/lode" | cut -f1) on the remote; v1 trained from a mount of a clone that downloaded nothing up front."

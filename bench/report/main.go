@@ -7,6 +7,7 @@
 //	time  MEASURE TOOL REP SECONDS PEAK_RSS_KIB CPU_SECONDS BACKGROUND_CPU_PCT
 //	size  NAME BYTES
 //	check NAME pass|fail DETAIL
+//	count NAME N
 package main
 
 import (
@@ -57,6 +58,7 @@ type results struct {
 	Meta    map[string]string             `json:"meta"`
 	Timings map[string]map[string]*series `json:"timings"`
 	Sizes   map[string]int64              `json:"sizes_bytes"`
+	Counts  map[string]int64              `json:"counts,omitempty"`
 	Checks  map[string]check              `json:"checks"`
 	Targets []target                      `json:"targets"`
 }
@@ -97,6 +99,7 @@ func load(path string) (*results, error) {
 		Meta:    map[string]string{},
 		Timings: map[string]map[string]*series{},
 		Sizes:   map[string]int64{},
+		Counts:  map[string]int64{},
 		Checks:  map[string]check{},
 	}
 	sc := bufio.NewScanner(f)
@@ -141,6 +144,15 @@ func load(path string) (*results, error) {
 				return nil, bad()
 			}
 			res.Sizes[fs[1]] = v
+		case "count":
+			if len(fs) != 3 {
+				return nil, bad()
+			}
+			v, err := strconv.ParseInt(fs[2], 10, 64)
+			if err != nil {
+				return nil, bad()
+			}
+			res.Counts[fs[1]] = v
 		case "check":
 			if len(fs) != 4 {
 				return nil, bad()
@@ -190,12 +202,29 @@ func (r *results) series(measure, tool string) *series {
 }
 
 // speedup is LFS median time / lode median time (>1: lode is faster).
-func (r *results) speedup(measure string) (float64, bool) {
-	a, b := r.series(measure, "lfs"), r.series(measure, "lode")
+func (r *results) speedup(measure string) (float64, bool) { return r.speedupOf(measure, "lode") }
+
+// speedupOf is LFS median time / tool's median time.
+func (r *results) speedupOf(measure, tool string) (float64, bool) {
+	a, b := r.series(measure, "lfs"), r.series(measure, tool)
 	if a == nil || b == nil || b.Median <= 0 {
 		return 0, false
 	}
 	return a.Median / b.Median, true
+}
+
+// remoteChain sums, over the pushes of v1..v4, the bytes that appeared on
+// tool's remote ("stored") or lode's printed payload ("payload"). ok is
+// false unless all four pushes were recorded.
+func (r *results) remoteChain(tool, what string) (sum int64, ok bool) {
+	for k := 1; k <= 4; k++ {
+		v, found := r.Sizes[fmt.Sprintf("remote_%s_v%d_%s", tool, k, what)]
+		if !found {
+			return 0, false
+		}
+		sum += v
+	}
+	return sum, true
 }
 
 func targets(r *results) []target {
@@ -221,6 +250,23 @@ func targets(r *results) []target {
 	}
 	speed("git checkout v4 -> v1 (LFS time / lode time)", "checkout_v4_to_v1", 1.5)
 	speed("git checkout v1 -> v4 (LFS time / lode time)", "checkout_v1_to_v4", 1.5)
+	lodeUp, ok1 := r.remoteChain("lode", "stored")
+	lfsUp, ok2 := r.remoteChain("lfs", "stored")
+	if ok1 && ok2 && lodeUp > 0 {
+		v := float64(lfsUp) / float64(lodeUp)
+		payload, _ := r.remoteChain("lode", "payload")
+		ts = append(ts, target{"push v1..v4, bytes uploaded (LFS / lode to S3)", v, "x", ">= 3.0x", v >= 3,
+			fmt.Sprintf("LFS %s / lode %s (new bytes on the remote; lode's printed payload %s)", mib(lfsUp), mib(lodeUp), mib(payload))})
+	}
+	for _, c := range []struct{ tool, name string }{
+		{"lode", "git clone of v4 (LFS time / lode time, lode from S3)"},
+		{"lode-local", "git clone of v4 (LFS time / lode time, both local)"},
+	} {
+		if v, ok := r.speedupOf("clone", c.tool); ok {
+			ts = append(ts, target{c.name, v, "x", ">= 1.0x", v >= 1,
+				fmt.Sprintf("LFS %.2f s / lode %.2f s (medians)", r.series("clone", "lfs").Median, r.series("clone", c.tool).Median)})
+		}
+	}
 	if s := r.series("clean_stream", "lode"); s != nil {
 		ts = append(ts, target{fmt.Sprintf("peak RSS, git-lode clean of a %s GiB stream", r.Meta["big_gb"]), s.MaxRSSMiB, "MiB", "< 200 MiB", s.MaxRSSMiB < 200,
 			fmt.Sprintf("%.1f s, %.0f MiB/s", s.Median, mibf(gib(r.Meta["big_gb"]))/s.Median)})
@@ -293,22 +339,31 @@ func fmtValue(t target) string {
 
 // timingTable writes one Markdown table: a row per (measure, tool).
 func timingTable(w io.Writer, r *results, rows [][2]string, speedups bool) {
+	timingTableNamed(w, r, rows, speedups, nil)
+}
+
+// timingTableNamed is timingTable with names overriding toolName.
+func timingTableNamed(w io.Writer, r *results, rows [][2]string, speedups bool, names map[string]string) {
 	fmt.Fprintln(w, "| step | tool | median s | min s | max s | runs | CPU s (median) | peak RSS MiB (max) | other load % (max) | LFS/lode |")
 	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, row := range rows {
-		for _, tool := range []string{"lode", "lfs", "restic", "floor"} {
+		for _, tool := range []string{"lode", "lode-local", "lfs", "restic", "floor"} {
 			s := r.series(row[0], tool)
 			if s == nil {
 				continue
 			}
 			ratio := ""
-			if speedups && tool == "lode" {
-				if v, ok := r.speedup(row[0]); ok {
+			if speedups && (tool == "lode" || tool == "lode-local") {
+				if v, ok := r.speedupOf(row[0], tool); ok {
 					ratio = fmt.Sprintf("%.2fx", v)
 				}
 			}
+			name := toolName(tool)
+			if n, ok := names[tool]; ok {
+				name = n
+			}
 			fmt.Fprintf(w, "| %s | %s | %.3f | %.3f | %.3f | %d | %.2f | %.1f | %.0f | %s |\n",
-				row[1], toolName(tool), s.Median, s.Min, s.Max, len(s.Runs), s.CPUMedian, s.MaxRSSMiB, s.MaxBg, ratio)
+				row[1], name, s.Median, s.Min, s.Max, len(s.Runs), s.CPUMedian, s.MaxRSSMiB, s.MaxBg, ratio)
 		}
 	}
 	fmt.Fprintln(w)
@@ -320,6 +375,8 @@ func toolName(t string) string {
 		return "Git LFS"
 	case "floor":
 		return "git + no-op filter (floor)"
+	case "lode-local":
+		return "lode, embedded default (`<bare>/lode`)"
 	}
 	return t
 }
@@ -417,6 +474,8 @@ func writeMarkdown(w io.Writer, r *results) {
 	}
 	fmt.Fprintln(w)
 
+	writeRemote(w, r)
+
 	var names []string
 	for k := range r.Checks {
 		names = append(names, k)
@@ -445,6 +504,26 @@ func writeSummary(w io.Writer, r *results) {
 	row("checkout v1->v4", "checkout_v1_to_v4")
 	fmt.Fprintf(w, "  store of 4 CSV versions: logical %s, lode %s, LFS %s, restic %s\n",
 		mib(r.Sizes["csv_logical_total"]), mib(r.Sizes["store_lode"]), mib(r.Sizes["store_lfs"]), mib(r.Sizes["store_restic"]))
+	if lodeUp, ok := r.remoteChain("lode", "stored"); ok {
+		local, _ := r.remoteChain("lode-local", "stored")
+		lfsUp, _ := r.remoteChain("lfs", "stored")
+		payload, _ := r.remoteChain("lode", "payload")
+		var reqs []string
+		for k := 1; k <= 4; k++ {
+			if n, ok := r.Counts[fmt.Sprintf("remote_lode_v%d_requests", k)]; ok {
+				reqs = append(reqs, strconv.FormatInt(n, 10))
+			} else {
+				reqs = append(reqs, "-")
+			}
+		}
+		fmt.Fprintf(w, "  push v1..v4: lode->S3 %s (payload %s; requests per push %s), lode-><bare>/lode %s, LFS %s\n",
+			mib(lodeUp), mib(payload), strings.Join(reqs, "/"), mib(local), mib(lfsUp))
+		for _, t := range []struct{ label, tool string }{{"lode (S3)", "lode"}, {"lode (<bare>/lode)", "lode-local"}, {"LFS (bare repo)", "lfs"}} {
+			if s := r.series("clone", t.tool); s != nil {
+				fmt.Fprintf(w, "  git clone %-19s %6.2f s [%.2f-%.2f] cpu %5.2f s\n", t.label, s.Median, s.Min, s.Max, s.CPUMedian)
+			}
+		}
+	}
 	for _, k := range []string{"clean_random", "clean_csv", "clean_stream"} {
 		if s := r.series(k, "lode"); s != nil {
 			fmt.Fprintf(w, "  %-22s %7.2f s, peak RSS %.1f MiB\n", k, s.Median, s.MaxRSSMiB)
@@ -461,4 +540,82 @@ func writeSummary(w io.Writer, r *results) {
 			fmt.Fprintf(w, "      %s\n", t.Detail)
 		}
 	}
+}
+
+// writeRemote writes measurement 6: the CSV chain pushed to a remote, and
+// a fresh clone.
+func writeRemote(w io.Writer, r *results) {
+	m := r.Meta
+	fmt.Fprintf(w, "## 6. Remote: push v1..v4, then a fresh `git clone`\n\n")
+	if _, ok := r.remoteChain("lode", "stored"); !ok {
+		fmt.Fprintf(w, "Skipped (BENCH_REMOTE=0).\n\n")
+		return
+	}
+	fmt.Fprintf(w, "The CSV versions of measurement 2, committed and pushed in turn (`git push`, lode's pre-push hook uploads). "+
+		"**lode → S3**: to a local S3 server (%s). **lode → `<bare>/lode`**: the same commits pushed, from the same working "+
+		"repository, to a second bare repository with no lode remote configured (the embedded default). "+
+		"**Git LFS**: to its bare repository by path, through its standalone file transfer (here %s). "+
+		"Git LFS cannot push to S3: its only network transport is the LFS HTTP API, which needs an LFS server in front "+
+		"of the storage; its bytes are what it stored under `remote-lfs.git/lfs/objects`, which is what it would send to "+
+		"any LFS server (whole objects, uncompressed).\n\n", m["remote_s3"], m["lfs_transfer"])
+	fmt.Fprintf(w, "New bytes = the sizes of the files under the remote's data folder after the push minus before (S3: the prefix's folder in the server's POSIX back end, where an object is a file; all of lode's objects: packs, indexes, manifests). "+
+		"Payload, chunks, packs and requests are from lode's summary line (payload: compressed chunk bytes, rounded as printed; "+
+		"requests: lode's requests to the object store).\n\n")
+	fmt.Fprintf(w, "| push | lode → S3: new bytes | payload | chunks | packs | requests | lode → `<bare>/lode`: new bytes | requests | Git LFS: new bytes | LFS / lode → S3 |\n")
+	fmt.Fprintf(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	cnt := func(name string) string {
+		if v, ok := r.Counts[name]; ok {
+			return strconv.FormatInt(v, 10)
+		}
+		return "-"
+	}
+	sz := func(name string) string {
+		if v, ok := r.Sizes[name]; ok {
+			return human(v)
+		}
+		return "-"
+	}
+	ratio := func(a, b int64) string {
+		if b <= 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.1fx", float64(a)/float64(b))
+	}
+	for k := 1; k <= 4; k++ {
+		p := func(tool, what string) string { return fmt.Sprintf("remote_%s_v%d_%s", tool, k, what) }
+		fmt.Fprintf(w, "| v%d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", k,
+			sz(p("lode", "stored")), sz(p("lode", "payload")), cnt(p("lode", "chunks")), cnt(p("lode", "packs")), cnt(p("lode", "requests")),
+			sz(p("lode-local", "stored")), cnt(p("lode-local", "requests")), sz(p("lfs", "stored")),
+			ratio(r.Sizes[p("lfs", "stored")], r.Sizes[p("lode", "stored")]))
+	}
+	lode, _ := r.remoteChain("lode", "stored")
+	payload, _ := r.remoteChain("lode", "payload")
+	local, _ := r.remoteChain("lode-local", "stored")
+	lfs, _ := r.remoteChain("lfs", "stored")
+	fmt.Fprintf(w, "| **v1..v4** | **%s** | %s | | | | %s | | **%s** | **%s** |\n\n",
+		human(lode), human(payload), human(local), human(lfs), ratio(lfs, lode))
+	fmt.Fprintf(w, "Remote totals after the four pushes: S3 prefix %d bytes, `<bare>/lode` %d bytes, LFS `lfs/objects` %d bytes "+
+		"(logical %d bytes); the lode bare repository that pushed to S3 holds %d bytes under `lode/`.\n\n",
+		r.Sizes["remote_lode_total"], r.Sizes["remote_lode-local_total"], r.Sizes["remote_lfs_total"], r.Sizes["csv_logical_total"], r.Sizes["remote_lode_bare_lode_dir"])
+	names := map[string]string{"lode": "lode → S3", "lode-local": "lode → `<bare>/lode`", "lfs": "Git LFS → bare repository"}
+	fmt.Fprintf(w, "Time of each `git push` (informational: CPU s is git, lode or git-lfs, not the S3 server; "+
+		"Git LFS's local transfer hard-links when it can, so its push copies nothing):\n\n")
+	timingTableNamed(w, r, [][2]string{{"push_v1", "push v1"}, {"push_v2", "push v2"}, {"push_v3", "push v3"}, {"push_v4", "push v4"}}, false, names)
+	fmt.Fprintf(w, "`git clone` of the bare repository into a fresh directory, checkout of v4 included (each smudge filter fetches "+
+		"the data: lode from S3 with `LODE_REMOTE_URL` set, or from `<bare>/lode`; Git LFS from the bare repository's "+
+		"`lfs/objects`), one untimed warm-up clone each, then alternating; `cmp` with v4 after the warm-up and the first timed clone. "+
+		"The S3 server runs on the same machine and its CPU time is not in the CPU column.\n\n")
+	names = map[string]string{"lode": "lode, from S3", "lode-local": "lode, from `<bare>/lode`", "lfs": "Git LFS, from the bare repository"}
+	timingTableNamed(w, r, [][2]string{{"clone", "git clone"}}, true, names)
+}
+
+// human is a byte count and its binary-prefixed rounding: "30941004 (29.5 MiB)".
+func human(b int64) string {
+	switch {
+	case b >= 1<<20:
+		return fmt.Sprintf("%d (%.1f MiB)", b, mibf(b))
+	case b >= 1<<10:
+		return fmt.Sprintf("%d (%.1f KiB)", b, float64(b)/1024)
+	}
+	return fmt.Sprintf("%d B", b)
 }

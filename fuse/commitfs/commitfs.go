@@ -154,6 +154,7 @@ func FSOptions(opts Options) *fs.Options {
 		EntryTimeout:    &timeout,
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,
+		RootStableAttr:  &fs.StableAttr{Mode: syscall.S_IFDIR, Ino: rootIno},
 		MountOptions: fuse.MountOptions{
 			FsName: name,
 			Name:   "lode",

@@ -2,6 +2,7 @@ package commitfs
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -215,9 +216,9 @@ func (p pattern) fill(b []byte, off int64) {
 
 // fakeFile is a lode file that fakeFiles serves from a pattern.
 type fakeFile struct {
-	ptr    pointer.Pointer
-	pat    pattern
-	failAt int64 // a read covering this offset fails; -1: never
+	ptr     pointer.Pointer
+	pat     pattern
+	failAt  int64 // a read covering this offset fails; -1: never
 	shortAt int64 // a read covering this offset returns fewer bytes; -1: never
 }
 
@@ -342,14 +343,16 @@ func mount(tb testing.TB, opts Options) (*Server, string) {
 }
 
 // memObjects is an in-memory Objects with failure injection.
+// Its maps are filled before mounting and only read after.
 type memObjects struct {
-	trees map[Hash][]Entry
-	blobs map[Hash][]byte
-	fail  map[Hash]error
+	trees    map[Hash][]Entry
+	blobs    map[Hash][]byte
+	fail     map[Hash]error // every read of the object fails
+	failRead map[Hash]error // ReadBlob fails (BlobHead works)
 }
 
 func newMemObjects() *memObjects {
-	return &memObjects{trees: map[Hash][]Entry{}, blobs: map[Hash][]byte{}, fail: map[Hash]error{}}
+	return &memObjects{trees: map[Hash][]Entry{}, blobs: map[Hash][]byte{}, fail: map[Hash]error{}, failRead: map[Hash]error{}}
 }
 
 func memHash(kind string, b []byte) Hash {
@@ -401,7 +404,7 @@ func (m *memObjects) BlobHead(ctx context.Context, h Hash, max int64) (int64, []
 }
 
 func (m *memObjects) ReadBlob(ctx context.Context, h Hash) ([]byte, error) {
-	if err := m.fail[h]; err != nil {
+	if err := cmp.Or(m.fail[h], m.failRead[h]); err != nil {
 		return nil, err
 	}
 	b, ok := m.blobs[h]

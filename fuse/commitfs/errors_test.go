@@ -1,0 +1,288 @@
+package commitfs
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+)
+
+// serveEnv names the directory a helper process (see TestMain) mounts.
+const serveEnv = "COMMITFS_TEST_SERVE"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(serveEnv); dir != "" {
+		serveHelper(dir)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// serveHelper mounts a one-file tree at dir, says "ready" and serves until
+// killed.
+func serveHelper(dir string) {
+	m := newMemObjects()
+	root := m.tree(Entry{Name: "hello.txt", Mode: ModeRegular, Hash: m.blob([]byte("hello\n"))})
+	srv, err := Mount(dir, Options{Root: root, Objects: m, Files: newFakeFiles()})
+	if err != nil {
+		fmt.Println("mount:", err)
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	srv.Wait()
+}
+
+func TestObjectErrors(t *testing.T) {
+	m := newMemObjects()
+	good := m.blob([]byte("ok\n"))
+	bad := m.blob([]byte("bad\n"))
+	m.fail[bad] = errors.New("pack truncated (injected)")
+	big := m.blob(bytes.Repeat([]byte("x"), 10_000))
+	m.failRead[big] = errors.New("zlib: invalid checksum (injected)")
+	badTree := m.tree(Entry{Name: "x", Mode: ModeRegular, Hash: good})
+	m.fail[badTree] = errors.New("tree corrupt (injected)")
+	odd := m.tree(
+		Entry{Name: "..", Mode: ModeRegular, Hash: good},
+		Entry{Name: "a/b", Mode: ModeRegular, Hash: good},
+		Entry{Name: "", Mode: ModeRegular, Hash: good},
+		Entry{Name: "fine", Mode: ModeRegular, Hash: good},
+		Entry{Name: "fine", Mode: ModeDir, Hash: badTree},
+	)
+	root := m.tree(
+		Entry{Name: "good.txt", Mode: ModeRegular, Hash: good},
+		Entry{Name: "bad.txt", Mode: ModeRegular, Hash: bad},
+		Entry{Name: "big.txt", Mode: ModeRegular, Hash: big},
+		Entry{Name: "baddir", Mode: ModeDir, Hash: badTree},
+		Entry{Name: "odd", Mode: ModeDir, Hash: odd},
+		Entry{Name: "missing.lode", Mode: ModeRegular, Hash: m.blob(newFakeFiles().add("gone", 1000).ptr.Encode())},
+	)
+	var logs logBuf
+	_, dir := mount(t, Options{Root: root, Objects: m, Files: newFakeFiles(), Logf: logs.logf})
+	p := func(name string) string { return filepath.Join(dir, name) }
+
+	if b, err := os.ReadFile(p("good.txt")); err != nil || string(b) != "ok\n" {
+		t.Errorf("good.txt: %q, %v", b, err)
+	}
+	if _, err := os.Stat(p("bad.txt")); !errors.Is(err, syscall.EIO) {
+		t.Errorf("stat of an unreadable blob: %v, want EIO", err)
+	}
+	if fi, err := os.Stat(p("big.txt")); err != nil || fi.Size() != 10_000 {
+		t.Errorf("stat big.txt: %v", err)
+	}
+	if _, err := os.ReadFile(p("big.txt")); !errors.Is(err, syscall.EIO) {
+		t.Errorf("read of an unreadable blob: %v, want EIO", err)
+	}
+	if _, err := os.ReadDir(p("baddir")); !errors.Is(err, syscall.EIO) {
+		t.Errorf("readdir of an unreadable tree: %v, want EIO", err)
+	}
+	if _, err := os.Stat(p("baddir/x")); !errors.Is(err, syscall.EIO) {
+		t.Errorf("lookup in an unreadable tree: %v, want EIO", err)
+	}
+	if _, err := os.ReadFile(p("missing.lode")); !errors.Is(err, syscall.EIO) {
+		t.Errorf("read of a lode file whose data is missing: %v, want EIO", err)
+	}
+	es, err := os.ReadDir(p("odd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Name() != "fine" || !es[0].Type().IsRegular() {
+		t.Errorf("tree with invalid names lists %v, want the first \"fine\" only", es)
+	}
+	log := logs.String()
+	for _, want := range []string{
+		"/bad.txt (blob", "pack truncated (injected)",
+		"read /big.txt (blob", "at offset 0", "zlib: invalid checksum (injected)",
+		"read directory /baddir (tree", "tree corrupt (injected)",
+		"open /missing.lode", "object not found",
+		`entry "a/b" skipped`, `entry ".." skipped`,
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q; log:\n%s", want, log)
+		}
+	}
+}
+
+func TestOptionsRequired(t *testing.T) {
+	if _, err := NewRoot(Options{}); err == nil {
+		t.Error("NewRoot without Objects and Files: no error")
+	}
+	if _, err := Mount(t.TempDir(), Options{Files: newFakeFiles()}); err == nil {
+		t.Error("Mount without Objects: no error")
+	}
+}
+
+func TestIdentity(t *testing.T) {
+	if ino, gen := identity(""); ino != rootIno || gen != 0 {
+		t.Errorf("root: %d/%d", ino, gen)
+	}
+	seen := map[uint64]string{}
+	for i := range 10_000 {
+		p := fmt.Sprintf("d%d/f%d", i%37, i)
+		ino, _ := identity(p)
+		if ino <= rootIno || ino == ^uint64(0) {
+			t.Fatalf("%s: reserved inode %d", p, ino)
+		}
+		if q, dup := seen[ino]; dup {
+			t.Fatalf("%s and %s share inode %d", p, q, ino)
+		}
+		seen[ino] = p
+		if again, _ := identity(p); again != ino {
+			t.Fatalf("%s: inode %d then %d", p, ino, again)
+		}
+	}
+}
+
+func TestUnescapeMountinfo(t *testing.T) {
+	for in, want := range map[string]string{
+		`/tmp/a\040b`:   "/tmp/a b",
+		`/x\011y\012z`:  "/x\ty\nz",
+		`/back\134s`:    `/back\s`,
+		`/plain`:        "/plain",
+		`/short\04`:     `/short\04`,
+		`/notoctal\9xx`: `/notoctal\9xx`,
+	} {
+		if got := unescapeMountinfo(in); got != want {
+			t.Errorf("unescape(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestUnmountAfterKill mounts in another process, kills it, and cleans up
+// the dead mount with Unmount.
+func TestUnmountAfterKill(t *testing.T) {
+	requireFUSE(t)
+	dir := filepath.Join(t.TempDir(), "mnt with space")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), serveEnv+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if ok, _ := isMountPoint(dir); ok {
+			_ = Unmount(dir)
+		}
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		skipOrFail(t, fmt.Sprintf("helper could not mount: %q %v", line, err))
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "hello.txt")); err != nil || string(b) != "hello\n" {
+		t.Fatalf("read from the helper's mount: %q, %v", b, err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	// What the kernel cached is still served; anything else fails.
+	if _, err := os.Stat(filepath.Join(dir, "not-looked-up")); !errors.Is(err, syscall.ENOTCONN) {
+		t.Errorf("lookup in a dead mount: %v, want ENOTCONN", err)
+	}
+	if ok, err := isMountPoint(dir); !ok {
+		t.Fatalf("the dead mount is not listed in mountinfo (%v)", err)
+	}
+	if err := Unmount(dir); err != nil {
+		t.Fatalf("Unmount of a dead mount: %v", err)
+	}
+	if ok, _ := isMountPoint(dir); ok {
+		t.Error("still mounted after Unmount")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("mount point after Unmount: %v", err)
+	}
+}
+
+// TestUnmountBusy shows that a mount with an open file cannot be unmounted
+// normally, and that Unmount detaches it lazily; the server stops when the
+// file is closed.
+func TestUnmountBusy(t *testing.T) {
+	m := newMemObjects()
+	root := m.tree(Entry{Name: "a.txt", Mode: ModeRegular, Hash: m.blob([]byte("a\n"))})
+	srv, dir := mount(t, Options{Root: root, Objects: m, Files: newFakeFiles()})
+	f, err := os.Open(filepath.Join(dir, "a.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Unmount(); err == nil {
+		t.Fatal("Server.Unmount with an open file succeeded")
+	} else {
+		t.Logf("Server.Unmount with an open file: %v", err)
+	}
+	if err := Unmount(dir); err != nil {
+		t.Fatalf("lazy Unmount: %v", err)
+	}
+	if ok, _ := isMountPoint(dir); ok {
+		t.Error("still listed in mountinfo after a lazy unmount")
+	}
+	b := make([]byte, 2)
+	if _, err := f.Read(b); err != nil || string(b) != "a\n" {
+		t.Errorf("read from a file open across a lazy unmount: %q, %v", b, err)
+	}
+	done := make(chan struct{})
+	go func() { srv.Wait(); close(done) }()
+	f.Close()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("server still running 10s after the last file closed")
+	}
+}
+
+// TestFusermount mounts through fusermount3, as a user without root does.
+func TestFusermount(t *testing.T) {
+	requireFUSE(t)
+	if _, err := fusermountBinary(); err != nil {
+		skipOrFail(t, err.Error())
+	}
+	m := newMemObjects()
+	root := m.tree(Entry{Name: "a.txt", Mode: ModeRegular, Hash: m.blob([]byte("a\n"))})
+	opts := Options{Root: root, Objects: m, Files: newFakeFiles(), Name: "lode:fusermount"}
+	node, err := NewRoot(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fo := FSOptions(opts)
+	fo.DirectMount = false
+	dir := t.TempDir()
+	srv, err := gofs.Mount(dir, node, fo)
+	if err != nil {
+		skipOrFail(t, fmt.Sprintf("fusermount3 mount: %v", err))
+	}
+	t.Cleanup(func() {
+		if ok, _ := isMountPoint(dir); ok {
+			_ = srv.Unmount()
+		}
+	})
+	if b, err := os.ReadFile(filepath.Join(dir, "a.txt")); err != nil || string(b) != "a\n" {
+		t.Errorf("read: %q, %v", b, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.txt"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+		t.Errorf("create: %v, want EROFS", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "nope")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stat nope: %v", err)
+	}
+	if err := Unmount(dir); err != nil {
+		t.Fatal(err)
+	}
+	srv.Wait()
+}
