@@ -73,9 +73,11 @@ type LodeFile interface {
 
 // RangeReader reads byte ranges of a LodeFile. ReadAt reads like
 // io.ReaderAt except at the end of the file, where it returns n < len(p)
-// and a nil error. It is called from several goroutines at once (the
-// kernel issues reads of one handle in parallel). If it also implements
-// io.Closer, Close is called when the file handle is released.
+// and a nil error. It is called from several goroutines at once: the
+// kernel issues reads of one handle in parallel (its readahead and the
+// caller's read), so a sequential reader's requests may arrive slightly
+// out of order. If it also implements io.Closer, Close is called when the
+// file handle is released.
 type RangeReader interface {
 	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
 }
@@ -220,7 +222,7 @@ func Mount(dir string, opts Options) (*Server, error) {
 	}
 	s := &Server{srv: srv, dir: dir}
 	if os.Geteuid() == 0 {
-		// s.raiseReadahead()
+		s.raiseReadahead()
 	}
 	return s, nil
 }

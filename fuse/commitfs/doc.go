@@ -22,10 +22,10 @@
 //   - a symlink (120000) is a symlink whose target is the blob;
 //   - a submodule (160000) is an empty directory.
 //
-// Permissions are 0755 for directories, executables and 0644 for other
-// files, as a checkout shows them; the owner is whoever mounted, every time
-// is Options.Time. Directories report one link ("unknown"), so find does
-// not rely on link counts.
+// Directories and executables show mode 0755, other files 0644, symlinks
+// 0777, as a checkout would; the owner is whoever mounted and every time is
+// Options.Time. Directories report one link ("unknown"), so find does not
+// rely on link counts.
 //
 // Inode numbers are stable: st_ino and go-fuse's generation are 128 bits of
 // SHA-256 of the node's path (see identity). The same path gets the same
@@ -63,17 +63,17 @@
 // A process that serves a mount must take care when it touches that mount
 // itself (tests do): see the go-fuse package doc. The mount uses
 // default_permissions, so the kernel checks permissions from the cached
-// attributes and never sends ACCESS, which is what the chdir of a
-// subprocess started with a working directory in the mount would otherwise
-// block on.
+// attributes and never sends ACCESS, which the chdir of a subprocess
+// started with its working directory in the mount could otherwise block on.
 //
 // # Unmounting
 //
 // Server.Unmount unmounts (it fails while files are open). If the serving
-// process is killed, the mount stays and answers ENOTCONN until removed:
-// Unmount(dir) tries umount(2) (root), "fusermount3 -u", then a lazy
-// unmount; by hand, "fusermount3 -u DIR" or, as root, "umount DIR"
-// ("umount -l" / "fusermount3 -uz" when busy).
+// process is killed, the mount stays until removed: what the kernel has
+// cached (names, attributes, pages) is still served, anything else fails
+// with ENOTCONN. Unmount(dir) removes it: umount(2) (as root), else
+// "fusermount3 -u", else a lazy unmount. By hand: "fusermount3 -u DIR", or
+// as root "umount DIR"; "fusermount3 -uz DIR" or "umount -l DIR" when busy.
 //
 // # Interfaces
 //

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,9 @@ import (
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/pointer"
 )
 
 // serveEnv names the directory a helper process (see TestMain) mounts.
@@ -285,4 +290,44 @@ func TestFusermount(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Wait()
+}
+
+// TestSourceFiles reads through the real read path: a local store and
+// transfer.Source, adapted by SourceFiles.
+func TestSourceFiles(t *testing.T) {
+	data := make([]byte, 8<<20+999)
+	_, _ = rand.NewChaCha8([32]byte{9}).Read(data)
+	files, p := storeFile(t, data)
+	gone := pointer.Pointer{OID: cas.Sum([]byte("not stored")), Size: 5000}
+	m := newMemObjects()
+	root := m.tree(
+		Entry{Name: "data.bin", Mode: ModeRegular, Hash: m.blob(p.Encode())},
+		Entry{Name: "gone.bin", Mode: ModeRegular, Hash: m.blob(gone.Encode())},
+	)
+	var logs logBuf
+	_, dir := mount(t, Options{Root: root, Objects: m, Files: files, Logf: logs.logf})
+	got, err := os.ReadFile(filepath.Join(dir, "data.bin"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read through transfer.Source: %d bytes, %v", len(got), err)
+	}
+	f, err := os.Open(filepath.Join(dir, "data.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := rand.New(rand.NewPCG(5, 5))
+	buf := make([]byte, 100_000)
+	for range 50 {
+		off := r.Int64N(int64(len(data)))
+		n, err := f.ReadAt(buf, off)
+		if (err != nil && err != io.EOF) || !bytes.Equal(buf[:n], data[off:off+int64(n)]) {
+			t.Fatalf("ReadAt %d: %d, %v", off, n, err)
+		}
+	}
+	if _, err := os.ReadFile(filepath.Join(dir, "gone.bin")); !errors.Is(err, syscall.EIO) {
+		t.Errorf("file whose data is in no store: %v, want EIO", err)
+	}
+	if !strings.Contains(logs.String(), "/gone.bin") {
+		t.Errorf("not logged: %s", logs.String())
+	}
 }
