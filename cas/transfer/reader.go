@@ -397,13 +397,20 @@ type Reader struct {
 func (f *File) NewReader() *Reader { return &Reader{f: f} }
 
 // ReadAt reads like File.ReadAt and starts readahead if the reads so far
-// follow each other.
+// follow each other. The kernel delivers a sequential reader's requests
+// slightly out of order (several are in flight at once), so a read counts
+// as sequential when it starts within a readahead window of where the last
+// one ended, before or after.
 func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	n, err := r.f.ReadAt(ctx, p, off)
 	end := off + int64(n)
 	r.mu.Lock()
-	sequential := off == r.next && off > 0
-	r.next = end
+	slack := max(r.window, readaheadMin)
+	sequential := r.next > 0 && off >= r.next-slack && off <= r.next+slack
+	r.next = max(r.next, end)
+	if !sequential {
+		r.next = end
+	}
 	var from, to int64
 	switch {
 	case !sequential:
@@ -411,13 +418,13 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	case r.window == 0:
 		// Second read in a row: start with a small window.
 		r.window = readaheadMin
-		from, to = end, min(end+r.window, r.f.Size())
+		from, to = r.next, min(r.next+r.window, r.f.Size())
 		r.ahead = to
-	case end+r.window/2 >= r.ahead && r.ahead < r.f.Size():
+	case r.next+r.window/2 >= r.ahead && r.ahead < r.f.Size():
 		// The reader is past the middle of what was read ahead: the
 		// next window, twice as large, in one piece.
 		r.window = min(2*r.window, readaheadMax)
-		from = max(end, r.ahead)
+		from = max(r.next, r.ahead)
 		to = min(from+r.window, r.f.Size())
 		r.ahead = to
 	}

@@ -232,3 +232,35 @@ func TestChunkCacheBoundAndDamage(t *testing.T) {
 		t.Fatal("cache not found again after reopening")
 	}
 }
+
+// The kernel hands a sequential reader's requests over slightly out of
+// order; readahead must survive that.
+func TestReadaheadToleratesReordering(t *testing.T) {
+	ctx := context.Background()
+	data := randData(23, 12<<20)
+	b, p := remoteFile(t, data)
+	s := newSourceT(t, b, true)
+	f, err := s.Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := f.NewReader()
+	const blk = 128 << 10
+	buf := make([]byte, blk)
+	for base := int64(0); base < int64(len(data)); base += 4 * blk {
+		// Blocks of each group of four arrive as 0, 2, 1, 3.
+		for _, k := range []int64{0, 2, 1, 3} {
+			off := base + k*blk
+			if off >= int64(len(data)) {
+				continue
+			}
+			n, err := r.ReadAt(ctx, buf, off)
+			if err != nil || !bytes.Equal(buf[:n], data[off:off+int64(n)]) {
+				t.Fatalf("read at %d: %v", off, err)
+			}
+		}
+	}
+	if _, reqs := s.Fetched(); reqs > 10 {
+		t.Fatalf("%d ranged reads for 12 MiB read nearly in order: readahead kept resetting", reqs)
+	}
+}
