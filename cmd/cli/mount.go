@@ -266,6 +266,9 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 	statsPath := filepath.Join(st.Dir(), "mounts", cas.Sum([]byte(dir)).Short()+".json")
 	writeStats := func() {
 		stats.FetchedBytes, stats.FetchRequests = src.Fetched()
+		if rem != nil {
+			stats.RemoteRequests = rem.Requests()
+		}
 		stats.CacheBytes = cache.Size()
 		_ = writeJSON(statsPath, stats)
 	}
@@ -312,14 +315,15 @@ func (a *app) readyPipe() io.WriteCloser {
 
 // mountStats is what a mount process publishes about itself.
 type mountStats struct {
-	Dir           string `json:"dir"`
-	Rev           string `json:"rev"`
-	Commit        string `json:"commit"`
-	Repo          string `json:"repo"`
-	PID           int    `json:"pid"`
-	FetchedBytes  int64  `json:"fetched_bytes"`
-	FetchRequests int64  `json:"fetch_requests"`
-	CacheBytes    int64  `json:"cache_bytes"`
+	Dir            string `json:"dir"`
+	Rev            string `json:"rev"`
+	Commit         string `json:"commit"`
+	Repo           string `json:"repo"`
+	PID            int    `json:"pid"`
+	FetchedBytes   int64  `json:"fetched_bytes"`
+	FetchRequests  int64  `json:"fetch_requests"`  // ranged reads of chunks
+	RemoteRequests int64  `json:"remote_requests"` // all requests to the remote, manifests included
+	CacheBytes     int64  `json:"cache_bytes"`
 }
 
 func writeJSON(path string, v any) error {
