@@ -12,12 +12,16 @@ import (
 	"github.com/lodevcs/lode/cas/manifest"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
+	"golang.org/x/sync/singleflight"
 )
 
-// Readahead bounds for sequential readers.
+// Readahead bounds for sequential readers. Fetching (from the remote) goes
+// up to readaheadMax ahead; decoding only up to decodeAhead, a fraction of
+// the default memory cache, so decoded chunks are still there when read.
 const (
 	readaheadMin = 1 << 20
 	readaheadMax = 64 << 20
+	decodeAhead  = 16 << 20
 )
 
 // SourceOptions tune a Source. The zero value is usable.
@@ -41,6 +45,8 @@ type Source struct {
 	disk  *ChunkCache  // may be nil
 	mem   *memCache
 	codec *compress.Codec
+
+	loads singleflight.Group // loads of one chunk, keyed by its id
 
 	mu        sync.Mutex // guards manifests and inflight
 	manifests map[cas.ID]*fileInfo
@@ -188,43 +194,59 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// chunk returns chunk i decoded, from the caches or the local store.
-// ensure must have made it available.
+// chunk returns chunk i decoded, from the memory cache, the local store,
+// the disk cache or, failing all, the remote. Concurrent calls for one
+// chunk share one load.
 func (f *File) chunk(ctx context.Context, i int) ([]byte, error) {
 	s := f.s
 	c := f.info.Load().m.Chunks[i]
 	if b, ok := s.mem.get(c.ID); ok {
 		return b, nil
 	}
-	var b []byte
-	var err error
-	if ok, _ := s.has(ctx, c.ID); ok {
-		b, err = s.st.Get(ctx, c.ID)
-	} else if s.disk != nil {
-		var hit bool
-		if b, hit = s.disk.Get(c.ID, nil); !hit {
-			err = f.fetchRun(ctx, i, i)
-			if err == nil {
-				return f.chunk(ctx, i)
-			}
+	v, err, _ := s.loads.Do(string(c.ID[:]), func() (any, error) {
+		if b, ok := s.mem.get(c.ID); ok {
+			return b, nil
 		}
-	} else {
-		err = f.fetchRun(ctx, i, i)
-		if err == nil {
-			if b, ok := s.mem.get(c.ID); ok {
-				return b, nil
-			}
-			err = fmt.Errorf("chunk %s fetched but not kept (memory cache too small)", c.ID.Short())
+		b, err := f.load(ctx, i)
+		if err != nil {
+			return nil, err
 		}
-	}
+		if len(b) != int(c.Len) {
+			return nil, fmt.Errorf("%w: chunk %s has %d bytes, manifest says %d", cas.ErrCorrupt, c.ID.Short(), len(b), c.Len)
+		}
+		s.mem.put(c.ID, b)
+		return b, nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("file %s at offset %d: %w", f.oid.Short(), c.Offset, err)
 	}
-	if len(b) != int(c.Len) {
-		return nil, fmt.Errorf("file %s at offset %d: %w: chunk %s has %d bytes, manifest says %d", f.oid.Short(), c.Offset, cas.ErrCorrupt, c.ID.Short(), len(b), c.Len)
+	return v.([]byte), nil
+}
+
+// load reads chunk i from the local store, the disk cache or the remote.
+func (f *File) load(ctx context.Context, i int) ([]byte, error) {
+	s := f.s
+	id := f.info.Load().m.Chunks[i].ID
+	if ok, _ := s.has(ctx, id); ok {
+		return s.st.Get(ctx, id)
 	}
-	s.mem.put(c.ID, b)
-	return b, nil
+	if s.disk != nil {
+		if b, ok := s.disk.Get(id, nil); ok {
+			return b, nil
+		}
+	}
+	if err := f.fetchRun(ctx, i, i); err != nil {
+		return nil, err
+	}
+	if b, ok := s.mem.get(id); ok {
+		return b, nil
+	}
+	if s.disk != nil {
+		if b, ok := s.disk.Get(id, nil); ok {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("chunk %s was fetched but could not be kept", id.Short())
 }
 
 func (s *Source) has(ctx context.Context, id cas.ID) (bool, error) {
@@ -462,8 +484,13 @@ func (f *File) readahead(from, to int64) {
 		if p != nil {
 			_ = p.run(s.ctx, false)
 		}
-		// Chunks in the local store are decoded ahead too.
-		for i := first; i <= last && s.ctx.Err() == nil; i++ {
+		// Chunks are decoded ahead too, but not further than the
+		// memory cache can hold them until they are read.
+		stop := first
+		for stop < last && m.Chunks[stop].End()-m.Chunks[first].Offset < decodeAhead {
+			stop++
+		}
+		for i := first; i <= stop && s.ctx.Err() == nil; i++ {
 			_, _ = f.chunk(s.ctx, i)
 		}
 	}()
