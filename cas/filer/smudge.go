@@ -2,7 +2,6 @@ package filer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -158,6 +157,3 @@ func writeChunks(ctx context.Context, m *manifest.Manifest, g cas.Getter, w io.W
 	}
 	return nil
 }
-
-// IsMissing reports whether err means an object was not found anywhere.
-func IsMissing(err error) bool { return errors.Is(err, cas.ErrNotFound) }

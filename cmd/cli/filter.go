@@ -68,7 +68,7 @@ filter.lode.process is not available; it is also handy for debugging.`,
 			}
 			defer s.Close()
 			out := bufio.NewWriter(a.io.Out)
-			if err := f.Clean(cmd.Context(), pathArg(args), a.io.In, out); err != nil {
+			if err := f.Clean(cmd.Context(), a.io.In, out); err != nil {
 				return fmt.Errorf("clean %s: %w", pathArg(args), err)
 			}
 			return out.Flush()
@@ -92,7 +92,7 @@ messages.`,
 			}
 			defer s.Close()
 			out := bufio.NewWriterSize(a.io.Out, 1<<20)
-			if err := f.Smudge(cmd.Context(), pathArg(args), a.io.In, out); err != nil {
+			if err := f.Smudge(cmd.Context(), a.io.In, out); err != nil {
 				return fmt.Errorf("smudge %s: %w", pathArg(args), err)
 			}
 			return out.Flush()
@@ -136,11 +136,11 @@ file to clean or smudge over the pkt-line protocol. Not for interactive use.`,
 type procHandler struct{ f *filter.Filter }
 
 func (h procHandler) Clean(ctx context.Context, req *filterproc.Request, r io.Reader, w io.Writer) error {
-	return h.f.Clean(ctx, req.Pathname, r, w)
+	return h.f.Clean(ctx, r, w)
 }
 
 func (h procHandler) Smudge(ctx context.Context, req *filterproc.Request, r io.Reader, w io.Writer) error {
-	return h.f.Smudge(ctx, req.Pathname, r, w)
+	return h.f.Smudge(ctx, r, w)
 }
 
 func (h procHandler) Delay(ctx context.Context, req *filterproc.Request, content []byte) (bool, error) {

@@ -30,12 +30,8 @@ import (
 // Filter cleans and smudges files. Its fields are set once; it is then
 // safe for concurrent use.
 type Filter struct {
-	// Store receives cleaned content and, unless Getter is set, serves
-	// smudged content.
+	// Store receives cleaned content and serves smudged content.
 	Store *store.Store
-	// Getter serves smudged content when set (for example the store with
-	// a remote behind it).
-	Getter cas.Getter
 	// SkipSmudge leaves pointers as they are on smudge.
 	SkipSmudge bool
 	// Options tune the clean and smudge pipelines.
@@ -51,17 +47,10 @@ type Filter struct {
 // available; the message names the file and the oid.
 var ErrMissingObject = errors.New("object not available")
 
-func (f *Filter) getter() cas.Getter {
-	if f.Getter != nil {
-		return f.Getter
-	}
-	return f.Store
-}
-
-// Clean reads the content of the file at path from r and writes its
-// pointer to w. Errors do not repeat path; callers add it. Empty content gives empty output, as with
-// Git LFS, so empty files stay empty in git.
-func (f *Filter) Clean(ctx context.Context, path string, r io.Reader, w io.Writer) error {
+// Clean reads a file's content from r and writes its pointer to w. Errors
+// do not name the file; callers add it. Empty content gives empty output,
+// as with Git LFS, so empty files stay empty in git.
+func (f *Filter) Clean(ctx context.Context, r io.Reader, w io.Writer) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(pointer.MaxLen + 1)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
@@ -89,10 +78,11 @@ func (f *Filter) Clean(ctx context.Context, path string, r io.Reader, w io.Write
 	return err
 }
 
-// Smudge reads what git stored for the file at path from r and writes the
-// file's content to w. Errors do not repeat path; callers add it. On error, what was written to w must be discarded
-// (git does so when told the filter failed).
-func (f *Filter) Smudge(ctx context.Context, path string, r io.Reader, w io.Writer) error {
+// Smudge reads what git stored for a file from r and writes the file's
+// content to w. Errors do not name the file; callers add it. On error,
+// what was written to w must be discarded (git does so when told the
+// filter failed).
+func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(pointer.MaxLen + 1)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
@@ -115,23 +105,14 @@ func (f *Filter) Smudge(ctx context.Context, path string, r io.Reader, w io.Writ
 			return fmt.Errorf("%w: the data of oid %s (%d bytes) is not in the local store and could not be fetched: %w", ErrMissingObject, p.OID, p.Size, err)
 		}
 	}
-	err = filer.Smudge(ctx, p, f.getter(), w, f.Options)
+	err = filer.Smudge(ctx, p, f.Store, w, f.Options)
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, cas.ErrNotFound):
-		return fmt.Errorf("%w: the data of oid %s (%d bytes) is not in %s (%w)", ErrMissingObject, p.OID, p.Size, f.where(), err)
+		return fmt.Errorf("%w: the data of oid %s (%d bytes) is not in the local store %s (%w)", ErrMissingObject, p.OID, p.Size, f.Store.Dir(), err)
 	case errors.Is(err, cas.ErrCorrupt):
 		return fmt.Errorf("the stored data of oid %s failed verification, so nothing was written; run 'git lode verify' (%w)", p.OID, err)
 	}
 	return fmt.Errorf("oid %s: %w", p.OID, err)
-}
-
-func (f *Filter) where() string {
-	if f.Getter != nil {
-		if s, ok := f.Getter.(fmt.Stringer); ok {
-			return s.String()
-		}
-	}
-	return "the local store " + f.Store.Dir()
 }

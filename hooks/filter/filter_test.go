@@ -25,7 +25,7 @@ func newFilter(t *testing.T) *Filter {
 func clean(t *testing.T, f *Filter, content []byte) []byte {
 	t.Helper()
 	var out bytes.Buffer
-	if err := f.Clean(context.Background(), "f", bytes.NewReader(content), &out); err != nil {
+	if err := f.Clean(context.Background(), bytes.NewReader(content), &out); err != nil {
 		t.Fatal(err)
 	}
 	return out.Bytes()
@@ -45,7 +45,7 @@ func TestCleanSmudge(t *testing.T) {
 			t.Fatalf("clean of a pointer = %q, want it unchanged", again)
 		}
 		var out bytes.Buffer
-		if err := f.Smudge(context.Background(), "f", bytes.NewReader(p), &out); err != nil {
+		if err := f.Smudge(context.Background(), bytes.NewReader(p), &out); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(out.Bytes(), content) {
@@ -84,7 +84,7 @@ func TestSmudgeInputs(t *testing.T) {
 			f.SkipSmudge = tt.skip
 			defer func() { f.SkipSmudge = false }()
 			var out bytes.Buffer
-			err := f.Smudge(context.Background(), "data.csv", bytes.NewReader(tt.in), &out)
+			err := f.Smudge(context.Background(), bytes.NewReader(tt.in), &out)
 			if tt.want != nil {
 				if err != nil || !bytes.Equal(out.Bytes(), tt.want) {
 					t.Fatalf("Smudge = %q, %v; want %q", out.Bytes(), err, tt.want)
