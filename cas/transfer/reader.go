@@ -21,12 +21,12 @@ import (
 const (
 	readaheadMin = 1 << 20
 	readaheadMax = 64 << 20
-	decodeAhead  = 16 << 20
+	decodeAhead  = 8 << 20
 )
 
 // SourceOptions tune a Source. The zero value is usable.
 type SourceOptions struct {
-	// MemCache bounds the decoded chunks kept in memory; 0 means 64 MiB.
+	// MemCache bounds the decoded chunks kept in memory; 0 means 32 MiB.
 	MemCache int64
 	// Prefetchers bounds concurrent readahead fetches; 0 means 4.
 	Prefetchers int
@@ -72,7 +72,7 @@ type fileInfo struct {
 // with codec.
 func NewSource(st *store.Store, r *Remote, disk *ChunkCache, codec *compress.Codec, opts SourceOptions) *Source {
 	if opts.MemCache <= 0 {
-		opts.MemCache = 64 << 20
+		opts.MemCache = 32 << 20
 	}
 	if opts.Prefetchers <= 0 {
 		opts.Prefetchers = 4
