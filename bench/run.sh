@@ -11,6 +11,8 @@
 #                          (root only; same for both tools). Default: warm cache.
 #   BENCH_OUT [bench/out]  where results go; scratch lives in $BENCH_OUT/work
 #   BENCH_KEEP [0]         1: keep the scratch directory at the end
+#   BENCH_MOUNT [1]        0: skip measurement 7 (bench/mount.sh: reads through
+#                          `git lode mount` vs `restic mount`, remote-only reads)
 #   BENCH_REMOTE [1]       0: skip measurement 6 (push to and clone from a
 #                          local S3 server, lode vs Git LFS)
 set -Eeuo pipefail
@@ -516,3 +518,11 @@ fi
 rm -rf "$DATA"
 "$OUT/bin/report" -raw "$RAW" -md "$OUT/results.md" -json "$OUT/results.json"
 log "wrote $OUT/results.md and $OUT/results.json"
+
+# ---------------------------------------------------------------- 7. mount
+# bench/mount.sh keeps its own scratch and servers; its table is appended.
+if [[ ${BENCH_MOUNT:-1} == 1 ]]; then
+	log "7. mount (bench/mount.sh)"
+	"$ROOT/bench/mount.sh"
+	{ echo; cat "$OUT/mount.md"; } >>"$OUT/results.md"
+fi
