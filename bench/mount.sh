@@ -143,6 +143,8 @@ for r in $(seq 1 "$REPS"); do
 	stats=$(cat .git/lode/mounts/*.json)
 	rec "remote_fetched_bytes_$r" "$(echo "$stats" | sed -n 's/.*"fetched_bytes": \([0-9]*\).*/\1/p')"
 	rec "remote_requests_$r" "$(echo "$stats" | sed -n 's/.*"remote_requests": \([0-9]*\).*/\1/p')"
+	rec "first_read_requests_$r" "$(echo "$stats" | sed -n 's/.*"first_read_requests": \([0-9]*\).*/\1/p')"
+	rec "first_read_bytes_$r" "$(echo "$stats" | sed -n 's/.*"first_read_bytes": \([0-9]*\).*/\1/p')"
 	lumount "$W/s$r"
 done
 rec s3_request_s "$(curl -s -o /dev/null -w '%{time_total}' "$AWS_ENDPOINT_URL/")"
@@ -179,6 +181,7 @@ med() { get "$1_[0-9]*" | median; }
 lf=$(med lode_first_s) lr=$(med lode_repeat_s) cc=$(med checkout_cat_s) rs=$(med restic_first_s)
 rnd=$(med lode_random4k_per_s) rss=$(get 'lode_rss_kib_[0-9]*' | sort -g | tail -1)
 rt=$(med remote_1mib_read_s) rb=$(med remote_fetched_bytes) rq=$(med remote_requests) rtt=$(get s3_request_s)
+fq=$(med first_read_requests) fb=$(med first_read_bytes)
 tm=$(med tree100k_mount_s) tl=$(med tree100k_first_ls_s)
 rate() { echo "scale=1; $mb / $1" | bc; }
 verdict() { if (( $(echo "$1" | bc) )); then echo PASS; else echo MISS; fi; }
@@ -195,8 +198,9 @@ cat >"$OUT/mount.md" <<MD
 | repeated / checked-out | $(echo "scale=0; 100 * $cc / $lr" | bc)% | ≥ 60% | $(verdict "$cc / $lr >= 0.6") |
 | random 4 KiB reads, fresh mount, chunks local | $rnd /s | | |
 | 1 MiB read in the middle of a remote-only file (S3 server on 127.0.0.1), fresh mount and cache | $rt s | | |
-| requests to the remote for it (manifest + ranged reads) | $rq | ≤ 3 round trips | $(verdict "$rq <= 3") |
-| bytes fetched for it (compressed chunks, readahead included) | $rb | < 1 MiB over chunk bounds + readahead | |
+| requests before its data was there (manifest, then ranged reads), i.e. round trips to the first byte | $fq | ≤ 3 | $(verdict "$fq <= 3") |
+| bytes fetched by then (stored = compressed chunk bytes covering the read) | $fb | | |
+| all requests and bytes, readahead (ours and the kernel's) included | $rq requests, $rb bytes | | |
 | one request to the S3 server, for scale | $rtt s | | |
 | \`git lode mount\` to ready, 100,000-file tree (includes starting the mount process) | $tm s | < 200 ms | $(verdict "$tm < 0.2") |
 | then the first \`ls\` of a 1,000-entry directory | $tl s | | |

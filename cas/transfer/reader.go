@@ -59,6 +59,16 @@ type Source struct {
 
 	fetched   atomic.Int64 // bytes read from the remote
 	fetchReqs atomic.Int64 // ranged reads made
+
+	first   sync.Once // records what the first read that needed the remote cost
+	firstAt FirstRead
+}
+
+// FirstRead is what the first read that needed the remote cost: the
+// requests (manifest included) and bytes fetched by the time it returned,
+// before readahead.
+type FirstRead struct {
+	Requests, Bytes int64
 }
 
 // fileInfo is what a Source knows of one file.
@@ -96,6 +106,14 @@ func (s *Source) Close() {
 // Fetched returns the bytes read from the remote so far, and the number of
 // ranged reads.
 func (s *Source) Fetched() (bytes, requests int64) { return s.fetched.Load(), s.fetchReqs.Load() }
+
+// First returns what the first read that needed the remote cost, and
+// whether there was one.
+func (s *Source) First() (FirstRead, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.firstAt, s.firstAt.Requests > 0
+}
 
 // File is one file opened for reading.
 type File struct {
@@ -179,6 +197,13 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	first, last := m.Find(off), m.Find(end-1)
 	if err := f.ensure(ctx, first, last); err != nil {
 		return 0, err
+	}
+	if f.s.r != nil && f.s.fetchReqs.Load() > 0 {
+		f.s.first.Do(func() {
+			f.s.mu.Lock()
+			f.s.firstAt = FirstRead{Requests: f.s.r.Requests(), Bytes: f.s.fetched.Load()}
+			f.s.mu.Unlock()
+		})
 	}
 	n := 0
 	for i := first; i <= last; i++ {

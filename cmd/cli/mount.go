@@ -269,6 +269,9 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 		if rem != nil {
 			stats.RemoteRequests = rem.Requests()
 		}
+		if fr, ok := src.First(); ok {
+			stats.FirstReadRequests, stats.FirstReadBytes = fr.Requests, fr.Bytes
+		}
 		stats.CacheBytes = cache.Size()
 		_ = writeJSON(statsPath, stats)
 	}
@@ -323,7 +326,12 @@ type mountStats struct {
 	FetchedBytes   int64  `json:"fetched_bytes"`
 	FetchRequests  int64  `json:"fetch_requests"`  // ranged reads of chunks
 	RemoteRequests int64  `json:"remote_requests"` // all requests to the remote, manifests included
-	CacheBytes     int64  `json:"cache_bytes"`
+	// What the first read that needed the remote cost by the time its
+	// chunks were there (requests in sequence, manifest included; bytes),
+	// before any readahead.
+	FirstReadRequests int64 `json:"first_read_requests"`
+	FirstReadBytes    int64 `json:"first_read_bytes"`
+	CacheBytes        int64 `json:"cache_bytes"`
 }
 
 func writeJSON(path string, v any) error {
