@@ -27,6 +27,13 @@ func cloudRepo(t *testing.T, env ...string) (*sandbox, []byte) {
 	return s, data
 }
 
+// pushedFrom reports whether server.git has the clone's HEAD.
+func (s *sandbox) pushedFrom(clone string) bool {
+	head := strings.TrimSpace(s.run(clone, "git", "rev-parse", "HEAD"))
+	_, err := s.try("server.git", nil, "git", "cat-file", "-e", head+"^{commit}")
+	return err == nil
+}
+
 // pushed reports whether server.git received main.
 func (s *sandbox) pushed() bool {
 	_, err := s.try("server.git", nil, "git", "rev-parse", "--verify", "-q", "main")
@@ -111,5 +118,29 @@ func TestRemoteServerErrors(t *testing.T) {
 	s.env = append(s.env, "AWS_ENDPOINT_URL=http://127.0.0.1:1")
 	if out, err := s.try("a", nil, "git", "push", "origin", "main"); err == nil || s.pushed() {
 		t.Fatalf("push to an unreachable remote: %v\n%s", err, out)
+	}
+}
+
+// A plain static file server over a remote folder is enough for clones.
+func TestCloneOverPlainHTTP(t *testing.T) {
+	s, data := cloudRepo(t)
+	s.run("a", "git", "push", "-q", "origin", "main")
+	srv := httptest.NewServer(http.FileServer(http.Dir(s.dir + "/server.git/lode")))
+	defer srv.Close()
+	s.env = append(s.env, "LODE_REMOTE_URL="+srv.URL+"/")
+	s.run("", "git", "clone", "-q", "server.git", "b")
+	if !bytes.Equal(s.read("b/data.csv"), data) {
+		t.Fatal("clone over HTTP differs")
+	}
+	if out := s.run("b", "git", "lode", "verify", "--remote"); !strings.Contains(out, "verify --remote OK") {
+		t.Fatal(out)
+	}
+	// Pushing to it is refused clearly, and git does not push.
+	s.write("b/data.csv", genCSV(100, 9))
+	s.run("b", "git", "commit", "-q", "-am", "v2")
+	out, err := s.try("b", nil, "git", "push", "origin", "main")
+	t.Logf("push to an HTTP remote:\n%s", out)
+	if err == nil || !strings.Contains(out, "read-only") || s.pushedFrom("b") {
+		t.Fatalf("push to an HTTP remote: %v\n%s", err, out)
 	}
 }

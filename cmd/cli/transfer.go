@@ -14,6 +14,7 @@ import (
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/transfer"
 	"github.com/lodevcs/lode/hooks/gitrepo"
+	"github.com/lodevcs/lode/remote"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 )
@@ -155,6 +156,8 @@ func explainTransferError(err error) error {
 	switch {
 	case errors.Is(err, transfer.ErrLocalMissing):
 		return fmt.Errorf("%w\nthe local store lacks data that the commits reference; run 'git lode fetch' from a remote that has it, or 'git lode verify'", err)
+	case errors.Is(err, remote.ErrReadOnly):
+		return fmt.Errorf("%w\nthis remote can only be read (http(s) remotes are read-only); push to an s3://, gs:// or folder remote and serve that folder over HTTP for readers", err)
 	case errors.Is(err, errNoRemote):
 		return err
 	}
