@@ -235,6 +235,20 @@ func (a *app) packSize() int64 {
 	return n
 }
 
+// openRepoStore finds the repository and opens its local store; the
+// caller closes the store.
+func (a *app) openRepoStore(ctx context.Context) (*repo, *store.Store, error) {
+	r, err := a.findRepo(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := a.openStore(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, s, nil
+}
+
 // expandPath resolves a configured path: ~ is the home directory, and a
 // relative path is relative to the work tree (or the git dir when bare).
 func expandPath(p string, r *repo, home string) (string, error) {

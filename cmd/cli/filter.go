@@ -21,19 +21,15 @@ import (
 )
 
 // newFilter opens the store of the current repository and returns the
-// filter over it. The caller closes the store.
-func (a *app) newFilter(ctx context.Context) (*filter.Filter, *store.Store, error) {
-	r, err := a.findRepo(ctx)
+// filter over it, and the repository. The caller closes the store.
+func (a *app) newFilter(ctx context.Context) (*filter.Filter, *repo, *store.Store, error) {
+	r, s, err := a.openRepoStore(ctx)
 	if err != nil {
-		return nil, nil, err
-	}
-	s, err := a.openStore(ctx, r)
-	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	f := &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE")}
 	f.Fetch = a.lazyFetch(r, s)
-	return f, s, nil
+	return f, r, s, nil
 }
 
 // lazyFetch returns a Fetch function for the filter that opens the lode
@@ -62,7 +58,7 @@ prints its lode pointer. PATH is only used in messages. Git runs this when
 filter.lode.process is not available; it is also handy for debugging.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, s, err := a.newFilter(cmd.Context())
+			f, _, s, err := a.newFilter(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -86,7 +82,7 @@ GIT_LODE_SKIP_SMUDGE=1 pointers pass through too. PATH is only used in
 messages.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, s, err := a.newFilter(cmd.Context())
+			f, _, s, err := a.newFilter(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -115,13 +111,13 @@ func (a *app) filterProcessCommand() *cobra.Command {
 file to clean or smudge over the pkt-line protocol. Not for interactive use.`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, s, err := a.newFilter(cmd.Context())
+			f, r, s, err := a.newFilter(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			growPipes(a.io.In, a.io.Out)
-			a.ensureHooks(cmd.Context())
+			a.ensureHooks(cmd.Context(), r)
 			defer f.Wait()
 			return filterproc.Serve(cmd.Context(), a.io.In, a.io.Out, procHandler{f}, filterproc.Options{
 				Delay:    true,
@@ -154,9 +150,8 @@ func (h procHandler) Available(ctx context.Context) ([]string, error) {
 // ensureHooks installs lode's hooks in a repository that has none, as
 // happens in a clone made with lode configured globally: without the
 // pre-push hook, a push from it could send commits without their data.
-func (a *app) ensureHooks(ctx context.Context) {
-	r, err := a.findRepo(ctx)
-	if err != nil || r.workTree == "" {
+func (a *app) ensureHooks(ctx context.Context, r *repo) {
+	if r.workTree == "" {
 		return
 	}
 	out, err := a.git(ctx, r.workTree, nil, "rev-parse", "--git-path", "hooks/pre-push")

@@ -17,7 +17,6 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/lodevcs/lode/cas"
-	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/transfer"
 	"github.com/lodevcs/lode/fuse/commitfs"
 	"github.com/lodevcs/lode/hooks/gitrepo"
@@ -254,7 +253,7 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 	srv, err := commitfs.Mount(dir, commitfs.Options{
 		Root:    commitfs.Hash(root),
 		Objects: gitObjects{gr},
-		Files:   sourceFiles{src},
+		Files:   commitfs.SourceFiles(src),
 		Logf:    logf,
 		Name:    "lode:" + filepath.Base(r.dir()) + "@" + rev,
 		Time:    when,
@@ -449,19 +448,3 @@ func (g gitObjects) BlobHead(ctx context.Context, h commitfs.Hash, max int64) (i
 func (g gitObjects) ReadBlob(ctx context.Context, h commitfs.Hash) ([]byte, error) {
 	return g.r.ReadBlob(plumbing.Hash(h))
 }
-
-// sourceFiles adapts transfer.Source to commitfs.
-type sourceFiles struct{ s *transfer.Source }
-
-func (sf sourceFiles) Open(ctx context.Context, p pointer.Pointer) (commitfs.LodeFile, error) {
-	f, err := sf.s.Open(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	return lodeFile{f}, nil
-}
-
-type lodeFile struct{ f *transfer.File }
-
-func (l lodeFile) Size() int64                     { return l.f.Size() }
-func (l lodeFile) NewReader() commitfs.RangeReader { return l.f.NewReader() }

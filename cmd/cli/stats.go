@@ -22,11 +22,7 @@ func (a *app) statsCommand() *cobra.Command {
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := a.findRepo(ctx)
-			if err != nil {
-				return err
-			}
-			s, err := a.openStore(ctx, r)
+			_, s, err := a.openRepoStore(ctx)
 			if err != nil {
 				return err
 			}

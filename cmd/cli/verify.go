@@ -37,11 +37,7 @@ missing data was found.`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			r, err := a.findRepo(ctx)
-			if err != nil {
-				return err
-			}
-			s, err := a.openStore(ctx, r)
+			r, s, err := a.openRepoStore(ctx)
 			if err != nil {
 				return err
 			}
