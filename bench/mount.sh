@@ -97,6 +97,7 @@ for r in $(seq 1 "$REPS"); do
 	log "1. lode mount, rep $r/$REPS"
 	pid=$(lmount HEAD "$W/m$r")
 	rec "lode_first_s_$r" "$(tcat "$W/m$r/data/big.csv")"
+	rec "lode_second_s_$r" "$(tcat "$W/m$r/data/big.csv")"
 	rec "lode_repeat_s_$r" "$(tcat "$W/m$r/data/big.csv")"
 	rec "checkout_cat_s_$r" "$(tcat data/big.csv)"
 	rec "lode_rss_kib_$r" "$(awk '/VmHWM/ {print $2}' /proc/"$pid"/status)"
@@ -178,13 +179,13 @@ done
 # Summary.
 mb=$(echo "scale=2; $BYTES / 1048576" | bc)
 med() { get "$1_[0-9]*" | median; }
-lf=$(med lode_first_s) lr=$(med lode_repeat_s) cc=$(med checkout_cat_s) rs=$(med restic_first_s)
+lf=$(med lode_first_s) l2=$(med lode_second_s) lr=$(med lode_repeat_s) cc=$(med checkout_cat_s) rs=$(med restic_first_s)
 rnd=$(med lode_random4k_per_s) rss=$(get 'lode_rss_kib_[0-9]*' | sort -g | tail -1)
 rt=$(med remote_1mib_read_s) rb=$(med remote_fetched_bytes) rq=$(med remote_requests) rtt=$(get s3_request_s)
 fq=$(med first_read_requests) fb=$(med first_read_bytes)
 tm=$(med tree100k_mount_s) tl=$(med tree100k_first_ls_s)
 rate() { echo "scale=1; $mb / $1" | bc; }
-verdict() { if (( $(echo "$1" | bc) )); then echo PASS; else echo MISS; fi; }
+verdict() { if (( $(echo "scale=4; $1" | bc) )); then echo PASS; else echo MISS; fi; }
 cat >"$OUT/mount.md" <<MD
 ## Mount ($(date -u +%Y-%m-%d), ${mb} MiB CSV, medians of $REPS)
 
@@ -193,9 +194,10 @@ cat >"$OUT/mount.md" <<MD
 | first sequential read through \`git lode mount\`, chunks in the local store | $lf s ($(rate "$lf") MiB/s) | | |
 | same file through \`restic mount\` | $rs s ($(rate "$rs") MiB/s) | | |
 | lode / restic | $(echo "scale=2; $rs / $lf" | bc)× | ≥ 5× | $(verdict "$rs / $lf >= 5") |
-| repeated read through the mount | $lr s ($(rate "$lr") MiB/s) | | |
+| second read through the mount | $l2 s ($(rate "$l2") MiB/s) | | |
+| third read through the mount (steady state) | $lr s ($(rate "$lr") MiB/s) | | |
 | \`cat\` of the checked-out file (page cache) | $cc s ($(rate "$cc") MiB/s) | | |
-| repeated / checked-out | $(echo "scale=0; 100 * $cc / $lr" | bc)% | ≥ 60% | $(verdict "$cc / $lr >= 0.6") |
+| repeated (third read) / checked-out | $(echo "scale=0; 100 * $cc / $lr" | bc)% (second read: $(echo "scale=0; 100 * $cc / $l2" | bc)%) | ≥ 60% | $(verdict "$cc / $lr >= 0.6") |
 | random 4 KiB reads, fresh mount, chunks local | $rnd /s | | |
 | 1 MiB read in the middle of a remote-only file (S3 server on 127.0.0.1), fresh mount and cache | $rt s | | |
 | requests before its data was there (manifest, then ranged reads), i.e. round trips to the first byte | $fq | ≤ 3 | $(verdict "$fq <= 3") |

@@ -64,6 +64,9 @@ func (n *node) setCommon(a *fuse.Attr) {
 	a.Atime, a.Atimensec = a.Mtime, a.Mtimensec
 	a.Ctime, a.Ctimensec = a.Mtime, a.Mtimensec
 	a.Uid, a.Gid = n.fsys.uid, n.fsys.gid
+	// The preferred I/O size: programs such as cat size their buffers
+	// from it, and the mount serves reads of up to maxRead in one request.
+	a.Blksize = maxRead
 }
 
 // Statfs reports an empty, read-only filesystem: a commit has no free
@@ -354,6 +357,7 @@ func (b *blobNode) fillAttr(a *fuse.Attr) {
 	b.setCommon(a)
 	a.Mode = syscall.S_IFREG | filePerm(b.exec)
 	a.Size = uint64(b.size)
+	a.Blocks = (a.Size + 511) / 512
 }
 
 // Getattr reports the file.
@@ -428,6 +432,7 @@ func (l *lodeNode) fillAttr(a *fuse.Attr) {
 	l.setCommon(a)
 	a.Mode = syscall.S_IFREG | filePerm(l.exec)
 	a.Size = uint64(l.ptr.Size)
+	a.Blocks = (a.Size + 511) / 512
 }
 
 // Getattr reports the file.
@@ -520,6 +525,7 @@ func (l *linkNode) fillAttr(a *fuse.Attr) {
 	l.setCommon(a)
 	a.Mode = syscall.S_IFLNK | 0o777
 	a.Size = uint64(l.size)
+	a.Blocks = (a.Size + 511) / 512
 }
 
 // Getattr reports the link.
