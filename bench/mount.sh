@@ -30,6 +30,8 @@ GOPATH=$(go env GOPATH) GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE
 export GOPATH GOMODCACHE GOCACHE
 export HOME=$W/home XDG_CONFIG_HOME=$W/home/.config XDG_CACHE_HOME=$W/home/.cache
 export GIT_CONFIG_GLOBAL=$HOME/.gitconfig GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0
+# Git must never find the lode checkout around the scratch folder.
+export GIT_CEILING_DIRECTORIES=$OUT
 export PATH=$ROOT/bin:$PATH RESTIC_PASSWORD=lode-bench LODE_NO_PROGRESS=1
 unset LODE_REMOTE_URL LODE_STORE_DIR GIT_LODE_SKIP_SMUDGE
 mkdir -p "$HOME"
