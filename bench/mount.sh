@@ -38,7 +38,7 @@ mkdir -p "$HOME"
 git config --global user.name bench
 git config --global user.email bench@lode.invalid
 git config --global init.defaultBranch main
-git lode install --global >/dev/null
+git lode install --global --skip-hooks >/dev/null
 
 GEN=$OUT/bin/gen RANDREAD=$OUT/bin/randread
 mkdir -p "$OUT/bin"

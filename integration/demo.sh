@@ -24,6 +24,7 @@ run() { printf '$ %s\n' "$*"; "$@"; }
 gen() { awk -v from="$1" -v rows="$2" 'BEGIN { srand(7); for (i = from; i < from + rows; i++) printf "%d,sensor-%d,%.6f,%.6f,%d\n", i, i % 97, rand()*100, rand(), int(rand()*10) }'; }
 
 step "A shared bare repository, and a clone with lode installed and *.csv tracked"
+cd "$work"
 run git lode install --global
 run git init -q --bare "$work/shared.git"
 run git clone -q "$work/shared.git" "$work/project"
