@@ -57,6 +57,12 @@ type nodeInfo struct {
 }
 
 // setCommon fills the attributes that do not depend on the kind of node.
+// setSize sets a's size and the 512-byte blocks it occupies.
+func setSize(a *fuse.Attr, size int64) {
+	a.Size = uint64(size)
+	a.Blocks = (a.Size + 511) / 512
+}
+
 func (n *node) setCommon(a *fuse.Attr) {
 	a.Ino = n.ino
 	a.Nlink = 1
@@ -356,8 +362,7 @@ type blobNode struct {
 func (b *blobNode) fillAttr(a *fuse.Attr) {
 	b.setCommon(a)
 	a.Mode = syscall.S_IFREG | filePerm(b.exec)
-	a.Size = uint64(b.size)
-	a.Blocks = (a.Size + 511) / 512
+	setSize(a, b.size)
 }
 
 // Getattr reports the file.
@@ -431,8 +436,7 @@ type lodeNode struct {
 func (l *lodeNode) fillAttr(a *fuse.Attr) {
 	l.setCommon(a)
 	a.Mode = syscall.S_IFREG | filePerm(l.exec)
-	a.Size = uint64(l.ptr.Size)
-	a.Blocks = (a.Size + 511) / 512
+	setSize(a, l.ptr.Size)
 }
 
 // Getattr reports the file.
@@ -524,8 +528,7 @@ type linkNode struct {
 func (l *linkNode) fillAttr(a *fuse.Attr) {
 	l.setCommon(a)
 	a.Mode = syscall.S_IFLNK | 0o777
-	a.Size = uint64(l.size)
-	a.Blocks = (a.Size + 511) / 512
+	setSize(a, l.size)
 }
 
 // Getattr reports the link.
