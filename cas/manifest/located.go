@@ -4,30 +4,35 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"sort"
 
 	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/zeebo/blake3"
 )
 
-// A located manifest is what a remote stores for one file under
-// manifests/<oid>: the chunk list plus where each chunk sits in the
-// remote's packs, so that any byte range of the file can be read with
-// one manifest fetch and ranged reads of packs. Encoding (format v1):
+// A located manifest is what a remote of layout 1 stores for one file
+// under manifests/<oid>: the chunk list plus where each chunk sits in the
+// remote's packs. Layout 2 remotes no longer write them (chunk locations
+// come from the pack indexes); readers still consult them for version 1
+// pointers. Encoding (format 1):
 //
 //	located = "LODELOC1" oid:[32] size:u64 npacks:u32 packID:[32]*npacks
 //	          count:u32 entry*count checksum:[32]
 //	entry   = length:u32 id:[32] pack:u32 offset:u64 storedLen:u32 method:u8 kind:u8 zero:u16
 //
-// offset is where the chunk's entry header starts in pack number `pack`
-// of the table; a reader fetches EntryHeaderSize+storedLen bytes from
-// there, checks the header against the entry, decompresses with method,
-// and checks the chunk against its id. checksum is the BLAKE3-256 of all
-// bytes before it.
+// checksum is the BLAKE3-256 of all bytes before it. Nothing binds the
+// chunk list to a version 1 pointer, so its file must be checked whole.
 
 var locMagic = []byte("LODELOC1")
 
 const locEntrySize = 4 + 32 + 4 + 8 + 4 + 1 + 1 + 2
+
+// MaxLocatedLen bounds the encoding of a located manifest of a file of
+// size bytes.
+func MaxLocatedLen(size int64) int64 {
+	n := size/8192 + 1
+	return 8 + 32 + 8 + 4 + 32*n + 4 + locEntrySize*n + 32
+}
 
 // Location is where one chunk is stored in a remote.
 type Location struct {
@@ -95,6 +100,9 @@ func DecodeLocated(b []byte, oid cas.ID) (*Located, error) {
 		return fail("describes file %s, not %s", l.OID.Short(), oid.Short())
 	}
 	size := binary.BigEndian.Uint64(b[40:48])
+	if size > pointer.MaxFileSize {
+		return fail("file size %d over the maximum", size)
+	}
 	p := b[48 : len(b)-32]
 	npacks := int(binary.BigEndian.Uint32(p[:4]))
 	p = p[4:]
@@ -111,53 +119,35 @@ func DecodeLocated(b []byte, oid cas.ID) (*Located, error) {
 	}
 	count := int(binary.BigEndian.Uint32(p[:4]))
 	p = p[4:]
+	if npacks > count {
+		return fail("%d packs for %d chunks", npacks, count)
+	}
 	if len(p) != count*locEntrySize {
 		return fail("%d chunks need %d bytes, have %d", count, count*locEntrySize, len(p))
 	}
-	l.Chunks = make([]Chunk, count)
-	l.Locs = make([]Location, count)
-	var off int64
-	for i := range l.Chunks {
-		c := &l.Chunks[i]
-		c.Len = binary.BigEndian.Uint32(p[0:4])
-		if c.Len == 0 {
-			return fail("chunk %d is empty", i)
-		}
-		copy(c.ID[:], p[4:36])
-		c.Offset = off
-		off += int64(c.Len)
-		pi := binary.BigEndian.Uint32(p[36:40])
+	var locs []Location
+	chunks, err := decodeChunks(p, count, int64(size), locEntrySize, func(i int, e []byte) error {
+		pi := binary.BigEndian.Uint32(e[0:4])
 		if int(pi) >= npacks {
-			return fail("chunk %d names pack %d of %d", i, pi, npacks)
+			return fmt.Errorf("%w: located manifest: chunk %d names pack %d of %d", ErrFormat, i, pi, npacks)
 		}
-		l.Locs[i] = Location{
+		if e[17] != byte(cas.KindChunk) || e[18] != 0 || e[19] != 0 {
+			return fmt.Errorf("%w: located manifest: chunk %d has bad kind or reserved bytes", ErrFormat, i)
+		}
+		if locs == nil {
+			locs = make([]Location, 0, count)
+		}
+		locs = append(locs, Location{
 			Pack:      packs[pi],
-			Offset:    int64(binary.BigEndian.Uint64(p[40:48])),
-			StoredLen: binary.BigEndian.Uint32(p[48:52]),
-			Method:    p[52],
-		}
-		if p[53] != byte(cas.KindChunk) || p[54] != 0 || p[55] != 0 {
-			return fail("chunk %d has bad kind or reserved bytes", i)
-		}
-		p = p[locEntrySize:]
+			Offset:    int64(binary.BigEndian.Uint64(e[4:12])),
+			StoredLen: binary.BigEndian.Uint32(e[12:16]),
+			Method:    e[16],
+		})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	if uint64(off) != size {
-		return fail("chunks add up to %d bytes, manifest says %d", off, size)
-	}
-	l.Size = off
+	l.Chunks, l.Locs, l.Size = chunks, locs, int64(size)
 	return l, nil
-}
-
-// Packs returns the distinct packs the located manifest refers to, sorted.
-func (l *Located) Packs() []cas.ID {
-	seen := map[cas.ID]bool{}
-	var out []cas.ID
-	for _, loc := range l.Locs {
-		if !seen[loc.Pack] {
-			seen[loc.Pack] = true
-			out = append(out, loc.Pack)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Compare(out[j]) < 0 })
-	return out
 }

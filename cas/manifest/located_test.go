@@ -31,9 +31,6 @@ func TestLocatedRoundTrip(t *testing.T) {
 			t.Fatalf("entry %d: %+v %+v, want %+v %+v", i, got.Chunks[i], got.Locs[i], l.Chunks[i], l.Locs[i])
 		}
 	}
-	if len(got.Packs()) != 2 {
-		t.Fatalf("packs %v", got.Packs())
-	}
 }
 
 func TestLocatedRejects(t *testing.T) {
@@ -54,6 +51,11 @@ func TestLocatedRejects(t *testing.T) {
 			reseal(b)
 		}), cas.ID{}},
 		{"truncated", good[:len(good)-40], cas.ID{}},
+		{"chunk over max", mut(func(b []byte) {
+			off := 8 + 32 + 8 + 4 + 64 + 4
+			b[off], b[off+1] = 0x40, 0 // length 1 GiB
+			reseal(b)
+		}), cas.ID{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +75,9 @@ func FuzzDecodeLocated(f *testing.F) {
 		}
 		if len(l.Locs) != len(l.Chunks) {
 			t.Fatal("locations and chunks differ in number")
+		}
+		if int64(len(b)) > MaxLocatedLen(l.Size) {
+			t.Fatalf("accepted %d bytes for a file of %d", len(b), l.Size)
 		}
 	})
 }

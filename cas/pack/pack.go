@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/chunker"
 	"github.com/lodevcs/lode/cas/compress"
 	"github.com/zeebo/blake3"
 )
@@ -73,7 +74,33 @@ func ParseEntryHeader(b []byte, offset int64) (Entry, error) {
 	if b[34] != 0 || b[35] != 0 {
 		return e, fmt.Errorf("%w: entry header at %d has non-zero reserved bytes", ErrFormat, offset)
 	}
+	if err := e.check(); err != nil {
+		return e, fmt.Errorf("%w: entry header at %d: %v", ErrFormat, offset, err)
+	}
 	return e, nil
+}
+
+// MaxChunkLen is the largest raw length of a chunk object: the chunker's
+// maximum chunk size.
+const MaxChunkLen = chunker.MaxSize
+
+// check enforces the bounds of format v1 on an entry's kind and lengths,
+// so that no reader allocates or fetches more than an object can be: a
+// chunk is 1 to MaxChunkLen raw bytes, any object at most
+// compress.MaxRawLen, and stored bytes are never more than raw ones
+// (methods are used only when they save space).
+func (e Entry) check() error {
+	switch {
+	case e.Kind != cas.KindChunk && e.Kind != cas.KindManifest:
+		return fmt.Errorf("unknown object kind %d", e.Kind)
+	case e.Kind == cas.KindChunk && (e.RawLen == 0 || e.RawLen > MaxChunkLen):
+		return fmt.Errorf("chunk of %d bytes (1 to %d allowed)", e.RawLen, MaxChunkLen)
+	case e.RawLen > compress.MaxRawLen:
+		return fmt.Errorf("object of %d bytes (at most %d allowed)", e.RawLen, compress.MaxRawLen)
+	case e.StoredLen > e.RawLen:
+		return fmt.Errorf("%d stored bytes for %d raw bytes", e.StoredLen, e.RawLen)
+	}
+	return nil
 }
 
 // Writer appends objects to a pack. It is not safe for concurrent use. Its
@@ -116,6 +143,9 @@ func (w *Writer) Add(id cas.ID, kind cas.Kind, method compress.Method, rawLen in
 		return fmt.Errorf("add %v to pack: length out of range", id)
 	}
 	e := Entry{ID: id, Kind: kind, Method: method, Offset: w.off, RawLen: uint32(rawLen), StoredLen: uint32(len(stored))}
+	if err := e.check(); err != nil {
+		return fmt.Errorf("add %v to pack: %v", id, err)
+	}
 	var h [EntryHeaderSize]byte
 	putEntryHeader(h[:], e)
 	w.write(h[:])
@@ -278,6 +308,9 @@ func (ix *Index) entry(i int) (Entry, error) {
 	if e.Offset < HeaderSize || e.Offset > ix.packSize || e.End() > ix.packSize || r[50] != 0 || r[51] != 0 {
 		return e, fmt.Errorf("%w: index record %d (object %s) points outside its pack", ErrFormat, i, e.ID.Short())
 	}
+	if err := e.check(); err != nil {
+		return e, fmt.Errorf("%w: index record %d (object %s): %v", ErrFormat, i, e.ID.Short(), err)
+	}
 	return e, nil
 }
 
@@ -353,9 +386,6 @@ func Scan(r io.Reader, fn func(e Entry, stored []byte) error) (size int64, err e
 		e, err := ParseEntryHeader(eh[:], off)
 		if err != nil {
 			return off, err
-		}
-		if e.StoredLen > compress.MaxRawLen {
-			return off, fmt.Errorf("%w: entry at %d claims %d stored bytes", ErrFormat, off, e.StoredLen)
 		}
 		if cap(buf) < int(e.StoredLen) {
 			buf = make([]byte, e.StoredLen)

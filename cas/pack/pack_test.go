@@ -99,6 +99,18 @@ func TestIndexRejects(t *testing.T) {
 		{"truncated", good[:len(good)-1], false},
 		{"record byte", mut(func(b []byte) []byte { b[20] ^= 1; return b }), true},
 		{"offset past pack", mut(func(b []byte) []byte { b[indexHeaderSize+32] = 0xff; return b }), true},
+		// Records whose lengths break the format's bounds are refused
+		// even when the pack is large enough to hold them.
+		{"chunk of 1 GiB", mut(func(b []byte) []byte {
+			r := b[indexHeaderSize:]
+			r[40], r[41], r[42], r[43] = 0x40, 0, 0, 0 // rawLen
+			r[44], r[45], r[46], r[47] = 0x40, 0, 0, 0 // storedLen
+			t := b[len(b)-trailerSize:]
+			t[0] = 0x7f // packSize
+			return b
+		}), true},
+		{"stored longer than raw", mut(func(b []byte) []byte { b[indexHeaderSize+47]++; return b }), true},
+		{"unknown kind", mut(func(b []byte) []byte { b[indexHeaderSize+48] = 7; return b }), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -155,10 +167,18 @@ func FuzzParseIndexAndScan(f *testing.F) {
 					if e.End() > ix.PackSize() {
 						t.Fatalf("entry %d ends past the pack", i)
 					}
+					if e.StoredLen > e.RawLen || (e.Kind == cas.KindChunk && e.RawLen > MaxChunkLen) {
+						t.Fatalf("entry %d breaks the length bounds: %+v", i, e)
+					}
 					_, _ = ReadEntry(bytes.NewReader(p), e, nil)
 				}
 			}
 		}
-		_, _ = Scan(bytes.NewReader(p), func(Entry, []byte) error { return nil })
+		_, _ = Scan(bytes.NewReader(p), func(e Entry, stored []byte) error {
+			if e.StoredLen > e.RawLen || len(stored) != int(e.StoredLen) {
+				t.Fatalf("Scan gave an entry breaking the bounds: %+v", e)
+			}
+			return nil
+		})
 	})
 }
