@@ -19,8 +19,12 @@ type Stats struct {
 	ChunkRawBytes    int64 // their total raw size
 	ChunkStoredBytes int64 // their total stored (compressed) size
 
-	Files        int   // distinct file contents (manifests)
-	LogicalBytes int64 // total size of those files
+	// Files and LogicalBytes count the files of more than one chunk (those
+	// with a manifest) and their size; a file of one chunk is that chunk,
+	// and only git's pointers say which chunks are whole files, so callers
+	// that know them fill these in.
+	Files        int
+	LogicalBytes int64
 }
 
 // DedupRatio is logical bytes per distinct raw chunk byte.

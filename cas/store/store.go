@@ -262,6 +262,17 @@ func (s *Store) lookup(id cas.ID) ([]location, error) {
 	return locs, nil
 }
 
+// Lookup returns the index record of the newest copy of id, without
+// reading it (Offset refers to the local pack and means nothing
+// elsewhere), and false if the store has none.
+func (s *Store) Lookup(id cas.ID) (pack.Entry, bool) {
+	locs, err := s.lookup(id)
+	if err != nil || len(locs) == 0 {
+		return pack.Entry{}, false
+	}
+	return locs[0].e, true
+}
+
 // Has reports whether the store holds id. It does not look for packs
 // published by other processes since the last Refresh, so it may report
 // false for an object that another writer has just stored; writers then

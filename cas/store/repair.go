@@ -1,0 +1,140 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/pack"
+)
+
+// DefaultGrace is how old a leftover temporary file or unindexed pack must
+// be before Tidy removes it: longer than any writer keeps one.
+const DefaultGrace = 24 * time.Hour
+
+// DropCorrupt removes from the store every copy of id that fails
+// verification, so that a good copy (fetched again from a remote, say) is
+// the only one left, and verify no longer reports it. Packs are immutable,
+// so each pack holding a bad copy is rewritten without it: every other
+// object of that pack that reads back valid is copied into a new pack,
+// which is published before the old pack is removed. It returns how many
+// copies it dropped (0 if every copy is good or there is none).
+func (s *Store) DropCorrupt(ctx context.Context, id cas.ID) (int, error) {
+	locs, err := s.lookup(id)
+	if err != nil {
+		return 0, err
+	}
+	dropped := 0
+	for _, l := range locs {
+		if _, err := s.read(l, nil); err == nil {
+			continue
+		}
+		if err := s.rewriteWithout(ctx, l.p); err != nil {
+			return dropped, fmt.Errorf("drop damaged copy of %s: %w", id.Short(), err)
+		}
+		dropped++
+	}
+	return dropped, nil
+}
+
+// rewriteWithout replaces pack p by a pack of its objects that read back
+// valid, and removes p.
+func (s *Store) rewriteWithout(ctx context.Context, p *packFile) error {
+	pk := s.NewPacker()
+	defer pk.Close()
+	for i := 0; i < p.idx.Len(); i++ {
+		e, err := p.idx.Entry(i)
+		if err != nil {
+			continue
+		}
+		stored, err := pack.ReadEntry(p.f, e, nil)
+		if err != nil {
+			continue
+		}
+		if _, err := s.decode(location{p, e}, stored, nil); err != nil {
+			continue
+		}
+		if err := pk.Add(e.ID, e.Kind, e.Method, int(e.RawLen), stored); err != nil {
+			return err
+		}
+	}
+	if err := pk.Flush(ctx); err != nil {
+		return err
+	}
+	return s.removePack(p)
+}
+
+// removePack forgets pack p and deletes its files: the index first, so
+// that no reader discovers the pack any more, then the pack. Processes
+// that have it open keep reading their open copy.
+func (s *Store) removePack(p *packFile) error {
+	s.mu.Lock()
+	if s.byID[p.id] == p {
+		delete(s.byID, p.id)
+		for i, q := range s.packs {
+			if q == p {
+				s.packs = append(s.packs[:i], s.packs[i+1:]...)
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	p.close()
+	base := strings.TrimSuffix(p.path, ".pack")
+	for _, path := range []string{base + ".idx", p.path} {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove %s: %w", path, err)
+		}
+	}
+	return syncDir(s.packsDir())
+}
+
+// Tidy removes what killed writers left behind once it is older than
+// grace: files in tmp/ (temporary packs of a killed git add, upload packs
+// of a killed push) and packs that never got their index. It returns the
+// paths it removed. Files younger than grace may belong to a writer that
+// is still running and are left alone.
+func (s *Store) Tidy(grace time.Duration) ([]string, error) {
+	cutoff := time.Now().Add(-grace)
+	var removed []string
+	old := func(path string) bool {
+		fi, err := os.Lstat(path)
+		return err == nil && fi.ModTime().Before(cutoff)
+	}
+	tmp := filepath.Join(s.dir, "tmp")
+	ents, err := os.ReadDir(tmp)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("tidy: %w", err)
+	}
+	for _, e := range ents {
+		p := filepath.Join(tmp, e.Name())
+		if old(p) && os.RemoveAll(p) == nil {
+			removed = append(removed, p)
+		}
+	}
+	ents, err = os.ReadDir(s.packsDir())
+	if err != nil {
+		return removed, fmt.Errorf("tidy: %w", err)
+	}
+	names := map[string]bool{}
+	for _, e := range ents {
+		names[e.Name()] = true
+	}
+	for _, e := range ents {
+		base, ok := strings.CutSuffix(e.Name(), ".pack")
+		if !ok || names[base+".idx"] {
+			continue
+		}
+		p := filepath.Join(s.packsDir(), e.Name())
+		if old(p) && os.Remove(p) == nil {
+			removed = append(removed, p)
+		}
+	}
+	return removed, nil
+}
