@@ -59,9 +59,10 @@ type cleanJob struct {
 	done   chan struct{}
 }
 
-// Clean reads a file from r to its end, stores its new chunks and its
-// manifest in sink, and returns its pointer. An empty file stores nothing
-// and returns a pointer of size 0. The caller makes the sink durable
+// Clean reads a file from r to its end, stores its new chunks and (for a
+// file of more than one chunk) its manifest in sink, and returns its
+// pointer, which binds the manifest by its id. An empty file stores
+// nothing and returns a pointer of size 0. The caller makes the sink durable
 // (Packer.Flush) before handing the pointer to git.
 func Clean(ctx context.Context, r io.Reader, sink Sink, codec *compress.Codec, opts Options) (pointer.Pointer, error) {
 	opts = opts.norm()
@@ -152,18 +153,19 @@ func Clean(ctx context.Context, r io.Reader, sink Sink, codec *compress.Codec, o
 	if err := g.Wait(); err != nil {
 		return pointer.Pointer{}, err
 	}
-	p := pointer.Pointer{OID: oid, Size: b.Size()}
-	if p.Size == 0 {
-		return p, nil
+	if b.Len() <= 1 {
+		// Empty, or one chunk: that chunk is the file, and its id is
+		// the oid. No manifest is needed.
+		return pointer.New(oid, b.Size(), cas.ID{}), nil
 	}
 	m := b.Finish(oid)
-	mid := m.ID()
+	raw := m.Encode()
+	mid := cas.Sum(raw)
 	if !sink.Has(mid) {
-		raw := m.Encode()
 		stored, method := codec.Compress(nil, raw)
 		if err := sink.Add(mid, cas.KindManifest, method, len(raw), stored); err != nil {
 			return pointer.Pointer{}, fmt.Errorf("store manifest: %w", err)
 		}
 	}
-	return p, nil
+	return pointer.New(oid, b.Size(), mid), nil
 }

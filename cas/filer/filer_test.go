@@ -15,6 +15,7 @@ import (
 	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/chunker"
 	"github.com/lodevcs/lode/cas/compress"
+	"github.com/lodevcs/lode/cas/manifest"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
 )
@@ -240,11 +241,58 @@ func (tg tamperGetter) Get(ctx context.Context, id cas.ID) ([]byte, error) {
 	return b, nil
 }
 
+// swapGetter serves object with instead of object id.
+type swapGetter struct {
+	g        cas.Getter
+	id, with cas.ID
+}
+
+func (sg swapGetter) Get(ctx context.Context, id cas.ID) ([]byte, error) {
+	if id == sg.id {
+		id = sg.with
+	}
+	return sg.g.Get(ctx, id)
+}
+
+func TestPointerShapes(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	small := randBytes(14, 5000)
+	p := clean(t, s, small)
+	if !p.SingleChunk() || p.OID != cas.Sum(small) {
+		t.Fatalf("a 5000-byte file gave %+v", p)
+	}
+	if st, _ := store.ComputeStats(ctx, s); st.Files != 0 || st.Chunks != 1 {
+		t.Fatalf("a one-chunk file stored %+v (want one chunk, no manifest)", st)
+	}
+	big := randBytes(15, 3<<20)
+	p = clean(t, s, big)
+	m, err := Manifest(ctx, s, p)
+	if err != nil || p.Manifest != m.ID() || len(m.Chunks) < 2 {
+		t.Fatalf("pointer %+v, manifest %v", p, err)
+	}
+	// A version 1 pointer: its manifest is stored under the id derived
+	// from the oid, in format 1; smudge still checks the whole file.
+	pk := s.NewPacker()
+	raw := m.EncodeV1()
+	if err := pk.Add(cas.ManifestID(p.OID), cas.KindManifest, compress.None, len(raw), raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := pk.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v1 := pointer.Pointer{OID: p.OID, Size: p.Size, V1: true}
+	if got := smudge(t, s, v1); !bytes.Equal(got, big) {
+		t.Fatal("v1 smudge differs")
+	}
+}
+
 func TestSmudgeVerifies(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	data := randBytes(11, 1<<20)
 	p := clean(t, s, data)
+	other := clean(t, s, randBytes(13, 1<<20))
 	m, err := Manifest(ctx, s, p)
 	if err != nil {
 		t.Fatal(err)
@@ -261,9 +309,13 @@ func TestSmudgeVerifies(t *testing.T) {
 		{"changed chunk", tamperGetter{g: s, flip: mid}, p, ErrMismatch},
 		{"short chunk", tamperGetter{g: s, short: mid}, p, cas.ErrCorrupt},
 		{"missing chunk", tamperGetter{g: s, missing: mid}, p, cas.ErrNotFound},
-		{"missing manifest", tamperGetter{g: s, missing: cas.ManifestID(p.OID)}, p, cas.ErrNotFound},
-		{"pointer size disagrees", s, pointer.Pointer{OID: p.OID, Size: p.Size + 1}, ErrMismatch},
-		{"unknown oid", s, pointer.Pointer{OID: cas.Sum([]byte("nope")), Size: 5}, cas.ErrNotFound},
+		{"missing manifest", tamperGetter{g: s, missing: p.Manifest}, p, cas.ErrNotFound},
+		{"pointer size disagrees", s, pointer.New(p.OID, p.Size+1, p.Manifest), manifest.ErrMismatch},
+		// Valid chunks of other content listed under this file's oid:
+		// the list does not hash to what the pointer names.
+		{"forged manifest", swapGetter{g: s, id: p.Manifest, with: other.Manifest}, p, manifest.ErrMismatch},
+		{"unknown oid", s, pointer.New(cas.Sum([]byte("nope")), 5, cas.ID{}), cas.ErrNotFound},
+		{"unknown manifest", s, pointer.New(p.OID, p.Size, cas.Sum([]byte("nope"))), cas.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

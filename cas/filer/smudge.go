@@ -16,19 +16,26 @@ import (
 // pointer (wrong length or oid). It also wraps cas.ErrCorrupt.
 var ErrMismatch = fmt.Errorf("%w: content does not match its pointer", cas.ErrCorrupt)
 
-// Manifest fetches and checks the manifest of the file p points to.
+// Manifest returns the chunk list of the file p points to, checked
+// against p: for a file of one chunk it is that chunk (whose id is the
+// oid), otherwise the manifest from g, which must be the one the pointer
+// names (see manifest.ForPointer). For a version 1 pointer the list is not
+// bound to the pointer; only the whole file's hash checks it.
 func Manifest(ctx context.Context, g cas.Getter, p pointer.Pointer) (*manifest.Manifest, error) {
-	mid := cas.ManifestID(p.OID)
+	if p.Size == 0 {
+		return &manifest.Manifest{OID: p.OID}, nil
+	}
+	if p.SingleChunk() {
+		return manifest.Single(p.OID, p.Size), nil
+	}
+	mid, _ := manifest.ObjectID(p)
 	raw, err := g.Get(ctx, mid)
 	if err != nil {
 		return nil, fmt.Errorf("manifest of %s: %w", p.OID.Short(), err)
 	}
-	m, err := manifest.Decode(raw, mid)
+	m, err := manifest.ForPointer(raw, p)
 	if err != nil {
-		return nil, fmt.Errorf("manifest of %s: %w: %v", p.OID.Short(), cas.ErrCorrupt, err)
-	}
-	if m.Size != p.Size {
-		return nil, fmt.Errorf("manifest of %s: %w: it describes %d bytes, the pointer says %d", p.OID.Short(), ErrMismatch, m.Size, p.Size)
+		return nil, fmt.Errorf("manifest of %s: %w", p.OID.Short(), err)
 	}
 	return m, nil
 }
@@ -53,14 +60,14 @@ func Smudge(ctx context.Context, p pointer.Pointer, g cas.Getter, w io.Writer, o
 	if err != nil {
 		return err
 	}
-	return writeChunks(ctx, m, g, w, opts)
+	return WriteChunks(ctx, m, g, w, opts)
 }
 
-// writeChunks fetches m's chunks ahead with workers and writes them in
+// WriteChunks fetches m's chunks ahead with workers and writes them in
 // order, while another goroutine hashes what was written; the whole
 // file's hash is checked at the end. Jobs and their buffers cycle through
 // a free list, so memory stays at Ahead chunks however large the file.
-func writeChunks(ctx context.Context, m *manifest.Manifest, g cas.Getter, w io.Writer, opts Options) error {
+func WriteChunks(ctx context.Context, m *manifest.Manifest, g cas.Getter, w io.Writer, opts Options) error {
 	opts = opts.norm()
 	get := func(ctx context.Context, id cas.ID, buf []byte) ([]byte, error) { return g.Get(ctx, id) }
 	if ig, ok := g.(cas.IntoGetter); ok {

@@ -1,27 +1,19 @@
-// Package transfer moves objects between the local store and a remote.
+// Package transfer moves files between the local store (package
+// cas/store) and a lode remote (package cas/remotestore).
 //
-// Remote layout (format v1; see docs/FORMAT.md), under the back end's root:
+// Push uploads what the given files need and the remote lacks: the chunks,
+// then the manifests, as remotestore.Upload orders them, so that a file
+// the remote has in its merged index is whole there. It first checks that
+// every file is whole in the local store, so it sends nothing for a push
+// that could not complete. With Options.Repair it also reads back what
+// the remote claims to have for these files and uploads again what no
+// copy there holds intact.
 //
-//	packs/<id>.pack       chunks, in the local pack format
-//	packs/<id>.idx        its sorted index; published after the pack
-//	manifests/<oid>       a located manifest (package cas/manifest):
-//	                      the file's chunk list with each chunk's pack,
-//	                      offset and length; published after the packs
-//	                      it names
-//
-// Because of that order a reader never meets a name that points at
-// nothing: a manifest exists only once its packs and their indexes do,
-// and an index only once its pack does. An interrupted push leaves at
-// most unindexed packs (never read) and indexed packs without manifests
-// (reused by the next push, whose index sync sees them), so running it
-// again uploads only what is still missing.
-//
-// Push uploads the chunks that the given files need and the remote lacks
-// (it knows what the remote has from a local cache of the remote's pack
-// indexes, refreshed by listing packs/), then the files' located
-// manifests. Fetch downloads, for files the local store cannot
-// reassemble, the located manifest and then only the missing chunks, with
-// ranged reads coalesced per pack; every chunk is decompressed and checked
-// against its id before it is stored locally, so nothing wrong is ever
-// kept or served.
+// Fetch downloads what the local store lacks of the given files: their
+// chunk lists (checked against their pointers), then the missing chunks
+// with coalesced ranged reads across files. Every object is checked before
+// it is stored, and a file's manifest is stored last, so a file whose
+// manifest is local is whole. With Options.VerifyLocal it reads back what
+// the local store already has of those files first, and drops and fetches
+// again any damaged copy.
 package transfer

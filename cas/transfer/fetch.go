@@ -1,32 +1,30 @@
 package transfer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"sync/atomic"
 
 	"github.com/lodevcs/lode/cas"
-	"github.com/lodevcs/lode/cas/compress"
+	"github.com/lodevcs/lode/cas/filer"
 	"github.com/lodevcs/lode/cas/manifest"
-	"github.com/lodevcs/lode/cas/pack"
 	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/cas/remotestore"
 	"github.com/lodevcs/lode/cas/store"
-	"github.com/lodevcs/lode/remote"
+	"github.com/zeebo/blake3"
 	"golang.org/x/sync/errgroup"
 )
 
-// Range coalescing: chunks of one pack closer than maxGap are read with
-// one request, up to maxRange bytes.
-const (
-	maxGap   = 256 << 10
-	maxRange = 16 << 20
-)
+// ErrRemoteMissing is wrapped when the remote has no (intact) data for a
+// file.
+var ErrRemoteMissing = remotestore.ErrMissing
 
 // Complete reports whether st can reassemble the file p points to without
-// fetching anything.
+// fetching anything: its chunk list is there and checks against p, and
+// every chunk is present (presence only: reading them is what verifies).
 func Complete(ctx context.Context, st *store.Store, p pointer.Pointer) bool {
 	if p.Size == 0 {
 		return true
@@ -35,26 +33,28 @@ func Complete(ctx context.Context, st *store.Store, p pointer.Pointer) bool {
 	return err == nil
 }
 
-// want is a chunk to download.
-type want struct {
-	id  cas.ID
-	len uint32
-	loc manifest.Location
-}
-
 // Fetch downloads into st what st needs to reassemble the files ptrs
-// point to: for each file it cannot reassemble, the located manifest from
-// r, then the missing chunks, coalesced into ranged reads. Every chunk is
-// checked against its id before it is stored; when Fetch returns nil the
-// files are complete in st. A file r has no data for fails with an error
-// wrapping ErrRemoteMissing.
-func Fetch(ctx context.Context, st *store.Store, r *Remote, ptrs []pointer.Pointer, opts Options) (stats Stats, err error) {
+// point to: for the files it cannot reassemble, their chunk lists from r
+// (checked against the pointers), then the chunks st lacks, coalesced into
+// ranged reads across files. Every object is checked before it is stored;
+// a file's manifest is stored only once its chunks are, and for a version
+// 1 pointer only once the whole file has checked against its oid. When
+// Fetch returns nil the files are whole in st. A file r has no data for
+// fails with an error wrapping ErrRemoteMissing.
+func Fetch(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []pointer.Pointer, opts Options) (stats Stats, err error) {
 	opts = opts.norm()
 	start := r.Requests()
 	defer func() { stats.Requests = r.Requests() - start }()
 	var files []pointer.Pointer
 	for _, p := range distinct(ptrs) {
-		if Complete(ctx, st, p) {
+		ok := Complete(ctx, st, p)
+		if ok && opts.VerifyLocal {
+			ok, err = verifyLocal(ctx, st, p, opts)
+			if err != nil {
+				return stats, err
+			}
+		}
+		if ok {
 			stats.FilesPresent++
 		} else {
 			files = append(files, p)
@@ -63,56 +63,81 @@ func Fetch(ctx context.Context, st *store.Store, r *Remote, ptrs []pointer.Point
 	if len(files) == 0 {
 		return stats, nil
 	}
-	// Located manifests, in parallel.
-	locs := make([]*manifest.Located, len(files))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(opts.Workers)
-	for i, p := range files {
-		g.Go(func() error {
-			l, err := r.Located(gctx, p.OID)
-			if err != nil {
-				return err
-			}
-			if l.Size != p.Size {
-				return fmt.Errorf("manifest of %s on %s: %w: %d bytes, pointer says %d", p.OID.Short(), r, cas.ErrCorrupt, l.Size, p.Size)
-			}
-			locs[i] = l
-			return nil
-		})
+	type got struct {
+		p   pointer.Pointer
+		m   *manifest.Manifest
+		obj *remotestore.Object // the manifest as read, to store; nil when none or v1
 	}
-	if err := g.Wait(); err != nil {
+	var all []got
+	err = r.Manifests(ctx, files, remotestore.ReadOptions{Workers: opts.Workers}, func(p pointer.Pointer, m *manifest.Manifest, o *remotestore.Object) error {
+		g := got{p: p, m: m}
+		if o != nil {
+			c := *o
+			c.Stored = bytes.Clone(o.Stored)
+			c.Raw = nil
+			g.obj = &c
+		}
+		all = append(all, g)
+		return nil
+	})
+	if err != nil {
 		return stats, err
 	}
-	// The chunks st lacks, once each, grouped by pack.
-	byPack := map[cas.ID][]want{}
-	seen := map[cas.ID]bool{}
+	var wants []remotestore.Want
 	var total int64
-	for _, l := range locs {
-		for i, c := range l.Chunks {
-			if seen[c.ID] {
+	wanted := map[cas.ID]bool{}
+	for _, g := range all {
+		for _, c := range g.m.Chunks {
+			if wanted[c.ID] {
 				continue
 			}
-			seen[c.ID] = true
+			wanted[c.ID] = true
 			if ok, _ := st.Has(ctx, c.ID); ok {
 				continue
 			}
-			w := want{id: c.ID, len: c.Len, loc: l.Locs[i]}
-			byPack[w.loc.Pack] = append(byPack[w.loc.Pack], w)
-			total += int64(w.loc.StoredLen)
+			wants = append(wants, remotestore.ChunkWant(c.ID))
+			total += int64(c.Len)
 		}
 	}
 	pk := st.NewPacker()
 	defer pk.Close()
-	if err := downloadChunks(ctx, st, r, byPack, total, pk, opts, &stats); err != nil {
+	var done atomic.Int64
+	err = r.Read(ctx, wants, remotestore.ReadOptions{
+		Workers: opts.Workers,
+		Progress: func(n int64) {
+			if opts.Progress != nil {
+				opts.Progress(Progress{Done: min(done.Add(n), total), Total: total})
+			}
+		},
+	}, func(o remotestore.Object) error {
+		stats.Chunks++
+		stats.Bytes += int64(len(o.Stored))
+		return pk.Add(o.ID, o.Kind, o.Entry.Method, int(o.Entry.RawLen), o.Stored)
+	})
+	if err != nil {
 		return stats, err
 	}
-	// The plain manifests, so that the files are whole locally.
-	for _, l := range locs {
-		m := l.Manifest
-		raw := m.Encode()
-		stored, method := st.Codec().Compress(nil, raw)
-		if err := pk.Add(m.ID(), cas.KindManifest, method, len(raw), stored); err != nil {
-			return stats, err
+	// Chunks first, durable; then the manifests, which make files whole.
+	if err := pk.Flush(ctx); err != nil {
+		return stats, err
+	}
+	for _, g := range all {
+		switch {
+		case g.obj != nil && !g.p.V1:
+			if err := pk.Add(g.obj.ID, cas.KindManifest, g.obj.Entry.Method, int(g.obj.Entry.RawLen), g.obj.Stored); err != nil {
+				return stats, err
+			}
+		case g.p.V1:
+			// Nothing binds this chunk list to the pointer: keep it only
+			// if the file it makes hashes to the oid.
+			if err := filer.WriteChunks(ctx, g.m, st, io.Discard, filer.Options{}); err != nil {
+				return stats, fmt.Errorf("file %s from %s: %w", g.p.OID.Short(), r, err)
+			}
+			raw := g.m.EncodeV1()
+			stored, method := st.Codec().Compress(nil, raw)
+			if err := pk.Add(cas.ManifestID(g.p.OID), cas.KindManifest, method, len(raw), stored); err != nil {
+				return stats, err
+			}
 		}
 	}
 	if err := pk.Flush(ctx); err != nil {
@@ -122,127 +147,100 @@ func Fetch(ctx context.Context, st *store.Store, r *Remote, ptrs []pointer.Point
 	return stats, nil
 }
 
-// span is one ranged read: the chunks of one pack it covers.
-type span struct {
-	pack       cas.ID
-	start, end int64
-	chunks     []want
-}
-
-// spans coalesces the wanted chunks of one pack into ranged reads.
-func spans(pid cas.ID, ws []want) []span {
-	slices.SortFunc(ws, func(a, b want) int { return int(a.loc.Offset - b.loc.Offset) })
-	var out []span
-	for _, w := range ws {
-		start := w.loc.Offset
-		end := start + pack.EntryHeaderSize + int64(w.loc.StoredLen)
-		if n := len(out); n > 0 && start-out[n-1].end <= maxGap && end-out[n-1].start <= maxRange {
-			out[n-1].end = max(out[n-1].end, end)
-			out[n-1].chunks = append(out[n-1].chunks, w)
-			continue
+// verifyLocal reads back every object st has of p, drops damaged copies,
+// and reports whether p is still whole.
+func verifyLocal(ctx context.Context, st *store.Store, p pointer.Pointer, opts Options) (bool, error) {
+	if mid, ok := manifest.ObjectID(p); ok {
+		if _, err := st.Get(ctx, mid); errors.Is(err, cas.ErrCorrupt) {
+			if _, err := st.DropCorrupt(ctx, mid); err != nil {
+				return false, err
+			}
+			return false, nil
 		}
-		out = append(out, span{pack: pid, start: start, end: end, chunks: []want{w}})
 	}
-	return out
-}
-
-type fetched struct {
-	id     cas.ID
-	e      pack.Entry
-	stored []byte
-}
-
-// downloadChunks reads the spans in parallel, checks every chunk, and adds
-// them to pk from this goroutine.
-func downloadChunks(ctx context.Context, st *store.Store, r *Remote, byPack map[cas.ID][]want, total int64, pk *store.Packer, opts Options, stats *Stats) error {
-	var all []span
-	for pid, ws := range byPack {
-		all = append(all, spans(pid, ws)...)
+	m, err := filer.Manifest(ctx, st, p)
+	if err != nil {
+		return false, nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	out := make(chan []fetched, opts.Workers)
-	var done atomic.Int64
-	g.Go(func() error {
-		defer close(out)
-		wg, wctx := errgroup.WithContext(gctx)
-		wg.SetLimit(opts.Workers)
-		for _, s := range all {
-			wg.Go(func() error {
-				fs, err := readSpan(wctx, st.Codec(), r, s)
-				if err != nil {
-					return err
-				}
-				select {
-				case out <- fs:
-				case <-wctx.Done():
-					return wctx.Err()
-				}
-				if opts.Progress != nil {
-					opts.Progress(Progress{Done: done.Add(s.end - s.start), Total: total})
-				}
+	g.SetLimit(opts.Workers)
+	var damaged atomic.Bool
+	for _, c := range m.Chunks {
+		g.Go(func() error {
+			_, err := st.Get(gctx, c.ID)
+			switch {
+			case err == nil:
 				return nil
-			})
-		}
-		return wg.Wait()
-	})
-	var addErr error
-	for fs := range out {
-		if addErr != nil {
-			continue // drain
-		}
-		for _, f := range fs {
-			if err := pk.Add(f.id, cas.KindChunk, f.e.Method, int(f.e.RawLen), f.stored); err != nil {
-				addErr = err
-				break
+			case errors.Is(err, cas.ErrCorrupt):
+				damaged.Store(true)
+				_, err = st.DropCorrupt(gctx, c.ID)
+				return err
+			case errors.Is(err, cas.ErrNotFound):
+				damaged.Store(true)
+				return nil
 			}
-			stats.Chunks++
-			stats.Bytes += int64(len(f.stored))
-		}
+			return err
+		})
 	}
 	if err := g.Wait(); err != nil {
+		return false, err
+	}
+	return !damaged.Load(), nil
+}
+
+// Repair replaces damaged or missing objects of the local store with
+// intact copies from r: each of wants is dropped from st if damaged, then
+// read from r and stored. It is what a reader that met a damaged object
+// calls before reading it again.
+func Repair(ctx context.Context, st *store.Store, r *remotestore.Store, wants []remotestore.Want) error {
+	for _, w := range wants {
+		if _, err := st.DropCorrupt(ctx, w.ID); err != nil {
+			return err
+		}
+	}
+	pk := st.NewPacker()
+	defer pk.Close()
+	err := r.Read(ctx, wants, remotestore.ReadOptions{}, func(o remotestore.Object) error {
+		return pk.Add(o.ID, o.Kind, o.Entry.Method, int(o.Entry.RawLen), o.Stored)
+	})
+	if err != nil {
 		return err
 	}
-	return addErr
+	return pk.Flush(ctx)
 }
 
-// readSpan reads one range of a remote pack and checks every chunk in it.
-func readSpan(ctx context.Context, codec *compress.Codec, r *Remote, s span) ([]fetched, error) {
-	name := packName(s.pack)
-	rc, err := r.b.Get(ctx, name, s.start, s.end-s.start, remote.GetOptions{})
+// VerifyFile reads the whole file p points to from r, checking its chunk
+// list against p, every chunk, and the content against the oid, without
+// storing anything.
+func VerifyFile(ctx context.Context, r *remotestore.Store, p pointer.Pointer, opts Options) error {
+	if p.Size == 0 {
+		return nil
+	}
+	m, err := r.Manifest(ctx, p)
 	if err != nil {
-		if errors.Is(err, remote.ErrNotExist) || errors.Is(err, remote.ErrRange) {
-			return nil, fmt.Errorf("%w: pack %s on %s (named by a manifest): %v", ErrRemoteMissing, s.pack.Short(), r, err)
+		return err
+	}
+	wants := make([]remotestore.Want, len(m.Chunks))
+	for i, c := range m.Chunks {
+		wants[i] = remotestore.ChunkWant(c.ID)
+	}
+	h := blake3.New()
+	i := 0
+	err = r.Read(ctx, wants, remotestore.ReadOptions{Ordered: true, Workers: opts.Workers}, func(o remotestore.Object) error {
+		if len(o.Raw) != int(m.Chunks[i].Len) {
+			return fmt.Errorf("chunk %s: %w: %d bytes, manifest says %d", o.ID.Short(), cas.ErrCorrupt, len(o.Raw), m.Chunks[i].Len)
 		}
-		return nil, fmt.Errorf("read %s [%d, %d) from %s: %w", name, s.start, s.end, r, err)
-	}
-	defer rc.Close()
-	buf := make([]byte, s.end-s.start)
-	if _, err := io.ReadFull(rc, buf); err != nil {
-		return nil, fmt.Errorf("read %s [%d, %d) from %s: %w", name, s.start, s.end, r, err)
-	}
-	out := make([]fetched, 0, len(s.chunks))
-	for _, w := range s.chunks {
-		f, err := checkChunk(codec, buf[w.loc.Offset-s.start:], w)
-		if err != nil {
-			return nil, fmt.Errorf("chunk %s in %s at offset %d on %s: %w", w.id.Short(), name, w.loc.Offset, r, err)
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
-
-// checkChunk parses the entry at the start of b and verifies it is w.
-func checkChunk(codec *compress.Codec, b []byte, w want) (fetched, error) {
-	e, err := pack.ParseEntryHeader(b, w.loc.Offset)
+		i++
+		h.Write(o.Raw)
+		return nil
+	})
 	if err != nil {
-		return fetched{}, fmt.Errorf("%w: %v", cas.ErrCorrupt, err)
+		return err
 	}
-	if e.ID != w.id || e.Kind != cas.KindChunk || e.StoredLen != w.loc.StoredLen || e.RawLen != w.len || uint8(e.Method) != w.loc.Method {
-		return fetched{}, fmt.Errorf("%w: entry header does not match the manifest", cas.ErrCorrupt)
+	var sum cas.ID
+	h.Sum(sum[:0])
+	if sum != p.OID {
+		return fmt.Errorf("file %s on %s: %w: chunks reassemble to %s", p.OID.Short(), r, filer.ErrMismatch, sum.Short())
 	}
-	stored := b[pack.EntryHeaderSize : pack.EntryHeaderSize+int(e.StoredLen)]
-	if err := store.CheckStored(codec, e, stored); err != nil {
-		return fetched{}, err
-	}
-	return fetched{id: w.id, e: e, stored: stored}, nil
+	return nil
 }

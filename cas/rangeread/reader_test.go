@@ -1,4 +1,4 @@
-package transfer
+package rangeread
 
 import (
 	"bytes"
@@ -41,8 +41,16 @@ func newSourceT(t *testing.T, b remote.Backend, withDisk bool) *Source {
 			t.Fatal(err)
 		}
 	}
-	s := NewSource(st, newRemote(t, b), disk, st.Codec(), SourceOptions{})
+	s := NewSource(st, newRemote(t, b), disk, SourceOptions{})
 	t.Cleanup(s.Close)
+	// As a mount does before it reports ready: the remote's indexes are
+	// known before the first read.
+	if err := s.r.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok := b.(*counting); ok {
+		c.gets = 0
+	}
 	return s
 }
 
@@ -155,7 +163,7 @@ func TestReadCorruptChunkFails(t *testing.T) {
 	data := randData(22, 2<<20)
 	b, p := remoteFile(t, data)
 	var name string
-	b.List(ctx, packsPrefix, remote.ListOptions{}, func(i remote.Info) error {
+	b.List(ctx, "packs/", remote.ListOptions{}, func(i remote.Info) error {
 		if strings.HasSuffix(i.Name, ".pack") {
 			name = i.Name
 		}
@@ -190,6 +198,13 @@ func TestReadCorruptChunkFails(t *testing.T) {
 	}
 	if badReads == 0 || okReads == 0 {
 		t.Fatalf("%d good and %d failed reads; want the damaged chunk to fail and the rest to work", okReads, badReads)
+	}
+}
+
+func putAll(t *testing.T, b remote.Backend, name string, data []byte) {
+	t.Helper()
+	if err := b.Put(context.Background(), name, bytes.NewReader(data), int64(len(data)), remote.PutOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
 

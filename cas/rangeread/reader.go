@@ -1,6 +1,7 @@
-package transfer
+package rangeread
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,10 +9,12 @@ import (
 	"sync/atomic"
 
 	"github.com/lodevcs/lode/cas"
-	"github.com/lodevcs/lode/cas/compress"
+	"github.com/lodevcs/lode/cas/filer"
 	"github.com/lodevcs/lode/cas/manifest"
 	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/cas/remotestore"
 	"github.com/lodevcs/lode/cas/store"
+	"github.com/zeebo/blake3"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -40,13 +43,13 @@ type SourceOptions struct {
 // that doubles up to 64 MiB. It is safe for concurrent use; Close waits for
 // readahead in flight.
 type Source struct {
-	st    *store.Store // may be nil
-	r     *Remote      // may be nil: local data only
-	disk  *ChunkCache  // may be nil
-	mem   *memCache
-	codec *compress.Codec
+	st   *store.Store       // may be nil
+	r    *remotestore.Store // may be nil: local data only
+	disk *ChunkCache        // may be nil
+	mem  *memCache
 
 	loads singleflight.Group // loads of one chunk, keyed by its id
+	opens singleflight.Group // chunk lists being read, keyed by oid
 
 	mu        sync.Mutex // guards manifests and inflight
 	manifests map[cas.ID]*fileInfo
@@ -71,16 +74,16 @@ type FirstRead struct {
 	Requests, Bytes int64
 }
 
-// fileInfo is what a Source knows of one file.
+// fileInfo is what a Source knows of one file: its chunk list, checked
+// against the pointer (for a version 1 pointer, by reading the whole file
+// once).
 type fileInfo struct {
-	m    *manifest.Manifest
-	locs []manifest.Location // nil when the manifest came from the local store
+	m *manifest.Manifest
 }
 
 // NewSource returns a Source over st (the local store, may be nil), r
-// (the remote, may be nil) and disk (a chunk cache, may be nil), decoding
-// with codec.
-func NewSource(st *store.Store, r *Remote, disk *ChunkCache, codec *compress.Codec, opts SourceOptions) *Source {
+// (the remote, may be nil) and disk (a chunk cache, may be nil).
+func NewSource(st *store.Store, r *remotestore.Store, disk *ChunkCache, opts SourceOptions) *Source {
 	if opts.MemCache <= 0 {
 		opts.MemCache = 32 << 20
 	}
@@ -89,7 +92,7 @@ func NewSource(st *store.Store, r *Remote, disk *ChunkCache, codec *compress.Cod
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Source{
-		st: st, r: r, disk: disk, mem: newMemCache(opts.MemCache), codec: codec,
+		st: st, r: r, disk: disk, mem: newMemCache(opts.MemCache),
 		manifests: map[cas.ID]*fileInfo{},
 		inflight:  map[cas.ID]chan struct{}{},
 		prefetch:  make(chan struct{}, opts.Prefetchers),
@@ -119,77 +122,105 @@ func (s *Source) First() (FirstRead, bool) {
 type File struct {
 	s    *Source
 	oid  cas.ID
-	info atomic.Pointer[fileInfo] // replaced once if chunk locations are needed
+	info *fileInfo
 }
 
-func newFile(s *Source, oid cas.ID, info *fileInfo) *File {
-	f := &File{s: s, oid: oid}
-	f.info.Store(info)
-	return f
-}
-
-// Open returns the file p points to. Its manifest comes from the local
-// store when there, else from the remote (one request).
+// Open returns the file p points to. Its chunk list comes from the local
+// store when there, else from the remote (one request), and is checked
+// against p: a version 2 pointer binds it, so every byte a read returns is
+// the file's; for a version 1 pointer, Open reads the whole file once and
+// checks it against the oid before it serves any of it.
 func (s *Source) Open(ctx context.Context, p pointer.Pointer) (*File, error) {
 	if p.Size == 0 {
-		return newFile(s, p.OID, &fileInfo{m: &manifest.Manifest{OID: p.OID}}), nil
+		return &File{s: s, oid: p.OID, info: &fileInfo{m: &manifest.Manifest{OID: p.OID}}}, nil
 	}
 	s.mu.Lock()
 	info, ok := s.manifests[p.OID]
 	s.mu.Unlock()
-	if !ok {
-		var err error
-		if info, err = s.loadInfo(ctx, p); err != nil {
+	if ok {
+		return &File{s: s, oid: p.OID, info: info}, nil
+	}
+	v, err, _ := s.opens.Do(p.OID.String(), func() (any, error) {
+		m, err := s.chunkList(ctx, p)
+		if err != nil {
 			return nil, err
+		}
+		info := &fileInfo{m: m}
+		if p.V1 {
+			if err := (&File{s: s, oid: p.OID, info: info}).checkWhole(ctx); err != nil {
+				return nil, err
+			}
 		}
 		s.mu.Lock()
 		s.manifests[p.OID] = info
 		s.mu.Unlock()
-	}
-	if info.m.Size != p.Size {
-		return nil, fmt.Errorf("manifest of %s: %w: %d bytes, pointer says %d", p.OID.Short(), cas.ErrCorrupt, info.m.Size, p.Size)
-	}
-	return newFile(s, p.OID, info), nil
-}
-
-func (s *Source) loadInfo(ctx context.Context, p pointer.Pointer) (*fileInfo, error) {
-	if s.st != nil {
-		mid := cas.ManifestID(p.OID)
-		raw, err := s.st.Get(ctx, mid)
-		if err == nil {
-			m, err := manifest.Decode(raw, mid)
-			if err != nil {
-				return nil, fmt.Errorf("manifest of %s: %w: %v", p.OID.Short(), cas.ErrCorrupt, err)
-			}
-			return &fileInfo{m: m}, nil
-		}
-		if !errors.Is(err, cas.ErrNotFound) {
-			return nil, err
-		}
-	}
-	return s.remoteInfo(ctx, p.OID)
-}
-
-func (s *Source) remoteInfo(ctx context.Context, oid cas.ID) (*fileInfo, error) {
-	if s.r == nil {
-		return nil, fmt.Errorf("the data of oid %s: %w (no remote)", oid, cas.ErrNotFound)
-	}
-	l, err := s.r.Located(ctx, oid)
+		return info, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	return &fileInfo{m: &l.Manifest, locs: l.Locs}, nil
+	return &File{s: s, oid: p.OID, info: v.(*fileInfo)}, nil
+}
+
+// chunkList returns the chunk list of p, checked against p, from the
+// local store, else from the remote. A damaged local manifest is dropped.
+func (s *Source) chunkList(ctx context.Context, p pointer.Pointer) (*manifest.Manifest, error) {
+	if s.st != nil {
+		m, err := filer.Manifest(ctx, s.st, p)
+		if err == nil {
+			return m, nil
+		}
+		if errors.Is(err, cas.ErrCorrupt) {
+			if mid, ok := manifest.ObjectID(p); ok {
+				_, _ = s.st.DropCorrupt(ctx, mid)
+			}
+		} else if !errors.Is(err, cas.ErrNotFound) {
+			return nil, err
+		}
+	}
+	if s.r == nil {
+		return nil, fmt.Errorf("the data of oid %s: %w (no remote)", p.OID, cas.ErrNotFound)
+	}
+	return s.r.Manifest(ctx, p)
+}
+
+// checkWhole reads every chunk of f in order and checks the whole content
+// against the oid: what a version 1 pointer needs before its chunk list
+// can be trusted.
+func (f *File) checkWhole(ctx context.Context) error {
+	m := f.info.m
+	h := blake3.New()
+	const batch = 64
+	for first := 0; first < len(m.Chunks); first += batch {
+		last := min(first+batch, len(m.Chunks)) - 1
+		if err := f.ensure(ctx, first, last); err != nil {
+			return err
+		}
+		for i := first; i <= last; i++ {
+			b, err := f.chunk(ctx, i)
+			if err != nil {
+				return err
+			}
+			h.Write(b)
+		}
+	}
+	var sum cas.ID
+	h.Sum(sum[:0])
+	if sum != f.oid {
+		return fmt.Errorf("file %s: %w: its chunks reassemble to %s", f.oid.Short(), filer.ErrMismatch, sum.Short())
+	}
+	return nil
 }
 
 // Size is the file's length.
-func (f *File) Size() int64 { return f.info.Load().m.Size }
+func (f *File) Size() int64 { return f.info.m.Size }
 
 // ReadAt reads len(p) bytes at off, or fewer at the end of the file (then
 // with io.EOF semantics left to the caller: n < len(p) and a nil error).
 // Chunks it must fetch are read from the remote with one ranged read per
 // run of chunks that sit together in one pack.
 func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	m := f.info.Load().m
+	m := f.info.m
 	if off >= m.Size || len(p) == 0 {
 		return 0, nil
 	}
@@ -224,7 +255,7 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 // chunk share one load.
 func (f *File) chunk(ctx context.Context, i int) ([]byte, error) {
 	s := f.s
-	c := f.info.Load().m.Chunks[i]
+	c := f.info.m.Chunks[i]
 	if b, ok := s.mem.get(c.ID); ok {
 		return b, nil
 	}
@@ -251,9 +282,16 @@ func (f *File) chunk(ctx context.Context, i int) ([]byte, error) {
 // load reads chunk i from the local store, the disk cache or the remote.
 func (f *File) load(ctx context.Context, i int) ([]byte, error) {
 	s := f.s
-	id := f.info.Load().m.Chunks[i].ID
+	id := f.info.m.Chunks[i].ID
 	if ok, _ := s.has(ctx, id); ok {
-		return s.st.Get(ctx, id)
+		b, err := s.st.Get(ctx, id)
+		if !errors.Is(err, cas.ErrCorrupt) || s.r == nil {
+			return b, err
+		}
+		// A damaged local copy: drop it, and read the remote's.
+		if _, err := s.st.DropCorrupt(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	if s.disk != nil {
 		if b, ok := s.disk.Get(id, nil); ok {
@@ -319,7 +357,7 @@ type fetchPlan struct {
 // concurrent readers wait for them instead of fetching them again.
 func (f *File) plan(ctx context.Context, first, last int) *fetchPlan {
 	s := f.s
-	chunks := f.info.Load().m.Chunks
+	chunks := f.info.m.Chunks
 	p := &fetchPlan{f: f}
 	start := -1
 	s.mu.Lock()
@@ -376,56 +414,33 @@ func (p *fetchPlan) run(ctx context.Context, wait bool) error {
 	return nil
 }
 
-// fetchRun reads chunks [first, last] from the remote, splitting the run
-// where consecutive chunks are not close together in one pack, and keeps
+// fetchRun reads chunks [first, last] from the remote, with as few
+// ranged reads as their places in the remote's packs allow, and keeps
 // them in the caches.
 func (f *File) fetchRun(ctx context.Context, first, last int) error {
 	s := f.s
-	info := f.info.Load()
+	m := f.info.m
 	if s.r == nil {
-		return fmt.Errorf("chunk %s: %w (no remote)", info.m.Chunks[first].ID.Short(), cas.ErrNotFound)
+		return fmt.Errorf("chunk %s: %w (no remote)", m.Chunks[first].ID.Short(), cas.ErrNotFound)
 	}
-	if info.locs == nil {
-		// The manifest came from the local store, which lacks some
-		// chunks: get the locations from the remote.
-		ri, err := s.remoteInfo(ctx, f.oid)
-		if err != nil {
-			return err
-		}
-		if len(ri.m.Chunks) != len(info.m.Chunks) {
-			return fmt.Errorf("file %s: %w: the remote's manifest differs from the local one", f.oid.Short(), cas.ErrCorrupt)
-		}
-		info = ri
-		f.info.Store(info)
-		s.mu.Lock()
-		s.manifests[f.oid] = info
-		s.mu.Unlock()
-	}
-	var l manifest.Located
-	l.Manifest = manifest.Manifest{OID: f.oid}
+	wants := make([]remotestore.Want, 0, last-first+1)
 	for i := first; i <= last; i++ {
-		l.Chunks = append(l.Chunks, info.m.Chunks[i])
-		l.Locs = append(l.Locs, info.locs[i])
+		wants = append(wants, remotestore.ChunkWant(m.Chunks[i].ID))
 	}
-	for _, sp := range runs(&l) {
-		fs, err := readSpan(ctx, s.codec, s.r, sp)
-		if err != nil {
-			return err
+	err := s.r.Read(ctx, wants, remotestore.ReadOptions{
+		Progress: func(n int64) {
+			s.fetched.Add(n)
+			s.fetchReqs.Add(1)
+		},
+	}, func(o remotestore.Object) error {
+		raw := bytes.Clone(o.Raw)
+		s.mem.put(o.ID, raw)
+		if s.disk != nil {
+			s.disk.Put(o.ID, raw)
 		}
-		s.fetched.Add(sp.end - sp.start)
-		s.fetchReqs.Add(1)
-		for _, fc := range fs {
-			raw, err := s.codec.Decompress(nil, fc.stored, fc.e.Method, int(fc.e.RawLen))
-			if err != nil {
-				return fmt.Errorf("chunk %s: %w: %v", fc.id.Short(), cas.ErrCorrupt, err)
-			}
-			s.mem.put(fc.id, raw)
-			if s.disk != nil {
-				s.disk.Put(fc.id, raw)
-			}
-		}
-	}
-	return nil
+		return nil
+	})
+	return err
 }
 
 // Reader reads one file sequentially or at random, as one open file handle
@@ -485,7 +500,7 @@ func (r *Reader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 // readahead makes [from, to) available in the background.
 func (f *File) readahead(from, to int64) {
 	s := f.s
-	m := f.info.Load().m
+	m := f.info.m
 	first, last := m.Find(from), m.Find(to-1)
 	if first >= len(m.Chunks) {
 		return

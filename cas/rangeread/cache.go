@@ -1,4 +1,4 @@
-package transfer
+package rangeread
 
 import (
 	"container/list"
@@ -229,4 +229,26 @@ func (m *memCache) put(id cas.ID, data []byte) {
 		delete(m.byID, e.id)
 		m.size -= int64(len(e.data))
 	}
+}
+
+// writeFileAtomic writes data to path by write-temp, rename.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
 }

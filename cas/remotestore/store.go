@@ -1,0 +1,456 @@
+package remotestore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/compress"
+	"github.com/lodevcs/lode/cas/pack"
+	"github.com/lodevcs/lode/remote"
+	"golang.org/x/sync/errgroup"
+)
+
+// Names in the remote layout.
+const (
+	packsPrefix     = "packs/"
+	manifestsPrefix = "manifests/" // layout 1
+)
+
+func packName(id cas.ID) string      { return packsPrefix + id.String() + ".pack" }
+func indexName(id cas.ID) string     { return packsPrefix + id.String() + ".idx" }
+func manifestName(oid cas.ID) string { return manifestsPrefix + oid.String() }
+
+// MaxIndexLen bounds the size of a pack index read from a remote: the
+// index of a pack of 4 GiB of the smallest objects. Larger ones are not
+// read.
+const MaxIndexLen = 64 << 20
+
+// Sentinel errors callers branch on.
+var (
+	// ErrMissing is wrapped when the remote has no copy of an object (or
+	// no good one: see the error's text).
+	ErrMissing = errors.New("missing on the remote")
+)
+
+// Problem is something Sync found wrong on the remote and worked around:
+// an index that was not used.
+type Problem struct {
+	Name string // object name on the remote
+	Err  error
+}
+
+func (p Problem) String() string { return p.Name + ": " + p.Err.Error() }
+
+// Store is a lode remote: a back end holding the remote layout, and a
+// local cache of its pack indexes. It is safe for concurrent use.
+type Store struct {
+	b        *remote.Counting
+	cacheDir string
+	codec    *compress.Codec
+
+	mu       sync.RWMutex // guards packs, problems, synced
+	packs    map[cas.ID]*remotePack
+	problems []Problem
+	synced   bool
+
+	syncMu sync.Mutex // held while syncing
+}
+
+// remotePack is one pack of the remote, with its checked index. Set once.
+type remotePack struct {
+	id   cas.ID
+	idx  *pack.Index
+	size int64
+}
+
+// New returns the remote stored in b, caching its pack indexes in cacheDir
+// (created when needed) and decoding objects with codec.
+func New(b remote.Backend, cacheDir string, codec *compress.Codec) *Store {
+	return &Store{b: remote.NewCounting(b), cacheDir: cacheDir, codec: codec, packs: map[cas.ID]*remotePack{}}
+}
+
+// Backend is the remote's back end.
+func (s *Store) Backend() remote.Backend { return s.b.Backend }
+
+// Close closes the back end.
+func (s *Store) Close() error { return s.b.Backend.Close() }
+
+// Requests is the number of requests made to the back end so far.
+func (s *Store) Requests() int64 { return s.b.Requests() }
+
+// BytesReceived and BytesSent count payload bytes that crossed the back
+// end.
+func (s *Store) BytesReceived() int64 { return s.b.BytesReceived() }
+func (s *Store) BytesSent() int64     { return s.b.BytesSent() }
+
+// String describes the remote for messages.
+func (s *Store) String() string { return s.b.Location() }
+
+// Problems returns what the last Sync found wrong and did not use.
+func (s *Store) Problems() []Problem {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]Problem(nil), s.problems...)
+}
+
+// Sync brings the merged index up to date with the remote: it lists packs/,
+// and uses every index whose pack is listed with the size the index gives
+// and whose checksum is its name, taking it from the local cache when the
+// cached copy passes the same checks, else from the remote (then caching
+// it). An index that fails a check is not used (and, if cached, dropped
+// from the cache); it is reported in Problems, and Sync goes on: one bad
+// object on the remote does not stop anyone. Packs the listing no longer
+// shows are forgotten, and their cached indexes removed.
+func (s *Store) Sync(ctx context.Context) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	sizes, err := s.listPacks(ctx)
+	if err != nil {
+		return err
+	}
+	var problems []Problem
+	var probMu sync.Mutex
+	report := func(name string, err error) {
+		probMu.Lock()
+		problems = append(problems, Problem{Name: name, Err: err})
+		probMu.Unlock()
+	}
+	type todo struct {
+		id               cas.ID
+		idxLen, packSize int64
+	}
+	var todos []todo
+	listed := map[cas.ID]bool{}
+	for name, n := range sizes {
+		hex, ok := strings.CutSuffix(name, ".idx")
+		if !ok {
+			continue
+		}
+		id, err := cas.ParseID(hex)
+		if err != nil {
+			continue // not ours
+		}
+		packSize, ok := sizes[hex+".pack"]
+		if !ok {
+			report(packsPrefix+name, errors.New("its pack is missing; the index is not used"))
+			continue
+		}
+		listed[id] = true
+		s.mu.RLock()
+		p, known := s.packs[id]
+		s.mu.RUnlock()
+		if known && p.size == packSize {
+			continue
+		}
+		todos = append(todos, todo{id, n, packSize})
+	}
+	s.mu.Lock()
+	for id := range s.packs {
+		if !listed[id] {
+			delete(s.packs, id)
+		}
+	}
+	s.mu.Unlock()
+	if err := os.MkdirAll(s.cacheDir, 0o755); err != nil {
+		return fmt.Errorf("remote index cache: %w", err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for _, t := range todos {
+		g.Go(func() error {
+			p, err := s.loadIndex(gctx, t.id, t.idxLen, t.packSize)
+			if err != nil {
+				if gctx.Err() != nil || !errors.Is(err, cas.ErrCorrupt) {
+					return err
+				}
+				report(indexName(t.id), err)
+				return nil
+			}
+			s.mu.Lock()
+			s.packs[t.id] = p
+			s.mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	s.pruneCache(listed)
+	sort.Slice(problems, func(i, j int) bool { return problems[i].Name < problems[j].Name })
+	s.mu.Lock()
+	s.problems, s.synced = problems, true
+	s.mu.Unlock()
+	return nil
+}
+
+// catalogName is the object that lists packs/ for readers that cannot
+// list (a plain HTTP server): one line "name size" per object, sorted.
+// Every push rewrites it from a real listing after its packs are
+// published.
+const catalogName = packsPrefix + "LIST"
+
+// maxCatalogLen bounds the catalog read from a remote.
+const maxCatalogLen = 64 << 20
+
+// listPacks returns the objects under packs/ and their sizes: from a
+// listing, or, where the back end cannot list, from the catalog.
+func (s *Store) listPacks(ctx context.Context) (map[string]int64, error) {
+	sizes := map[string]int64{}
+	err := s.b.List(ctx, packsPrefix, remote.ListOptions{}, func(info remote.Info) error {
+		sizes[strings.TrimPrefix(info.Name, packsPrefix)] = info.Size
+		return nil
+	})
+	if err == nil {
+		return sizes, nil
+	}
+	if !errors.Is(err, errors.ErrUnsupported) {
+		return nil, fmt.Errorf("list packs on %s: %w", s, err)
+	}
+	b, cerr := s.getAll(ctx, catalogName, maxCatalogLen)
+	if notExist(cerr) {
+		return nil, fmt.Errorf("%s cannot be listed, and has no %s (push to it once with this git-lode, through a writable URL): %w", s, catalogName, err)
+	}
+	if cerr != nil {
+		return nil, fmt.Errorf("read %s from %s: %w", catalogName, s, cerr)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, n, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		size, perr := strconv.ParseInt(n, 10, 64)
+		if perr != nil || size < 0 || strings.Contains(name, "/") {
+			continue
+		}
+		sizes[name] = size
+	}
+	return sizes, nil
+}
+
+// WriteCatalog rewrites the catalog of packs/ from a fresh listing, for
+// readers that cannot list. Pushes call it once their packs are
+// published. Two pushes at once may leave a catalog without the other's
+// packs; the next push lists them again.
+func (s *Store) WriteCatalog(ctx context.Context) error {
+	var lines []string
+	err := s.b.List(ctx, packsPrefix, remote.ListOptions{}, func(info remote.Info) error {
+		name := strings.TrimPrefix(info.Name, packsPrefix)
+		if strings.HasSuffix(name, ".pack") || strings.HasSuffix(name, ".idx") {
+			lines = append(lines, name+" "+strconv.FormatInt(info.Size, 10)+"\n")
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list packs on %s: %w", s, err)
+	}
+	sort.Strings(lines)
+	b := []byte(strings.Join(lines, ""))
+	if err := s.b.Put(ctx, catalogName, bytes.NewReader(b), int64(len(b)), remote.PutOptions{ContentType: "text/plain"}); err != nil {
+		return fmt.Errorf("write %s on %s: %w", catalogName, s, err)
+	}
+	return nil
+}
+
+// ensureSynced syncs once per Store.
+func (s *Store) ensureSynced(ctx context.Context) error {
+	s.mu.RLock()
+	done := s.synced
+	s.mu.RUnlock()
+	if done {
+		return nil
+	}
+	return s.Sync(ctx)
+}
+
+// loadIndex returns pack id's index from the cache, or else from the
+// remote, checked: its checksum is id, its records are in bounds, and it
+// describes a pack of packSize bytes. An index that fails a check gives an
+// error wrapping cas.ErrCorrupt.
+func (s *Store) loadIndex(ctx context.Context, id cas.ID, idxLen, packSize int64) (*remotePack, error) {
+	check := func(b []byte) (*remotePack, error) {
+		ix, err := pack.ParseIndex(b)
+		if err == nil {
+			err = ix.Verify()
+		}
+		if err == nil && ix.ID() != id {
+			err = fmt.Errorf("%w: index checksum does not match its name", pack.ErrFormat)
+		}
+		if err == nil && ix.PackSize() != packSize {
+			err = fmt.Errorf("%w: the index describes a pack of %d bytes, the remote lists %d", pack.ErrFormat, ix.PackSize(), packSize)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &remotePack{id: id, idx: ix, size: packSize}, nil
+	}
+	path := s.cachePath(id)
+	if b, err := readLimited(path, MaxIndexLen); err == nil {
+		if p, err := check(b); err == nil {
+			return p, nil
+		}
+		os.Remove(path) // damaged or stale: fetch it again
+	}
+	if idxLen > MaxIndexLen {
+		return nil, fmt.Errorf("%w: index of %d bytes, more than the %d allowed", cas.ErrCorrupt, idxLen, MaxIndexLen)
+	}
+	b, err := s.getAll(ctx, indexName(id), MaxIndexLen)
+	if errors.Is(err, remote.ErrNotExist) {
+		return nil, fmt.Errorf("%w: listed but gone: %v", cas.ErrCorrupt, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fetch index of pack %s from %s: %w", id.Short(), s, err)
+	}
+	p, err := check(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", cas.ErrCorrupt, err)
+	}
+	if err := writeFileAtomic(path, b); err != nil {
+		return nil, fmt.Errorf("cache index of pack %s: %w", id.Short(), err)
+	}
+	return p, nil
+}
+
+// pruneCache removes cached indexes of packs the remote no longer lists.
+func (s *Store) pruneCache(listed map[cas.ID]bool) {
+	ents, err := os.ReadDir(s.cacheDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		hex, ok := strings.CutSuffix(e.Name(), ".idx")
+		if !ok {
+			// A temporary file another process is writing is young;
+			// one a killed process left is removed after a while.
+			if strings.HasPrefix(e.Name(), ".tmp-") {
+				if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+					os.Remove(filepath.Join(s.cacheDir, e.Name()))
+				}
+			}
+			continue
+		}
+		if id, err := cas.ParseID(hex); err == nil && !listed[id] {
+			os.Remove(filepath.Join(s.cacheDir, e.Name()))
+		}
+	}
+}
+
+// Loc is one copy of an object on the remote.
+type Loc struct {
+	Pack  cas.ID
+	Entry pack.Entry // Offset is in that pack
+}
+
+// Locate returns every copy of id in the merged index, ordered by pack id
+// (so that readers agree on which copy they try first).
+func (s *Store) Locate(id cas.ID) []Loc {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Loc
+	for pid, p := range s.packs {
+		e, ok, err := p.idx.Lookup(id)
+		if err == nil && ok {
+			out = append(out, Loc{Pack: pid, Entry: e})
+		}
+	}
+	if len(out) > 1 {
+		sort.Slice(out, func(i, j int) bool { return out[i].Pack.Compare(out[j].Pack) < 0 })
+	}
+	return out
+}
+
+// Has reports whether the merged index has id.
+func (s *Store) Has(id cas.ID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, p := range s.packs {
+		if _, ok, err := p.idx.Lookup(id); err == nil && ok {
+			return true
+		}
+	}
+	return false
+}
+
+// addPack makes a pack this process uploaded known without a Sync.
+func (s *Store) addPack(id cas.ID, ix *pack.Index) {
+	s.mu.Lock()
+	s.packs[id] = &remotePack{id: id, idx: ix, size: ix.PackSize()}
+	s.mu.Unlock()
+}
+
+// getAll reads a whole object, refusing one larger than limit.
+func (s *Store) getAll(ctx context.Context, name string, limit int64) ([]byte, error) {
+	rc, err := s.b.Get(ctx, name, 0, -1, remote.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, io.LimitReader(rc, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > limit {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", cas.ErrCorrupt, name, limit)
+	}
+	return buf.Bytes(), nil
+}
+
+func (s *Store) cachePath(id cas.ID) string { return filepath.Join(s.cacheDir, id.String()+".idx") }
+
+// readLimited reads a local file of at most limit bytes.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("%s: %d bytes, over %d", path, fi.Size(), limit)
+	}
+	return io.ReadAll(f)
+}
+
+// writeFileAtomic writes data to path by write-temp, rename.
+func writeFileAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}
+
+// notExist reports whether err means the object is gone.
+func notExist(err error) bool {
+	return errors.Is(err, remote.ErrNotExist) || errors.Is(err, fs.ErrNotExist)
+}
