@@ -100,7 +100,7 @@ func versionString() string {
 			v = bi.Main.Version
 		}
 	}
-	return v + " (pointer lode/1, pack format 1)"
+	return v + " (pointer lode/2, pack format 1, remote layout 2)"
 }
 
 func (a *app) versionCommand() *cobra.Command {

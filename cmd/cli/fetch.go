@@ -30,7 +30,9 @@ func (a *app) fetchCommand() *cobra.Command {
 		Long: `Downloads into the local store the data of the lode files in the tree of each
 REV (default HEAD), as far as --include and --exclude select them. Only what
 the local store lacks is downloaded: the files' manifests, then the missing
-chunks with ranged reads. Every chunk is verified before it is stored.`,
+chunks with ranged reads. Every chunk is verified before it is stored, and
+what the local store already holds of these files is read back first: a
+damaged copy is dropped and downloaded again.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, err := a.fetch(cmd.Context(), args, f)
 			return err
@@ -62,14 +64,19 @@ func (a *app) fetch(ctx context.Context, revs []string, f fetchFlags) (*repo, er
 		return nil, err
 	}
 	defer st.Close()
+	a.tidy(st)
 	rem, err := a.openRemote(ctx, r, st, f.remote)
 	if err != nil {
 		return nil, err
 	}
-	defer rem.Backend().Close()
+	defer rem.Close()
 	progress, finish := a.transferProgress("lode: downloading")
-	stats, err := transfer.Fetch(ctx, st, rem, ptrs, transfer.Options{Progress: progress})
+	// VerifyLocal: what the store already has of these files is read
+	// back, so that a damaged copy is replaced rather than reported as
+	// "already there".
+	stats, err := transfer.Fetch(ctx, st, rem, ptrs, transfer.Options{Progress: progress, VerifyLocal: true})
 	finish()
+	a.reportRemoteProblems(rem)
 	if err != nil {
 		return nil, fmt.Errorf("download from %s: %w", rem, err)
 	}

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/cas/remotestore"
 	"github.com/lodevcs/lode/cas/transfer"
 
 	"github.com/lodevcs/lode/cas/store"
@@ -28,24 +30,38 @@ func (a *app) newFilter(ctx context.Context) (*filter.Filter, *repo, *store.Stor
 		return nil, nil, nil, err
 	}
 	f := &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE")}
-	f.Fetch = a.lazyFetch(r, s)
+	rem := a.lazyRemote(r, s)
+	f.Fetch = func(ctx context.Context, p pointer.Pointer) error {
+		r, err := rem(ctx)
+		if err != nil {
+			return fmt.Errorf("it is not in the local store, and: %w", err)
+		}
+		_, err = transfer.Fetch(ctx, s, r, []pointer.Pointer{p}, transfer.Options{Workers: 4})
+		return err
+	}
+	f.Repair = func(ctx context.Context, p pointer.Pointer, id cas.ID) error {
+		r, err := rem(ctx)
+		if err != nil {
+			return err
+		}
+		w := remotestore.ChunkWant(id)
+		if mw, ok := remotestore.ManifestWant(p); ok && mw.ID == id {
+			w = mw
+		}
+		return transfer.Repair(ctx, s, r, []remotestore.Want{w})
+	}
 	return f, r, s, nil
 }
 
-// lazyFetch returns a Fetch function for the filter that opens the lode
-// remote on first use, so that checkouts whose data is local never need
-// one.
-func (a *app) lazyFetch(r *repo, s *store.Store) func(context.Context, pointer.Pointer) error {
+// lazyRemote returns a function that opens the lode remote on first use,
+// so that checkouts whose data is local never need one.
+func (a *app) lazyRemote(r *repo, s *store.Store) func(context.Context) (*remotestore.Store, error) {
 	var once sync.Once
-	var rem *transfer.Remote
+	var rem *remotestore.Store
 	var openErr error
-	return func(ctx context.Context, p pointer.Pointer) error {
+	return func(ctx context.Context) (*remotestore.Store, error) {
 		once.Do(func() { rem, openErr = a.openRemote(ctx, r, s, "") })
-		if openErr != nil {
-			return fmt.Errorf("it is not in the local store, and: %w", openErr)
-		}
-		_, err := transfer.Fetch(ctx, s, rem, []pointer.Pointer{p}, transfer.Options{Workers: 4})
-		return err
+		return rem, openErr
 	}
 }
 

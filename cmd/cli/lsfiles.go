@@ -7,7 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/transfer"
 	"github.com/lodevcs/lode/hooks/gitrepo"
 	"github.com/spf13/cobra"
 )
@@ -59,10 +59,7 @@ with the problem.`,
 					rows = append(rows, row{Path: e.Path, Error: e.Err.Error()})
 					return nil
 				}
-				local := e.Pointer.Size == 0
-				if !local {
-					local, _ = s.Has(ctx, cas.ManifestID(e.Pointer.OID))
-				}
+				local := transfer.Complete(ctx, s, e.Pointer)
 				rows = append(rows, row{Path: e.Path, Size: e.Pointer.Size, OID: e.Pointer.OID.String(), Local: local})
 				return nil
 			})

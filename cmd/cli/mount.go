@@ -17,7 +17,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/lodevcs/lode/cas"
-	"github.com/lodevcs/lode/cas/transfer"
+	"github.com/lodevcs/lode/cas/rangeread"
 	"github.com/lodevcs/lode/fuse/commitfs"
 	"github.com/lodevcs/lode/hooks/gitrepo"
 	"github.com/spf13/cobra"
@@ -238,13 +238,20 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 		rem = nil
 	}
 	if rem != nil {
-		defer rem.Backend().Close()
+		defer rem.Close()
+		// Know the remote's packs before reporting ready: the first read
+		// then costs only what it reads, and a remote that cannot be
+		// reached is an error now rather than EIO later.
+		if err := rem.Sync(ctx); err != nil {
+			return fmt.Errorf("lode remote: %w", err)
+		}
+		a.reportRemoteProblems(rem)
 	}
-	cache, err := transfer.OpenChunkCache(filepath.Join(st.Dir(), "cache", "chunks"), cacheSize)
+	cache, err := rangeread.OpenChunkCache(filepath.Join(st.Dir(), "cache", "chunks"), cacheSize)
 	if err != nil {
 		return err
 	}
-	src := transfer.NewSource(st, rem, cache, st.Codec(), transfer.SourceOptions{})
+	src := rangeread.NewSource(st, rem, cache, rangeread.SourceOptions{})
 	defer src.Close()
 
 	logf := func(format string, args ...any) {

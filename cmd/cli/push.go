@@ -9,23 +9,32 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/cas/remotestore"
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/cas/transfer"
+	"github.com/lodevcs/lode/hooks/gitrepo"
 	"github.com/spf13/cobra"
 )
 
 func (a *app) pushCommand() *cobra.Command {
-	var all bool
+	var all, repair bool
 	cmd := &cobra.Command{
 		Use:   "push [GIT-REMOTE] [REV...]",
 		Short: "Upload the data that commits reference to the lode remote (what the pre-push hook does)",
-		Long: `Uploads to the lode remote the files that the commits reachable from REV
-(default HEAD) reference and that are not in the history GIT-REMOTE already
-has (its remote-tracking branches). With --all, every branch and tag, and
-nothing is assumed to be there already. GIT-REMOTE (default: the current
-branch's remote, or origin) only matters for the embedded default remote and
-for what counts as already pushed; .lode.toml's [remote] url, or
-LODE_REMOTE_URL, says where the data goes.
+		Long: `Uploads to the lode remote the files that REV (default HEAD) needs: every lode
+file in its tree, and those of the commits reachable from it that are not in
+the history GIT-REMOTE already has (its remote-tracking branches). What the
+lode remote already holds is not sent again; the remote's indexes say what
+that is. With --all, every branch and tag and all their history.
+
+GIT-REMOTE (default: the current branch's remote, or origin) only matters for
+the embedded default remote and for what counts as already pushed;
+.lode.toml's [remote] url, or LODE_REMOTE_URL, says where the data goes.
+
+With --repair, push reads back from the lode remote everything the history of
+REV (or, with --all, of every branch and tag) needs, and uploads again from
+this clone whatever the remote lacks or holds damaged: what to run when
+'git lode verify --remote' found problems.
 
 Uploads are resumable: an interrupted push, run again, uploads only what is
 still missing.`,
@@ -41,24 +50,23 @@ still missing.`,
 			}
 			revs := args
 			var exclude []plumbing.Hash
-			if all {
+			switch {
+			case all:
 				if len(revs) > 0 {
 					return usageError("--all takes no revisions")
 				}
-				revs, err = a.allRefs(ctx, r)
-				if err != nil {
+				if revs, err = a.allRefs(ctx, r); err != nil {
 					return err
 				}
-			} else {
-				if len(revs) == 0 {
-					revs = []string{"HEAD"}
-				}
+			case len(revs) == 0:
+				revs = []string{"HEAD"}
+			}
+			if !all && !repair {
 				name := gitRemote
 				if name == "" {
 					name = a.defaultGitRemote(ctx, r.dir())
 				}
-				exclude, err = a.remoteTips(ctx, r, name)
-				if err != nil {
+				if exclude, err = a.remoteTips(ctx, r, name); err != nil {
 					return err
 				}
 			}
@@ -66,27 +74,43 @@ still missing.`,
 			if err != nil {
 				return err
 			}
-			return a.push(ctx, r, gitRemote, "", include, exclude, false)
+			return a.push(ctx, r, pushRequest{gitRemote: gitRemote, include: include, exclude: exclude, repair: repair})
 		},
 	}
-	cmd.Flags().BoolVar(&all, "all", false, "push the data of every branch and tag")
+	cmd.Flags().BoolVar(&all, "all", false, "push the data of every branch and tag, and all their history")
+	cmd.Flags().BoolVar(&repair, "repair", false, "read back what the remote has for these commits and upload again what is missing or damaged there")
 	return cmd
 }
 
-// push uploads what the history include..exclude references. quiet
-// suppresses the message when there is nothing to do (the hook runs on
-// every push, most of which carry no lode files).
-func (a *app) push(ctx context.Context, r *repo, gitRemote, gitURL string, include, exclude []plumbing.Hash, quiet bool) error {
+// pushRequest is what to push: the data of the trees of include, and of
+// the commits in include's history that are not in exclude's.
+type pushRequest struct {
+	gitRemote, gitURL string
+	include, exclude  []plumbing.Hash
+	repair            bool
+	quiet             bool // no message when there is nothing to push (the hook)
+}
+
+// push uploads what the pushed tips need: every lode file in their trees
+// (so that a fresh clone of them works, whatever the lode remote received
+// before, as after a change of remote URL) and in the history that the
+// remote lacks.
+func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 	var ptrs []pointer.Pointer
-	if len(include) > 0 {
+	if len(req.include) > 0 {
 		var err error
-		if ptrs, err = a.reachablePointers(ctx, r, include, exclude); err != nil {
+		if ptrs, err = a.reachablePointers(ctx, r, req.include, req.exclude); err != nil {
 			return err
 		}
+		tips, err := a.treePointers(ctx, r, req.include)
+		if err != nil {
+			return err
+		}
+		ptrs = append(ptrs, tips...)
 	}
 	if len(ptrs) == 0 {
-		if !quiet {
-			fmt.Fprintln(a.io.Err, "lode: nothing to push (no lode files in commits the remote lacks)")
+		if !req.quiet {
+			fmt.Fprintln(a.io.Err, "lode: nothing to push (no lode files in these commits)")
 		}
 		return nil
 	}
@@ -95,23 +119,64 @@ func (a *app) push(ctx context.Context, r *repo, gitRemote, gitURL string, inclu
 		return err
 	}
 	defer st.Close()
-	rem, err := a.openRemoteFor(ctx, r, st, gitRemote, gitURL)
+	a.tidy(st)
+	rem, err := a.openRemoteFor(ctx, r, st, req.gitRemote, req.gitURL)
 	if err != nil {
 		return err
 	}
-	defer rem.Backend().Close()
-	return a.pushTo(ctx, st, rem, ptrs)
+	defer rem.Close()
+	return a.pushTo(ctx, st, rem, ptrs, req.repair)
 }
 
-func (a *app) pushTo(ctx context.Context, st *store.Store, rem *transfer.Remote, ptrs []pointer.Pointer) error {
+func (a *app) pushTo(ctx context.Context, st *store.Store, rem *remotestore.Store, ptrs []pointer.Pointer, repair bool) error {
 	progress, finish := a.transferProgress("lode: uploading")
-	stats, err := transfer.Push(ctx, st, rem, ptrs, transfer.Options{Progress: progress, PackSize: a.packSize()})
+	stats, err := transfer.Push(ctx, st, rem, ptrs, transfer.Options{Progress: progress, PackSize: a.packSize(), Repair: repair})
 	finish()
+	a.reportRemoteProblems(rem)
 	if err != nil {
 		return fmt.Errorf("upload to %s: %w", rem, explainTransferError(err))
 	}
 	a.printStats("push", stats, rem.String())
+	if repair {
+		fmt.Fprintf(a.io.Err, "lode: repair: %d object(s) the remote held damaged were uploaded again\n", stats.Repaired)
+	}
 	return nil
+}
+
+// reportRemoteProblems warns about what the remote holds that was not used.
+func (a *app) reportRemoteProblems(rem *remotestore.Store) {
+	for _, p := range rem.Problems() {
+		fmt.Fprintf(a.io.Err, "git-lode: warning: %s on %s: %v (not used; what it held is uploaded again when needed)\n", p.Name, rem, p.Err)
+	}
+}
+
+// tidy removes what killed writers left in the store long ago.
+func (a *app) tidy(st *store.Store) {
+	if _, err := st.Tidy(store.DefaultGrace); err != nil {
+		fmt.Fprintf(a.io.Err, "git-lode: warning: %v\n", err)
+	}
+}
+
+// treePointers lists the pointers in the trees of commits.
+func (a *app) treePointers(ctx context.Context, r *repo, commits []plumbing.Hash) ([]pointer.Pointer, error) {
+	gr, err := gitrepo.Open(r.dir())
+	if err != nil {
+		return nil, err
+	}
+	defer gr.Close()
+	var ptrs []pointer.Pointer
+	for _, c := range commits {
+		err := gr.Pointers(ctx, c, func(e gitrepo.Entry) error {
+			if e.Err == nil {
+				ptrs = append(ptrs, e.Pointer)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return ptrs, nil
 }
 
 // isGitRemote reports whether name is a configured git remote.
@@ -190,7 +255,7 @@ func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte)
 	} else {
 		gitRemote = "" // a push to a URL
 	}
-	if err := a.push(ctx, r, gitRemote, gitURL, include, exclude, true); err != nil {
+	if err := a.push(ctx, r, pushRequest{gitRemote: gitRemote, gitURL: gitURL, include: include, exclude: exclude, quiet: true}); err != nil {
 		return fmt.Errorf("%w\nthe push was stopped before git sent anything; fix the problem and push again (what was uploaded is kept)", err)
 	}
 	return nil

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/remotestore"
 	"github.com/lodevcs/lode/cas/store"
-	"github.com/lodevcs/lode/cas/transfer"
 	"github.com/lodevcs/lode/remote"
 )
 
@@ -109,12 +109,12 @@ func embeddedRemote(path string) string {
 
 // openRemote opens the lode remote of r (see resolveRemote), wrapped with
 // retries, with its index cache under the local store.
-func (a *app) openRemote(ctx context.Context, r *repo, st *store.Store, gitRemote string) (*transfer.Remote, error) {
+func (a *app) openRemote(ctx context.Context, r *repo, st *store.Store, gitRemote string) (*remotestore.Store, error) {
 	return a.openRemoteFor(ctx, r, st, gitRemote, "")
 }
 
 // openRemoteFor is openRemote for a push to a git URL.
-func (a *app) openRemoteFor(ctx context.Context, r *repo, st *store.Store, gitRemote, gitURL string) (*transfer.Remote, error) {
+func (a *app) openRemoteFor(ctx context.Context, r *repo, st *store.Store, gitRemote, gitURL string) (*remotestore.Store, error) {
 	ru, err := a.resolveRemote(ctx, r, gitRemote, gitURL)
 	if err != nil {
 		return nil, err
@@ -131,7 +131,7 @@ func (a *app) openRemoteFor(ctx context.Context, r *repo, st *store.Store, gitRe
 		},
 	})
 	key := cas.Sum([]byte(b.Location())).Short()
-	return transfer.NewRemote(b, filepath.Join(st.Dir(), "remotes", key)), nil
+	return remotestore.New(b, filepath.Join(st.Dir(), "remotes", key), st.Codec()), nil
 }
 
 // openBackend opens the back end a remote URL names.

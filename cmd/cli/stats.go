@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 
+	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/cas/transfer"
 	"github.com/spf13/cobra"
 )
 
@@ -13,8 +16,10 @@ func (a *app) statsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stats",
 		Short: "Show logical vs stored bytes, chunk count, dedup and compression ratios",
-		Long: `Reads the local store's indexes and manifests and reports:
-  logical bytes   total size of the distinct file versions stored
+		Long: `Reads the local store's indexes, and the lode files in the history of every
+branch and tag, and reports:
+  files           distinct file versions in that history whose data is local
+  logical bytes   their total size
   stored bytes    size of the pack and index files on disk
   chunks          distinct chunks, their raw and compressed size
   dedup ratio     logical bytes / distinct chunk bytes
@@ -22,7 +27,7 @@ func (a *app) statsCommand() *cobra.Command {
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			_, s, err := a.openRepoStore(ctx)
+			r, s, err := a.openRepoStore(ctx)
 			if err != nil {
 				return err
 			}
@@ -30,6 +35,10 @@ func (a *app) statsCommand() *cobra.Command {
 			st, err := store.ComputeStats(ctx, s)
 			if err != nil {
 				return fmt.Errorf("%w (run 'git lode verify' to find damaged objects)", err)
+			}
+			// Files of one chunk have no manifest: count what git names.
+			if st.Files, st.LogicalBytes, err = a.localHistoryFiles(ctx, r, s); err != nil {
+				return err
 			}
 			if asJSON {
 				enc := json.NewEncoder(a.io.Out)
@@ -62,4 +71,34 @@ func (a *app) statsCommand() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// localHistoryFiles counts the distinct lode files in the history of every
+// branch and tag whose data the store holds whole, and their bytes.
+func (a *app) localHistoryFiles(ctx context.Context, r *repo, s *store.Store) (int, int64, error) {
+	revs, err := a.allRefs(ctx, r)
+	if err != nil || len(revs) == 0 {
+		return 0, 0, err
+	}
+	include, err := a.resolveRevs(ctx, r, revs)
+	if err != nil {
+		return 0, 0, err
+	}
+	ptrs, err := a.reachablePointers(ctx, r, include, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	seen := map[cas.ID]bool{}
+	files, bytes := 0, int64(0)
+	for _, p := range ptrs {
+		if seen[p.OID] || p.Size == 0 {
+			continue
+		}
+		seen[p.OID] = true
+		if transfer.Complete(ctx, s, p) {
+			files++
+			bytes += p.Size
+		}
+	}
+	return files, bytes, nil
 }

@@ -17,7 +17,7 @@ import (
 
 func (a *app) verifyCommand() *cobra.Command {
 	var rev, gitRemote string
-	var storeOnly, onRemote bool
+	var storeOnly, onRemote, fix bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Re-hash the local store and every pointer reachable from HEAD",
@@ -30,6 +30,11 @@ func (a *app) verifyCommand() *cobra.Command {
 With --remote, checks the lode remote instead of the local store: every
 pointer in the history of REV has its data there, and that data, read back
 in full, hashes right.
+
+With --fix, verify also repairs the local store: it removes what killed
+writers left behind more than a day ago (temporary files, packs without an
+index), and drops damaged copies of objects (rewriting their packs without
+them), so that 'git lode fetch' can download intact ones.
 
 Problems are printed one per line. Exit code 0 means all is well (warnings,
 such as files left by an interrupted writer, do not count), 3 means damage or
@@ -48,7 +53,20 @@ missing data was found.`,
 				return a.verifyRemote(cmd, r, s, rev, gitRemote, prog)
 			}
 			errs, warns := 0, 0
+			if fix {
+				removed, err := s.Tidy(store.DefaultGrace)
+				if err != nil {
+					return err
+				}
+				for _, p := range removed {
+					fmt.Fprintf(out, "fixed: removed leftover %s\n", p)
+				}
+			}
+			var damaged []cas.ID
 			vs, err := store.Verify(ctx, s, func(p store.Problem) {
+				if !p.Object.IsZero() {
+					damaged = append(damaged, p.Object)
+				}
 				if p.Severity == store.Error {
 					errs++
 					fmt.Fprintf(out, "error: %s\n", p)
@@ -61,6 +79,17 @@ missing data was found.`,
 				return err
 			}
 			fmt.Fprintf(out, "store: %d packs, %d objects, %s checked\n", vs.Packs, vs.Objects, humanBytes(vs.Bytes))
+			if fix {
+				for _, id := range damaged {
+					n, err := s.DropCorrupt(ctx, id)
+					if err != nil {
+						return err
+					}
+					if n > 0 {
+						fmt.Fprintf(out, "fixed: dropped %d damaged copy(ies) of object %s; 'git lode fetch' gets an intact one from the remote\n", n, id)
+					}
+				}
+			}
 
 			if !storeOnly {
 				n, bad, err := a.verifyPointers(cmd, r, s, rev, prog)
@@ -82,6 +111,7 @@ missing data was found.`,
 	cmd.Flags().StringVar(&rev, "rev", "HEAD", "check pointers in the history of this revision")
 	cmd.Flags().BoolVar(&storeOnly, "store-only", false, "check only the local store, not the pointers in git")
 	cmd.Flags().BoolVar(&onRemote, "remote", false, "check the lode remote instead of the local store")
+	cmd.Flags().BoolVar(&fix, "fix", false, "remove old leftovers of killed writers and drop damaged copies from the local store")
 	cmd.Flags().StringVar(&gitRemote, "git-remote", "", "git remote whose lode remote to check (default: the branch's remote, or origin)")
 	return cmd
 }
@@ -94,7 +124,13 @@ func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, git
 	if err != nil {
 		return err
 	}
-	defer rem.Backend().Close()
+	defer rem.Close()
+	if err := rem.Sync(ctx); err != nil {
+		return err
+	}
+	for _, p := range rem.Problems() {
+		fmt.Fprintf(a.io.Out, "warning: %s: %v (not used)\n", p.Name, p.Err)
+	}
 	gr, head, err := a.openRev(r, rev)
 	if err != nil {
 		return err
@@ -109,7 +145,7 @@ func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, git
 		seen[e.Pointer.OID] = true
 		n++
 		prog.printf("reading %s (%s) from %s", e.Path, humanBytes(e.Pointer.Size), rem)
-		if err := transfer.VerifyFile(ctx, s, rem, e.Pointer.OID, e.Pointer.Size, transfer.Options{}); err != nil {
+		if err := transfer.VerifyFile(ctx, rem, e.Pointer, transfer.Options{}); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -125,6 +161,7 @@ func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, git
 	fmt.Fprintf(a.io.Out, "remote %s: %d distinct file(s) in the history of %s, %d with problems\n", rem, n, rev, bad)
 	if bad > 0 {
 		fmt.Fprintln(a.io.Out, "verify --remote FAILED")
+		fmt.Fprintf(a.io.Err, "lode: to upload again, from this clone, what the remote lacks or holds damaged, run 'git lode push --repair %s'\n", rev)
 		return &exitError{code: ExitProblems, err: errSilent}
 	}
 	fmt.Fprintln(a.io.Out, "verify --remote OK")

@@ -13,8 +13,8 @@ import (
 
 	"github.com/lodevcs/lode/cas/filer"
 	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/cas/rangeread"
 	"github.com/lodevcs/lode/cas/store"
-	"github.com/lodevcs/lode/cas/transfer"
 	"github.com/lodevcs/lode/hooks/gitrepo"
 )
 
@@ -233,7 +233,7 @@ func BenchmarkSequentialRead(b *testing.B) {
 }
 
 // storeFile cleans data into a new local store and returns Files over it
-// (a transfer.Source without a remote) and the pointer.
+// (a rangeread.Source without a remote) and the pointer.
 func storeFile(tb testing.TB, data []byte) (Files, pointer.Pointer) {
 	tb.Helper()
 	st, err := store.Open(tb.TempDir(), store.Options{})
@@ -250,13 +250,13 @@ func storeFile(tb testing.TB, data []byte) (Files, pointer.Pointer) {
 	if err := pk.Flush(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
-	src := transfer.NewSource(st, nil, nil, st.Codec(), transfer.SourceOptions{})
+	src := rangeread.NewSource(st, nil, nil, rangeread.SourceOptions{})
 	tb.Cleanup(src.Close)
 	return SourceFiles(src), p
 }
 
 // BenchmarkSequentialReadStore is BenchmarkSequentialRead/first with the
-// real read path: chunks in a local store, read through transfer.Source
+// real read path: chunks in a local store, read through rangeread.Source
 // (decompression, verification, readahead).
 func BenchmarkSequentialReadStore(b *testing.B) {
 	requireFUSE(b)

@@ -293,7 +293,7 @@ func TestFusermount(t *testing.T) {
 }
 
 // TestSourceFiles reads through the real read path: a local store and
-// transfer.Source, adapted by SourceFiles.
+// rangeread.Source, adapted by SourceFiles.
 func TestSourceFiles(t *testing.T) {
 	data := make([]byte, 8<<20+999)
 	_, _ = rand.NewChaCha8([32]byte{9}).Read(data)
@@ -308,7 +308,7 @@ func TestSourceFiles(t *testing.T) {
 	_, dir := mount(t, Options{Root: root, Objects: m, Files: files, Logf: logs.logf})
 	got, err := os.ReadFile(filepath.Join(dir, "data.bin"))
 	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("read through transfer.Source: %d bytes, %v", len(got), err)
+		t.Fatalf("read through rangeread.Source: %d bytes, %v", len(got), err)
 	}
 	f, err := os.Open(filepath.Join(dir, "data.bin"))
 	if err != nil {

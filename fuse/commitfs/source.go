@@ -4,14 +4,14 @@ import (
 	"context"
 
 	"github.com/lodevcs/lode/cas/pointer"
-	"github.com/lodevcs/lode/cas/transfer"
+	"github.com/lodevcs/lode/cas/rangeread"
 )
 
-// SourceFiles returns the Files that a transfer.Source serves: each open
-// file handle gets its own transfer.Reader, so readahead follows it.
-func SourceFiles(s *transfer.Source) Files { return sourceFiles{s} }
+// SourceFiles returns the Files that a rangeread.Source serves: each open
+// file handle gets its own rangeread.Reader, so readahead follows it.
+func SourceFiles(s *rangeread.Source) Files { return sourceFiles{s} }
 
-type sourceFiles struct{ s *transfer.Source }
+type sourceFiles struct{ s *rangeread.Source }
 
 func (f sourceFiles) Open(ctx context.Context, p pointer.Pointer) (LodeFile, error) {
 	file, err := f.s.Open(ctx, p)
@@ -21,7 +21,7 @@ func (f sourceFiles) Open(ctx context.Context, p pointer.Pointer) (LodeFile, err
 	return sourceFile{file}, nil
 }
 
-type sourceFile struct{ f *transfer.File }
+type sourceFile struct{ f *rangeread.File }
 
 func (f sourceFile) Size() int64            { return f.f.Size() }
 func (f sourceFile) NewReader() RangeReader { return f.f.NewReader() }

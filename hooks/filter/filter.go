@@ -25,6 +25,7 @@ import (
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/cas/transfer"
+	"golang.org/x/sync/singleflight"
 )
 
 // Filter cleans and smudges files. Its fields are set once; it is then
@@ -39,8 +40,14 @@ type Filter struct {
 	// Fetch, if set, downloads into Store what it lacks of the file p
 	// points to; Smudge calls it before reassembling such a file.
 	Fetch func(ctx context.Context, p pointer.Pointer) error
+	// Repair, if set, replaces object id (a chunk or the manifest of the
+	// file p points to) in Store with an intact copy from elsewhere,
+	// dropping the damaged one; Smudge calls it when it meets a damaged
+	// or missing object, then reads the object again.
+	Repair func(ctx context.Context, p pointer.Pointer, id cas.ID) error
 
-	delay delayState
+	delay   delayState
+	repairs singleflight.Group // keyed by object id
 }
 
 // ErrMissingObject is wrapped when smudge needs an object that is not
@@ -105,7 +112,11 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 			return fmt.Errorf("%w: the data of oid %s (%d bytes) is not in the local store and could not be fetched: %w", ErrMissingObject, p.OID, p.Size, err)
 		}
 	}
-	err = filer.Smudge(ctx, p, f.Store, w, f.Options)
+	var g cas.Getter = f.Store
+	if f.Repair != nil {
+		g = repairingGetter{f, p}
+	}
+	err = filer.Smudge(ctx, p, g, w, f.Options)
 	switch {
 	case err == nil:
 		return nil
@@ -115,4 +126,28 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 		return fmt.Errorf("the stored data of oid %s failed verification, so nothing was written; run 'git lode verify' (%w)", p.OID, err)
 	}
 	return fmt.Errorf("oid %s: %w", p.OID, err)
+}
+
+// repairingGetter reads from the filter's store and, when an object there
+// is damaged or missing, has it repaired and reads it again.
+type repairingGetter struct {
+	f *Filter
+	p pointer.Pointer
+}
+
+func (g repairingGetter) Get(ctx context.Context, id cas.ID) ([]byte, error) {
+	return g.GetInto(ctx, id, nil)
+}
+
+func (g repairingGetter) GetInto(ctx context.Context, id cas.ID, dst []byte) ([]byte, error) {
+	b, err := g.f.Store.GetInto(ctx, id, dst)
+	if err == nil || !(errors.Is(err, cas.ErrCorrupt) || errors.Is(err, cas.ErrNotFound)) {
+		return b, err
+	}
+	if _, rerr, _ := g.f.repairs.Do(string(id[:]), func() (any, error) {
+		return nil, g.f.Repair(ctx, g.p, id)
+	}); rerr != nil {
+		return nil, fmt.Errorf("%w (and no intact copy could be had: %v)", err, rerr)
+	}
+	return g.f.Store.GetInto(ctx, id, dst)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -101,5 +102,68 @@ func TestSmudgeInputs(t *testing.T) {
 				t.Fatalf("Smudge error %q does not mention %q", err, tt.errText)
 			}
 		})
+	}
+}
+
+// A damaged chunk in the local store is replaced through Repair, and the
+// file comes out whole, as if nothing had happened.
+func TestSmudgeRepairsDamagedChunk(t *testing.T) {
+	ctx := context.Background()
+	f := newFilter(t)
+	good := newFilter(t) // another store with an intact copy
+	content := make([]byte, 600<<10)
+	for i := range content {
+		content[i] = byte(i*7 + i/1000)
+	}
+	ptr := clean(t, f, content)
+	clean(t, good, content)
+	p, _ := pointer.Parse(ptr)
+	// Damage every pack of the first store.
+	for _, pi := range f.Store.Packs() {
+		flip(t, pi.Path, pi.Index.PackSize()/2)
+	}
+	var out bytes.Buffer
+	if err := f.Smudge(ctx, bytes.NewReader(ptr), &out); !errors.Is(err, cas.ErrCorrupt) {
+		t.Fatalf("smudge without Repair = %v, want ErrCorrupt", err)
+	}
+	repaired := 0
+	f.Repair = func(ctx context.Context, rp pointer.Pointer, id cas.ID) error {
+		if rp != p {
+			t.Errorf("Repair for %v, want %v", rp, p)
+		}
+		repaired++
+		if _, err := f.Store.DropCorrupt(ctx, id); err != nil {
+			return err
+		}
+		e, stored, err := good.Store.GetStored(ctx, id)
+		if err != nil {
+			return err
+		}
+		pk := f.Store.NewPacker()
+		defer pk.Close()
+		if err := pk.Add(id, e.Kind, e.Method, int(e.RawLen), stored); err != nil {
+			return err
+		}
+		return pk.Flush(ctx)
+	}
+	out.Reset()
+	if err := f.Smudge(ctx, bytes.NewReader(ptr), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), content) || repaired == 0 {
+		t.Fatalf("smudge after repair: %d bytes, %d repairs", out.Len(), repaired)
+	}
+}
+
+func flip(t *testing.T, path string, off int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[off] ^= 0x20
+	os.Chmod(path, 0o644)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -41,7 +41,7 @@ func pointerTree(t *testing.T, tr *testRepo) (plumbing.Hash, []got) {
 	tr.write("data/nested/deep/c.bin", c.Encode(), 0o644)
 	tr.write("data/nested/notes.txt", []byte("hello\n"), 0o644)
 	tr.write("bad.bin", []byte(pointer.Prefix+"1\noid blake3:zz\nsize 1\n"), 0o644)
-	tr.write("future.bin", []byte(pointer.Prefix+"2\nwhatever\n"), 0o644)
+	tr.write("future.bin", []byte(pointer.Prefix+"9\nwhatever\n"), 0o644)
 	tr.write("short.txt", []byte("version"), 0o644)
 	tr.write("empty.txt", nil, 0o644)
 	// Starts like a pointer but is far too long to be one: it must be
