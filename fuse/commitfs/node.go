@@ -136,7 +136,7 @@ type dirNode struct {
 
 	mu      sync.Mutex // guards loaded, entries, index; held while the tree is read
 	loaded  bool
-	entries []Entry        // valid names only, in git's order
+	entries []Entry        // valid names that git would check out, in git's order
 	index   map[string]int // name -> position in entries
 }
 
@@ -157,6 +157,10 @@ func (d *dirNode) load(ctx context.Context) ([]Entry, map[string]int, syscall.Er
 	for _, e := range es {
 		if _, dup := index[e.Name]; dup || !validName(e.Name) {
 			d.fsys.logf("commitfs: directory /%s (tree %s): entry %q skipped: not a valid file name", d.path, d.tree, e.Name)
+			continue
+		}
+		if gitRefuses(d.path, e.Name, e.Mode) {
+			d.fsys.logf("commitfs: %q hidden: git refuses to check out this name (a spelling of .git, or a symlink git must not follow)", "/"+childPath(d.path, e.Name))
 			continue
 		}
 		index[e.Name] = len(entries)
