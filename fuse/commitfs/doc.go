@@ -131,6 +131,14 @@ var (
 	_ fs.FileReleaser = (*lodeHandle)(nil)
 )
 
+// Files whose blob is a damaged lode pointer: every open fails.
+var (
+	_ fs.InodeEmbedder = (*damagedNode)(nil)
+	_ fs.NodeOpener    = (*damagedNode)(nil)
+	_ fs.NodeGetattrer = (*damagedNode)(nil)
+	_ fs.NodeStatfser  = (*damagedNode)(nil)
+)
+
 // Symbolic links.
 var (
 	_ fs.InodeEmbedder  = (*linkNode)(nil)

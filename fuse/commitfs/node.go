@@ -232,7 +232,8 @@ func (d *dirNode) child(ctx context.Context, e Entry, out *fuse.EntryOut) (*fs.I
 				break
 			}
 			if !errors.Is(err, pointer.ErrNotPointer) {
-				d.fsys.logf("commitfs: /%s (blob %s) looks like a lode pointer but is not one; shown as it is in git: %v", p, e.Hash, err)
+				ops = &damagedNode{node: node{nodeInfo: info}, blob: e.Hash, exec: exec, err: err}
+				break
 			}
 		}
 		ops = &blobNode{node: node{nodeInfo: info}, blob: e.Hash, size: size, exec: exec, content: head}
@@ -519,6 +520,37 @@ func (h *lodeHandle) Release(ctx context.Context) syscall.Errno {
 		}
 	}
 	return 0
+}
+
+// damagedNode is a file whose git blob starts like a lode pointer but is
+// not one this build can read: malformed, or of an unknown version. Smudge
+// refuses such a blob, so git's checkout fails for it; the mount lists it
+// (with size 0, as its size is unknown) and fails every open with EIO.
+type damagedNode struct {
+	node
+	blob Hash
+	exec bool
+	err  error // from pointer.Parse
+}
+
+func (n *damagedNode) fillAttr(a *fuse.Attr) {
+	n.setCommon(a)
+	a.Mode = syscall.S_IFREG | filePerm(n.exec)
+}
+
+// Getattr reports the file.
+func (n *damagedNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.fillAttr(&out.Attr)
+	return 0
+}
+
+// Open fails with EIO and logs why.
+func (n *damagedNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if errno := checkOpen(flags); errno != 0 {
+		return nil, 0, errno
+	}
+	n.fsys.logf("commitfs: open /%s (blob %s): a damaged lode pointer, which checkout would refuse too: %v", n.path, n.blob, n.err)
+	return nil, 0, syscall.EIO
 }
 
 // linkNode is a symbolic link; its target is its blob's content.
