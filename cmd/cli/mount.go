@@ -28,10 +28,11 @@ import (
 const readyFDEnv = "LODE_MOUNT_READY_FD"
 
 type mountFlags struct {
-	foreground bool
-	list       bool
-	cacheSize  string
-	remote     string
+	foreground  bool
+	list        bool
+	cacheSize   string
+	remote      string
+	readTimeout time.Duration
 }
 
 func (a *app) mountCommand() *cobra.Command {
@@ -72,6 +73,7 @@ fusermount3 -u DIR). 'git lode mount --list' shows active lode mounts.`,
 	cmd.Flags().BoolVar(&f.list, "list", false, "list active lode mounts")
 	cmd.Flags().StringVar(&f.cacheSize, "cache-size", "2GiB", "bound of the local cache of fetched chunks")
 	cmd.Flags().StringVar(&f.remote, "remote", "", "git remote whose lode remote to read (default: the branch's remote, or origin)")
+	cmd.Flags().DurationVar(&f.readTimeout, "read-timeout", commitfs.DefaultReadTimeout, "a read of a lode file that takes longer fails (EIO) and is logged")
 	return cmd
 }
 
@@ -104,6 +106,9 @@ func (a *app) mount(ctx context.Context, rev, dir string, f mountFlags) error {
 	cacheSize, err := parseSize(f.cacheSize)
 	if err != nil {
 		return usageError("--cache-size %q: %v", f.cacheSize, err)
+	}
+	if f.readTimeout <= 0 {
+		return usageError("--read-timeout %v: want a positive duration such as 30s or 2m", f.readTimeout)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -166,7 +171,7 @@ func (a *app) mountInBackground(ctx context.Context, rev, dir string, f mountFla
 		return err
 	}
 	defer pr.Close()
-	args := []string{"mount", "--foreground", "--cache-size", f.cacheSize}
+	args := []string{"mount", "--foreground", "--cache-size", f.cacheSize, "--read-timeout", f.readTimeout.String()}
 	if f.remote != "" {
 		args = append(args, "--remote", f.remote)
 	}
@@ -251,12 +256,13 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 		fmt.Fprintf(a.io.Err, "%s git-lode mount: %s\n", time.Now().Format(time.RFC3339), fmt.Sprintf(format, args...))
 	}
 	srv, err := commitfs.Mount(dir, commitfs.Options{
-		Root:    commitfs.Hash(root),
-		Objects: gitObjects{gr},
-		Files:   commitfs.SourceFiles(src),
-		Logf:    logf,
-		Name:    "lode:" + filepath.Base(r.dir()) + "@" + rev,
-		Time:    when,
+		Root:        commitfs.Hash(root),
+		Objects:     gitObjects{gr},
+		Files:       commitfs.SourceFiles(src),
+		Logf:        logf,
+		Name:        "lode:" + filepath.Base(r.dir()) + "@" + rev,
+		Time:        when,
+		ReadTimeout: f.readTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s at %s: %w", rev, dir, err)

@@ -3,6 +3,7 @@ package commitfs
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -329,5 +330,81 @@ func TestSourceFiles(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "/gone.bin") {
 		t.Errorf("not logged: %s", logs.String())
+	}
+}
+
+// stuckFiles is a Files that never answers: Open (when stuckOpen) or
+// every ReadAt blocks until its context ends.
+type stuckFiles struct {
+	stuckOpen bool
+	size      int64
+}
+
+func (s stuckFiles) Open(ctx context.Context, p pointer.Pointer) (LodeFile, error) {
+	if s.stuckOpen {
+		<-ctx.Done()
+		return nil, fmt.Errorf("open oid %s: %w", p.OID.Short(), ctx.Err())
+	}
+	return s, nil
+}
+
+func (s stuckFiles) Size() int64            { return s.size }
+func (s stuckFiles) NewReader() RangeReader { return s }
+
+func (s stuckFiles) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	<-ctx.Done()
+	return 0, fmt.Errorf("fetch chunk at %d: %w", off, ctx.Err())
+}
+
+// TestReadTimeout shows that a read whose Files never answers, in ReadAt
+// or in Open, fails with EIO after Options.ReadTimeout, and is logged with
+// the path and offset.
+func TestReadTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, stuckOpen := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stuck open %v", stuckOpen), func(t *testing.T) {
+			ptr := newFakeFiles().add("stuck", 5<<20).ptr
+			m := newMemObjects()
+			root := m.tree(Entry{Name: "stuck.bin", Mode: ModeRegular, Hash: m.blob(ptr.Encode())})
+			var logs logBuf
+			files := stuckFiles{stuckOpen: stuckOpen, size: ptr.Size}
+			_, dir := mount(t, Options{Root: root, Objects: m, Files: files, Logf: logs.logf, ReadTimeout: timeout})
+			f, err := os.Open(filepath.Join(dir, "stuck.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			// Two readers at once: one waits for the other's open.
+			errs := make(chan error, 2)
+			start := time.Now()
+			for _, off := range []int64{0, 3 << 20} {
+				go func() {
+					_, err := f.ReadAt(make([]byte, 4096), off)
+					errs <- err
+				}()
+			}
+			for range 2 {
+				select {
+				case err := <-errs:
+					if !errors.Is(err, syscall.EIO) {
+						t.Errorf("read that never finishes: %v, want EIO", err)
+					}
+				case <-time.After(20 * timeout):
+					t.Fatalf("read still blocked after %v (ReadTimeout %v)", time.Since(start), timeout)
+				}
+			}
+			t.Logf("both reads failed after %v", time.Since(start))
+			// Each read may wait for the other's open, and the kernel may
+			// retry a failed readahead as a plain read.
+			if took := time.Since(start); took < timeout || took > 10*timeout {
+				t.Errorf("reads failed after %v; ReadTimeout is %v", took, timeout)
+			}
+			log := logs.String()
+			for _, want := range []string{"/stuck.bin", "at offset 0", "at offset 3145728", "timed out after 300ms"} {
+				if !strings.Contains(log, want) {
+					t.Errorf("log lacks %q; log:\n%s", want, log)
+				}
+			}
+		})
 	}
 }
