@@ -78,10 +78,16 @@ fusermount3 -u DIR). 'git lode mount --list' shows active lode mounts.`,
 }
 
 func (a *app) umountCommand() *cobra.Command {
-	return &cobra.Command{
+	var lazy bool
+	cmd := &cobra.Command{
 		Use:   "umount DIR",
 		Short: "Unmount a lode mount (also one whose process was killed)",
-		Args:  maxArgs(1),
+		Long: `Unmounts the lode mount at DIR, also one whose mount process was killed.
+A mount in use (a file in it open, a shell or other process with its working
+directory inside) is left alone and the command fails; close what uses it, or
+give --lazy to detach it at once: it vanishes from DIR now, open files keep
+working, and the mount goes away when the last of them is closed.`,
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError("umount takes DIR")
@@ -90,13 +96,34 @@ func (a *app) umountCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := commitfs.Unmount(dir); err != nil {
-				return fmt.Errorf("unmount %s: %w", dir, err)
-			}
-			fmt.Fprintf(a.io.Err, "lode: unmounted %s\n", dir)
-			return nil
+			return a.umount(dir, lazy)
 		},
 	}
+	cmd.Flags().BoolVar(&lazy, "lazy", false, "detach a mount that is in use now; it goes away when the last file in it is closed")
+	return cmd
+}
+
+// umount unmounts dir, or with lazy detaches it if it is busy.
+func (a *app) umount(dir string, lazy bool) error {
+	err := commitfs.Unmount(dir, commitfs.UnmountOptions{})
+	switch {
+	case err == nil:
+		fmt.Fprintf(a.io.Err, "lode: unmounted %s\n", dir)
+		return nil
+	case errors.Is(err, commitfs.ErrBusy) && lazy:
+		if err := commitfs.Unmount(dir, commitfs.UnmountOptions{Lazy: true}); err != nil {
+			return fmt.Errorf("detach %s: %w", dir, err)
+		}
+		fmt.Fprintf(a.io.Err, "lode: detached %s; the mount goes away when the last file in it is closed\n", dir)
+		return nil
+	case errors.Is(err, commitfs.ErrBusy):
+		return fmt.Errorf("cannot unmount %s: it is busy (a file in it is open, or a process has its working directory in it); "+
+			"close those and run 'git lode umount %s' again, or run 'git lode umount --lazy %s' to detach it now "+
+			"(it goes away when the last file in it is closed)", dir, dir, dir)
+	case errors.Is(err, commitfs.ErrNotMounted):
+		return fmt.Errorf("%s is not a mount point", dir)
+	}
+	return fmt.Errorf("unmount %s: %w", dir, err)
 }
 
 // mount checks everything it can before mounting, so that errors (a
@@ -305,7 +332,7 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 			return nil
 		case <-sigs:
 			if err := srv.Unmount(); err != nil {
-				logf("unmount: %v (the directory is busy; retrying on the next signal, or use 'git lode umount %s')", err, dir)
+				logf("unmount: %v (the directory is busy; retrying on the next signal, or use 'git lode umount --lazy %s')", err, dir)
 			}
 		case <-tick.C:
 			writeStats()

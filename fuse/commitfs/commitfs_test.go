@@ -434,7 +434,7 @@ func TestMount(t *testing.T) {
 		if ok, err := isMountPoint(dir); ok || err != nil {
 			t.Errorf("still mounted after Unmount (%v)", err)
 		}
-		if err := Unmount(dir); !errors.Is(err, ErrNotMounted) {
+		if err := Unmount(dir, UnmountOptions{}); !errors.Is(err, ErrNotMounted) {
 			t.Errorf("Unmount of an unmounted directory: %v, want ErrNotMounted", err)
 		}
 	})

@@ -185,7 +185,7 @@ func TestUnmountAfterKill(t *testing.T) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if ok, _ := isMountPoint(dir); ok {
-			_ = Unmount(dir)
+			_ = Unmount(dir, UnmountOptions{Lazy: true})
 		}
 	})
 	line, err := bufio.NewReader(out).ReadString('\n')
@@ -206,7 +206,7 @@ func TestUnmountAfterKill(t *testing.T) {
 	if ok, err := isMountPoint(dir); !ok {
 		t.Fatalf("the dead mount is not listed in mountinfo (%v)", err)
 	}
-	if err := Unmount(dir); err != nil {
+	if err := Unmount(dir, UnmountOptions{}); err != nil {
 		t.Fatalf("Unmount of a dead mount: %v", err)
 	}
 	if ok, _ := isMountPoint(dir); ok {
@@ -217,23 +217,70 @@ func TestUnmountAfterKill(t *testing.T) {
 	}
 }
 
-// TestUnmountBusy shows that a mount with an open file cannot be unmounted
-// normally, and that Unmount detaches it lazily; the server stops when the
-// file is closed.
+// TestUnmountBusy shows that Unmount refuses a mount in use (an open
+// file, a process whose working directory is inside, a read waiting in
+// the server) with ErrBusy and leaves it mounted, and that a lazy Unmount
+// detaches it; the server stops when the last file is closed.
 func TestUnmountBusy(t *testing.T) {
+	ptr := newFakeFiles().add("stuck", 1<<20).ptr
 	m := newMemObjects()
-	root := m.tree(Entry{Name: "a.txt", Mode: ModeRegular, Hash: m.blob([]byte("a\n"))})
-	srv, dir := mount(t, Options{Root: root, Objects: m, Files: newFakeFiles()})
+	root := m.tree(
+		Entry{Name: "a.txt", Mode: ModeRegular, Hash: m.blob([]byte("a\n"))},
+		Entry{Name: "sub", Mode: ModeDir, Hash: m.tree()},
+		Entry{Name: "stuck.bin", Mode: ModeRegular, Hash: m.blob(ptr.Encode())},
+	)
+	srv, dir := mount(t, Options{Root: root, Objects: m, Files: stuckFiles{size: ptr.Size}, ReadTimeout: time.Second})
+	busy := func(what string) {
+		t.Helper()
+		if err := Unmount(dir, UnmountOptions{}); !errors.Is(err, ErrBusy) {
+			t.Fatalf("Unmount with %s: %v, want ErrBusy", what, err)
+		} else {
+			t.Logf("Unmount with %s: %v", what, err)
+		}
+		if ok, _ := isMountPoint(dir); !ok {
+			t.Fatalf("Unmount with %s unmounted it", what)
+		}
+	}
+
+	// A process whose working directory is in the mount.
+	sleeper := exec.Command("sleep", "60")
+	sleeper.Dir = filepath.Join(dir, "sub")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	busy("a process in it")
+	_ = sleeper.Process.Kill()
+	_ = sleeper.Wait()
+
+	// A read waiting in the server.
+	stuck, err := os.Open(filepath.Join(dir, "stuck.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan error, 1)
+	go func() { _, err := stuck.ReadAt(make([]byte, 10), 0); read <- err }()
+	time.Sleep(100 * time.Millisecond)
+	busy("a read in progress")
+	if err := <-read; !errors.Is(err, syscall.EIO) {
+		t.Errorf("stuck read: %v, want EIO", err)
+	}
+	stuck.Close()
+
+	// An open file.
 	f, err := os.Open(filepath.Join(dir, "a.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Unmount(); err == nil {
 		t.Fatal("Server.Unmount with an open file succeeded")
-	} else {
-		t.Logf("Server.Unmount with an open file: %v", err)
 	}
-	if err := Unmount(dir); err != nil {
+	busy("an open file")
+	if _, err := fusermountBinary(); err == nil {
+		if err := unmountOnce(dir, false, false); !errors.Is(err, ErrBusy) {
+			t.Errorf("fusermount -u with an open file: %v, want ErrBusy", err)
+		}
+	}
+	if err := Unmount(dir, UnmountOptions{Lazy: true}); err != nil {
 		t.Fatalf("lazy Unmount: %v", err)
 	}
 	if ok, _ := isMountPoint(dir); ok {
@@ -287,7 +334,7 @@ func TestFusermount(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "nope")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("stat nope: %v", err)
 	}
-	if err := Unmount(dir); err != nil {
+	if err := Unmount(dir, UnmountOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Wait()
