@@ -222,7 +222,7 @@ type Server struct {
 //
 // If the serving process dies without unmounting, the mount stays behind
 // and every access fails with ENOTCONN ("transport endpoint is not
-// connected") until it is removed: with Unmount(dir), or by hand with
+// connected") until it is removed: with Unmount, or by hand with
 // "fusermount3 -u DIR" (as the user who mounted) or "umount DIR" (as
 // root); "-z" / "umount -l" detaches it even while files are open.
 func Mount(dir string, opts Options) (*Server, error) {
@@ -250,8 +250,8 @@ func (s *Server) Wait() { s.srv.Wait() }
 
 // Unmount unmounts the filesystem and waits for the server to stop. It
 // fails while files in the mount are open or a process has its working
-// directory in it; the package function Unmount can detach such a mount
-// lazily.
+// directory in it; the package function Unmount with UnmountOptions.Lazy
+// can detach such a mount.
 func (s *Server) Unmount() error {
 	if err := s.srv.Unmount(); err != nil {
 		return fmt.Errorf("unmount %s: %w", s.dir, err)
