@@ -49,7 +49,7 @@ TSV=$OUT/mount.tsv
 rec() { printf '%s\t%s\n' "$1" "$2" >>"$TSV"; echo "  $1 = $2" >&2; }
 log() { echo "[$(date +%T)] $*" >&2; }
 cleanup() {
-	for m in $(awk -v w="$W" '$2 ~ "^"w {print $2}' /proc/self/mounts); do git lode umount "$m" >/dev/null 2>&1 || true; done
+	for m in $(awk -v w="$W" '$2 ~ "^"w {print $2}' /proc/self/mounts); do git lode umount --lazy "$m" >/dev/null 2>&1 || true; done
 	fusermount3 -u "$W/restic-mnt" 2>/dev/null || true
 	[[ -n ${restic_pid:-} ]] && kill "$restic_pid" 2>/dev/null || true
 	"$ROOT/integration/servers/run.sh" stop >/dev/null 2>&1 || true

@@ -80,7 +80,7 @@ run git lode ls-files v1
 step "Mount revision v1 (read-only; chunks are fetched as they are read)"
 mkdir "$work/v1-mount"
 run git lode mount v1 "$work/v1-mount"
-trap 'git lode umount "$work/v1-mount" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap 'git lode umount --lazy "$work/v1-mount" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 ls -la "$work/v1-mount" "$work/v1-mount/data"
 
 step "Train on it with Poetry (integration/trainjob: standard library only)"

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,16 +67,25 @@ var mountLine = regexp.MustCompile(`process (\d+), log (\S+)\)`)
 // and log file; the mount is undone at the end of the test.
 func (f *mountFixture) mount(rev, dir string) (int, string) {
 	f.t.Helper()
-	if err := os.MkdirAll(filepath.Join(f.dir, dir), 0o755); err != nil {
-		f.t.Fatal(err)
+	return f.sandbox.mount("c", rev, dir)
+}
+
+// mount mounts rev of the repository repo at dir (both relative to the
+// sandbox) with git lode mount and flags, and returns the mount process's
+// pid and log file; the mount is undone at the end of the test.
+func (s *sandbox) mount(repo, rev, dir string, flags ...string) (int, string) {
+	s.t.Helper()
+	if err := os.MkdirAll(filepath.Join(s.dir, dir), 0o755); err != nil {
+		s.t.Fatal(err)
 	}
-	out := f.run("c", "git", "lode", "mount", rev, "../"+dir)
+	args := append([]string{"git", "lode", "mount"}, flags...)
+	out := s.run(repo, append(args, rev, filepath.Join(s.dir, dir))...)
 	m := mountLine.FindStringSubmatch(out)
 	if m == nil {
-		f.t.Fatalf("mount output: %s", out)
+		s.t.Fatalf("mount output: %s", out)
 	}
 	pid, _ := strconv.Atoi(m[1])
-	f.t.Cleanup(func() { f.try("c", nil, "git", "lode", "umount", "../"+dir) })
+	s.t.Cleanup(func() { s.try(repo, nil, "git", "lode", "umount", "--lazy", filepath.Join(s.dir, dir)) })
 	return pid, m[2]
 }
 
@@ -290,4 +301,153 @@ func TestTrainOnMountedRevisions(t *testing.T) {
 	if bytes.Equal(outs["v1"][0], outs["v2"][0]) || bytes.Equal(outs["v1"][1], outs["v2"][1]) {
 		t.Fatal("two different revisions gave the same model or metrics")
 	}
+}
+
+// hashObject stores data as a blob in the repository repo and returns its
+// id.
+func (s *sandbox) hashObject(repo string, data []byte) string {
+	s.t.Helper()
+	out, err := s.try(repo, bytes.NewReader(data), "git", "hash-object", "-w", "--stdin")
+	if err != nil {
+		s.t.Fatalf("git hash-object: %v: %s", err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+// mktree stores a tree of entries ("MODE TYPE ID\tNAME" lines, as git
+// ls-tree prints them) and returns its id. git mktree, unlike git add,
+// takes any name.
+func (s *sandbox) mktree(repo string, entries ...string) string {
+	s.t.Helper()
+	in := strings.Join(entries, "\n")
+	if in != "" {
+		in += "\n"
+	}
+	out, err := s.try(repo, strings.NewReader(in), "git", "mktree")
+	if err != nil {
+		s.t.Fatalf("git mktree: %v: %s", err, out)
+	}
+	return strings.TrimSpace(out)
+}
+
+// A commit whose tree holds a .git directory (which git add and checkout
+// refuse) is mounted without it: a git command run inside the mount must
+// not find that directory and run the command its config names.
+func TestMountHidesDotGit(t *testing.T) {
+	requireFUSE(t)
+	s := newSandbox(t)
+	s.run("", "git", "init", "-q", "r")
+	marker := filepath.Join(s.dir, "fsmonitor-ran")
+	config := s.hashObject("r", []byte("[core]\n\tfsmonitor = \"touch "+marker+"\"\n"))
+	head := s.hashObject("r", []byte("ref: refs/heads/main\n"))
+	empty := s.mktree("r")
+	dotgit := s.mktree("r",
+		"100644 blob "+config+"\tconfig",
+		"100644 blob "+head+"\tHEAD",
+		"040000 tree "+empty+"\tobjects",
+		"040000 tree "+empty+"\trefs")
+	readme := s.hashObject("r", []byte("hello\n"))
+	sub := s.mktree("r",
+		"040000 tree "+dotgit+"\t.GIT",
+		"040000 tree "+dotgit+"\tgit~1",
+		"100644 blob "+readme+"\tkeep.txt")
+	root := s.mktree("r",
+		"040000 tree "+dotgit+"\t.git",
+		"040000 tree "+dotgit+"\t.git.",
+		"100644 blob "+readme+"\tREADME.md",
+		"040000 tree "+sub+"\tsub")
+	commit := strings.TrimSpace(s.run("r", "git", "commit-tree", "-m", "a tree git would not check out", root))
+	_, logPath := s.mount("r", commit, "m")
+	mnt := filepath.Join(s.dir, "m")
+
+	for dir, want := range map[string]string{"": ". .. README.md sub", "sub": ". .. keep.txt"} {
+		out := s.run("", "ls", "-a", filepath.Join(mnt, dir))
+		if got := strings.Join(strings.Fields(out), " "); got != want {
+			t.Errorf("ls -a /%s: %q, want %q", dir, got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(mnt, ".git/config")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stat .git/config in the mount: %v, want ENOENT", err)
+	}
+	for _, dir := range []string{"m", "m/sub"} {
+		cmd := s.cmd(dir, "git", "status")
+		cmd.Env = append(slices.Clone(cmd.Env), "GIT_CEILING_DIRECTORIES="+s.dir)
+		out, err := cmd.CombinedOutput()
+		t.Logf("git status in %s (not a repository, so it may fail): %v\n%s", dir, err, out)
+	}
+	if _, err := os.Stat(marker); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("git status in the mount ran the core.fsmonitor command of the commit's .git/config (%v)", err)
+	}
+	log, _ := os.ReadFile(logPath)
+	for _, want := range []string{`"/.git" hidden`, `"/.git." hidden`, `"/sub/.GIT" hidden`, `"/sub/git~1" hidden`} {
+		if !strings.Contains(string(log), want) {
+			t.Errorf("the mount's log lacks %s:\n%s", want, log)
+		}
+	}
+}
+
+// git lode umount refuses a mount in use and says how to proceed; with
+// --lazy it detaches it, and the mount process ends when the last file is
+// closed.
+func TestUmountBusy(t *testing.T) {
+	requireFUSE(t)
+	s := newSandbox(t)
+	s.run("", "git", "init", "-q", "r")
+	s.write("r/README.md", []byte("hello\n"))
+	s.run("r", "git", "add", ".")
+	s.run("r", "git", "commit", "-q", "-m", "one file")
+	pid, _ := s.mount("r", "HEAD", "m", "--read-timeout", "7s")
+	mnt := filepath.Join(s.dir, "m")
+	// The background process got the flag.
+	if cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline")); err != nil || !bytes.Contains(cmdline, []byte("--read-timeout\x007s")) {
+		t.Errorf("mount process command line %q (%v) lacks --read-timeout 7s", cmdline, err)
+	}
+
+	f, err := os.Open(filepath.Join(mnt, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out, err := s.try("r", nil, "git", "lode", "umount", mnt)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("umount of a busy mount: %v, want exit code 1\n%s", err, out)
+	}
+	if !strings.Contains(out, "busy") || !strings.Contains(out, "git lode umount --lazy "+mnt) {
+		t.Errorf("umount of a busy mount does not say it is busy and how to detach it:\n%s", out)
+	}
+	if b := s.read("m/README.md"); string(b) != "hello\n" {
+		t.Fatalf("after a refused umount: README.md = %q", b)
+	}
+
+	out = s.run("r", "git", "lode", "umount", "--lazy", mnt)
+	if !strings.Contains(out, "detached") || !strings.Contains(out, "last file in it is closed") {
+		t.Errorf("umount --lazy says:\n%s", out)
+	}
+	if ents, err := os.ReadDir(mnt); err != nil || len(ents) != 0 {
+		t.Errorf("%s after umount --lazy: %v, %v; want the empty directory", mnt, ents, err)
+	}
+	b := make([]byte, 6)
+	if _, err := f.ReadAt(b, 0); err != nil || string(b) != "hello\n" {
+		t.Errorf("file open across umount --lazy: %q, %v", b, err)
+	}
+	f.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for running(pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("the mount process still runs 10s after the last file closed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// running reports whether process pid runs (and is not a zombie).
+func running(pid int) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return false
+	}
+	// PID (COMM) STATE ...; COMM may hold spaces and parentheses.
+	_, rest, _ := strings.Cut(string(b[bytes.LastIndexByte(b, ')')+1:]), " ")
+	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }

@@ -28,10 +28,11 @@ import (
 const readyFDEnv = "LODE_MOUNT_READY_FD"
 
 type mountFlags struct {
-	foreground bool
-	list       bool
-	cacheSize  string
-	remote     string
+	foreground  bool
+	list        bool
+	cacheSize   string
+	remote      string
+	readTimeout time.Duration
 }
 
 func (a *app) mountCommand() *cobra.Command {
@@ -72,14 +73,21 @@ fusermount3 -u DIR). 'git lode mount --list' shows active lode mounts.`,
 	cmd.Flags().BoolVar(&f.list, "list", false, "list active lode mounts")
 	cmd.Flags().StringVar(&f.cacheSize, "cache-size", "2GiB", "bound of the local cache of fetched chunks")
 	cmd.Flags().StringVar(&f.remote, "remote", "", "git remote whose lode remote to read (default: the branch's remote, or origin)")
+	cmd.Flags().DurationVar(&f.readTimeout, "read-timeout", commitfs.DefaultReadTimeout, "a read of a lode file that takes longer fails (EIO) and is logged")
 	return cmd
 }
 
 func (a *app) umountCommand() *cobra.Command {
-	return &cobra.Command{
+	var lazy bool
+	cmd := &cobra.Command{
 		Use:   "umount DIR",
 		Short: "Unmount a lode mount (also one whose process was killed)",
-		Args:  maxArgs(1),
+		Long: `Unmounts the lode mount at DIR, also one whose mount process was killed.
+A mount in use (a file in it open, a shell or other process with its working
+directory inside) is left alone and the command fails; close what uses it, or
+give --lazy to detach it at once: it vanishes from DIR now, open files keep
+working, and the mount goes away when the last of them is closed.`,
+		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return usageError("umount takes DIR")
@@ -88,13 +96,34 @@ func (a *app) umountCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := commitfs.Unmount(dir); err != nil {
-				return fmt.Errorf("unmount %s: %w", dir, err)
-			}
-			fmt.Fprintf(a.io.Err, "lode: unmounted %s\n", dir)
-			return nil
+			return a.umount(dir, lazy)
 		},
 	}
+	cmd.Flags().BoolVar(&lazy, "lazy", false, "detach a mount that is in use now; it goes away when the last file in it is closed")
+	return cmd
+}
+
+// umount unmounts dir, or with lazy detaches it if it is busy.
+func (a *app) umount(dir string, lazy bool) error {
+	err := commitfs.Unmount(dir, commitfs.UnmountOptions{})
+	switch {
+	case err == nil:
+		fmt.Fprintf(a.io.Err, "lode: unmounted %s\n", dir)
+		return nil
+	case errors.Is(err, commitfs.ErrBusy) && lazy:
+		if err := commitfs.Unmount(dir, commitfs.UnmountOptions{Lazy: true}); err != nil {
+			return fmt.Errorf("detach %s: %w", dir, err)
+		}
+		fmt.Fprintf(a.io.Err, "lode: detached %s; the mount goes away when the last file in it is closed\n", dir)
+		return nil
+	case errors.Is(err, commitfs.ErrBusy):
+		return fmt.Errorf("cannot unmount %s: it is busy (a file in it is open, or a process has its working directory in it); "+
+			"close those and run 'git lode umount %s' again, or run 'git lode umount --lazy %s' to detach it now "+
+			"(it goes away when the last file in it is closed)", dir, dir, dir)
+	case errors.Is(err, commitfs.ErrNotMounted):
+		return fmt.Errorf("%s is not a mount point", dir)
+	}
+	return fmt.Errorf("unmount %s: %w", dir, err)
 }
 
 // mount checks everything it can before mounting, so that errors (a
@@ -104,6 +133,9 @@ func (a *app) mount(ctx context.Context, rev, dir string, f mountFlags) error {
 	cacheSize, err := parseSize(f.cacheSize)
 	if err != nil {
 		return usageError("--cache-size %q: %v", f.cacheSize, err)
+	}
+	if f.readTimeout <= 0 {
+		return usageError("--read-timeout %v: want a positive duration such as 30s or 2m", f.readTimeout)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -166,7 +198,7 @@ func (a *app) mountInBackground(ctx context.Context, rev, dir string, f mountFla
 		return err
 	}
 	defer pr.Close()
-	args := []string{"mount", "--foreground", "--cache-size", f.cacheSize}
+	args := []string{"mount", "--foreground", "--cache-size", f.cacheSize, "--read-timeout", f.readTimeout.String()}
 	if f.remote != "" {
 		args = append(args, "--remote", f.remote)
 	}
@@ -258,12 +290,13 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 		fmt.Fprintf(a.io.Err, "%s git-lode mount: %s\n", time.Now().Format(time.RFC3339), fmt.Sprintf(format, args...))
 	}
 	srv, err := commitfs.Mount(dir, commitfs.Options{
-		Root:    commitfs.Hash(root),
-		Objects: gitObjects{gr},
-		Files:   commitfs.SourceFiles(src),
-		Logf:    logf,
-		Name:    "lode:" + filepath.Base(r.dir()) + "@" + rev,
-		Time:    when,
+		Root:        commitfs.Hash(root),
+		Objects:     gitObjects{gr},
+		Files:       commitfs.SourceFiles(src),
+		Logf:        logf,
+		Name:        "lode:" + filepath.Base(r.dir()) + "@" + rev,
+		Time:        when,
+		ReadTimeout: f.readTimeout,
 	})
 	if err != nil {
 		return fmt.Errorf("mount %s at %s: %w", rev, dir, err)
@@ -306,7 +339,7 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 			return nil
 		case <-sigs:
 			if err := srv.Unmount(); err != nil {
-				logf("unmount: %v (the directory is busy; retrying on the next signal, or use 'git lode umount %s')", err, dir)
+				logf("unmount: %v (the directory is busy; retrying on the next signal, or use 'git lode umount --lazy %s')", err, dir)
 			}
 		case <-tick.C:
 			writeStats()

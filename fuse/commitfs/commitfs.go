@@ -1,6 +1,7 @@
 package commitfs
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -57,7 +58,9 @@ type Objects interface {
 
 // Files opens the files that lode pointers name. Open is called from many
 // goroutines at once, once per open file handle, on the first read
-// through that handle.
+// through that handle. Open, and ReadAt of the readers it returns, must
+// return soon after ctx is done: that is how a read ends when the caller
+// is interrupted or Options.ReadTimeout passes.
 type Files interface {
 	Open(ctx context.Context, p pointer.Pointer) (LodeFile, error)
 }
@@ -101,6 +104,11 @@ type Options struct {
 	// example the commit's time; the zero value shows the Unix epoch.
 	Time time.Time
 
+	// ReadTimeout bounds each read of a lode file, opening its reader
+	// included: a read that has not finished by then fails with EIO
+	// and is logged. Zero means DefaultReadTimeout.
+	ReadTimeout time.Duration
+
 	// AllowOther lets users other than the one who mounts read the
 	// mount (FUSE's allow_other; for a non-root user, it needs
 	// user_allow_other in /etc/fuse.conf).
@@ -108,6 +116,9 @@ type Options struct {
 	// Debug logs every FUSE request and reply through Logf.
 	Debug bool
 }
+
+// DefaultReadTimeout is the ReadTimeout of Options that do not set one.
+const DefaultReadTimeout = 60 * time.Second
 
 // Mount tuning. A commit never changes, so every cache may live as long as
 // the kernel cares to keep it.
@@ -133,7 +144,10 @@ func NewRoot(opts Options) (fs.InodeEmbedder, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	if opts.ReadTimeout < 0 {
+		return nil, errors.New("commitfs: Options.ReadTimeout is negative")
+	}
+	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout), uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
 	if !opts.Time.IsZero() && opts.Time.Unix() > 0 {
 		f.mtime = uint64(opts.Time.Unix())
 		f.mtimeNs = uint32(opts.Time.Nanosecond())
@@ -208,7 +222,7 @@ type Server struct {
 //
 // If the serving process dies without unmounting, the mount stays behind
 // and every access fails with ENOTCONN ("transport endpoint is not
-// connected") until it is removed: with Unmount(dir), or by hand with
+// connected") until it is removed: with Unmount, or by hand with
 // "fusermount3 -u DIR" (as the user who mounted) or "umount DIR" (as
 // root); "-z" / "umount -l" detaches it even while files are open.
 func Mount(dir string, opts Options) (*Server, error) {
@@ -236,8 +250,8 @@ func (s *Server) Wait() { s.srv.Wait() }
 
 // Unmount unmounts the filesystem and waits for the server to stop. It
 // fails while files in the mount are open or a process has its working
-// directory in it; the package function Unmount can detach such a mount
-// lazily.
+// directory in it; the package function Unmount with UnmountOptions.Lazy
+// can detach such a mount.
 func (s *Server) Unmount() error {
 	if err := s.srv.Unmount(); err != nil {
 		return fmt.Errorf("unmount %s: %w", s.dir, err)

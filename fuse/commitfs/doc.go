@@ -3,8 +3,8 @@
 //
 // # Model
 //
-// The filesystem is the commit's root tree. Each git tree entry becomes a
-// node:
+// The filesystem is the commit's root tree, shown as git's checkout would
+// write it. Each git tree entry becomes a node:
 //
 //   - a tree (mode 040000) is a directory, read from Objects on its first
 //     lookup or listing, never before: mounting reads nothing, so a tree of
@@ -17,10 +17,29 @@
 //   - any other blob is a regular file whose bytes are the blob, read whole
 //     on a handle's first read (a blob small enough to be a pointer already
 //     came with the lookup). Such blobs are small in practice; a large one
-//     costs its size in memory per open handle. Content that starts like a
-//     pointer but does not parse is logged and shown as it is in git;
+//     costs its size in memory per open handle;
+//   - a blob of at most pointer.MaxLen bytes that starts like a pointer
+//     (pointer.MightBe) but that pointer.Parse rejects for another reason
+//     than ErrNotPointer (malformed, or a version this build cannot read)
+//     is a regular file of size 0 whose every open fails with EIO, logged
+//     with the path and the parse error: smudge refuses such a blob, so
+//     checkout fails for it too;
 //   - a symlink (120000) is a symlink whose target is the blob;
 //   - a submodule (160000) is an empty directory.
+//
+// Entries that git refuses to check out are not shown at all (absent from
+// listings, ENOENT to lookups), and each is logged once, when its
+// directory is read: a name the tree cannot hold ("", ".", "..", one with
+// "/" or NUL, a duplicate), and the names git's verify_path refuses, with
+// both its NTFS and HFS+ protections on, whatever the platform (see
+// gitRefuses): ".git" in any case and in the spellings NTFS and HFS+ take
+// for it (".git.", ".git ", "git~1", ".g\u200cit", ...) at any depth, and
+// symlinks named ".gitmodules" in the same spellings or below a directory
+// of that name. A program reading the mount (git status run inside it)
+// would otherwise take a .git directory from the commit for a repository,
+// and run what its config names. Symlinks named ".gitattributes",
+// ".gitignore" or ".mailmap" are hidden too: git checks them out but never
+// follows them, and programs reading the mount would.
 //
 // Directories and executables show mode 0755, other files 0644, symlinks
 // 0777, as a checkout would; the owner is whoever mounted and every time is
@@ -52,8 +71,14 @@
 // A failed read (missing or corrupt chunk, remote down, a reader returning
 // fewer bytes than asked before the end of the file) returns EIO and is
 // logged through Options.Logf with the path and offset; a wrong byte is
-// never returned. A request the caller interrupted returns EINTR and is not
-// logged. Missing names are ENOENT. The mount is read-only ("ro"), so the
+// never returned. Every read of a lode file, the opening of its reader
+// included, runs under a context with Options.ReadTimeout (default 60 s)
+// as its deadline: one that has not finished by then returns EIO, logged
+// as a timeout with path and offset (Files must honour ctx; the kernel
+// tries a failed read once more, so a read(2) can take twice as long). A
+// request the caller interrupted returns EINTR and is not logged. Opening
+// a damaged pointer returns EIO (see Model). Missing names, and the names
+// git refuses, are ENOENT. The mount is read-only ("ro"), so the
 // kernel answers EROFS to every write, create, rename, chmod or truncate
 // before it reaches the server; Open rejects write modes again with EROFS.
 // Failed object reads are not remembered: the next access tries again.
@@ -68,12 +93,18 @@
 //
 // # Unmounting
 //
-// Server.Unmount unmounts (it fails while files are open). If the serving
-// process is killed, the mount stays until removed: what the kernel has
-// cached (names, attributes, pages) is still served, anything else fails
-// with ENOTCONN. Unmount(dir) removes it: umount(2) (as root), else
-// "fusermount3 -u", else a lazy unmount. By hand: "fusermount3 -u DIR", or
-// as root "umount DIR"; "fusermount3 -uz DIR" or "umount -l DIR" when busy.
+// Server.Unmount unmounts (it fails while files are open). The package
+// function Unmount(dir, opts) unmounts any mount by its directory, also
+// one whose serving process was killed (the mount stays until removed:
+// what the kernel has cached, names, attributes, pages, is still served,
+// anything else fails with ENOTCONN): umount(2) as root, else
+// "fusermount3 -u". A mount in use (a file in it open, a read waiting in
+// the server, a process with its working directory inside) is left as it
+// is, and the error wraps ErrBusy; UnmountOptions.Lazy detaches it anyway:
+// it leaves the directory tree at once, open files keep working, and the
+// kernel lets the filesystem go when the last of them is closed. By hand:
+// "fusermount3 -u DIR", or as root "umount DIR"; "fusermount3 -uz DIR" or
+// "umount -l DIR" to detach.
 //
 // # Interfaces
 //
@@ -129,6 +160,14 @@ var (
 
 	_ fs.FileReader   = (*lodeHandle)(nil)
 	_ fs.FileReleaser = (*lodeHandle)(nil)
+)
+
+// Files whose blob is a damaged lode pointer: every open fails.
+var (
+	_ fs.InodeEmbedder = (*damagedNode)(nil)
+	_ fs.NodeOpener    = (*damagedNode)(nil)
+	_ fs.NodeGetattrer = (*damagedNode)(nil)
+	_ fs.NodeStatfser  = (*damagedNode)(nil)
 )
 
 // Symbolic links.

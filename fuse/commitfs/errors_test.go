@@ -3,6 +3,7 @@ package commitfs
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -184,7 +185,7 @@ func TestUnmountAfterKill(t *testing.T) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if ok, _ := isMountPoint(dir); ok {
-			_ = Unmount(dir)
+			_ = Unmount(dir, UnmountOptions{Lazy: true})
 		}
 	})
 	line, err := bufio.NewReader(out).ReadString('\n')
@@ -205,7 +206,7 @@ func TestUnmountAfterKill(t *testing.T) {
 	if ok, err := isMountPoint(dir); !ok {
 		t.Fatalf("the dead mount is not listed in mountinfo (%v)", err)
 	}
-	if err := Unmount(dir); err != nil {
+	if err := Unmount(dir, UnmountOptions{}); err != nil {
 		t.Fatalf("Unmount of a dead mount: %v", err)
 	}
 	if ok, _ := isMountPoint(dir); ok {
@@ -216,23 +217,70 @@ func TestUnmountAfterKill(t *testing.T) {
 	}
 }
 
-// TestUnmountBusy shows that a mount with an open file cannot be unmounted
-// normally, and that Unmount detaches it lazily; the server stops when the
-// file is closed.
+// TestUnmountBusy shows that Unmount refuses a mount in use (an open
+// file, a process whose working directory is inside, a read waiting in
+// the server) with ErrBusy and leaves it mounted, and that a lazy Unmount
+// detaches it; the server stops when the last file is closed.
 func TestUnmountBusy(t *testing.T) {
+	ptr := newFakeFiles().add("stuck", 1<<20).ptr
 	m := newMemObjects()
-	root := m.tree(Entry{Name: "a.txt", Mode: ModeRegular, Hash: m.blob([]byte("a\n"))})
-	srv, dir := mount(t, Options{Root: root, Objects: m, Files: newFakeFiles()})
+	root := m.tree(
+		Entry{Name: "a.txt", Mode: ModeRegular, Hash: m.blob([]byte("a\n"))},
+		Entry{Name: "sub", Mode: ModeDir, Hash: m.tree()},
+		Entry{Name: "stuck.bin", Mode: ModeRegular, Hash: m.blob(ptr.Encode())},
+	)
+	srv, dir := mount(t, Options{Root: root, Objects: m, Files: stuckFiles{size: ptr.Size}, ReadTimeout: time.Second})
+	busy := func(what string) {
+		t.Helper()
+		if err := Unmount(dir, UnmountOptions{}); !errors.Is(err, ErrBusy) {
+			t.Fatalf("Unmount with %s: %v, want ErrBusy", what, err)
+		} else {
+			t.Logf("Unmount with %s: %v", what, err)
+		}
+		if ok, _ := isMountPoint(dir); !ok {
+			t.Fatalf("Unmount with %s unmounted it", what)
+		}
+	}
+
+	// A process whose working directory is in the mount.
+	sleeper := exec.Command("sleep", "60")
+	sleeper.Dir = filepath.Join(dir, "sub")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	busy("a process in it")
+	_ = sleeper.Process.Kill()
+	_ = sleeper.Wait()
+
+	// A read waiting in the server.
+	stuck, err := os.Open(filepath.Join(dir, "stuck.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan error, 1)
+	go func() { _, err := stuck.ReadAt(make([]byte, 10), 0); read <- err }()
+	time.Sleep(100 * time.Millisecond)
+	busy("a read in progress")
+	if err := <-read; !errors.Is(err, syscall.EIO) {
+		t.Errorf("stuck read: %v, want EIO", err)
+	}
+	stuck.Close()
+
+	// An open file.
 	f, err := os.Open(filepath.Join(dir, "a.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Unmount(); err == nil {
 		t.Fatal("Server.Unmount with an open file succeeded")
-	} else {
-		t.Logf("Server.Unmount with an open file: %v", err)
 	}
-	if err := Unmount(dir); err != nil {
+	busy("an open file")
+	if _, err := fusermountBinary(); err == nil {
+		if err := unmountOnce(dir, false, false); !errors.Is(err, ErrBusy) {
+			t.Errorf("fusermount -u with an open file: %v, want ErrBusy", err)
+		}
+	}
+	if err := Unmount(dir, UnmountOptions{Lazy: true}); err != nil {
 		t.Fatalf("lazy Unmount: %v", err)
 	}
 	if ok, _ := isMountPoint(dir); ok {
@@ -286,7 +334,7 @@ func TestFusermount(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "nope")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("stat nope: %v", err)
 	}
-	if err := Unmount(dir); err != nil {
+	if err := Unmount(dir, UnmountOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Wait()
@@ -329,5 +377,81 @@ func TestSourceFiles(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "/gone.bin") {
 		t.Errorf("not logged: %s", logs.String())
+	}
+}
+
+// stuckFiles is a Files that never answers: Open (when stuckOpen) or
+// every ReadAt blocks until its context ends.
+type stuckFiles struct {
+	stuckOpen bool
+	size      int64
+}
+
+func (s stuckFiles) Open(ctx context.Context, p pointer.Pointer) (LodeFile, error) {
+	if s.stuckOpen {
+		<-ctx.Done()
+		return nil, fmt.Errorf("open oid %s: %w", p.OID.Short(), ctx.Err())
+	}
+	return s, nil
+}
+
+func (s stuckFiles) Size() int64            { return s.size }
+func (s stuckFiles) NewReader() RangeReader { return s }
+
+func (s stuckFiles) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	<-ctx.Done()
+	return 0, fmt.Errorf("fetch chunk at %d: %w", off, ctx.Err())
+}
+
+// TestReadTimeout shows that a read whose Files never answers, in ReadAt
+// or in Open, fails with EIO after Options.ReadTimeout, and is logged with
+// the path and offset.
+func TestReadTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	for _, stuckOpen := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stuck open %v", stuckOpen), func(t *testing.T) {
+			ptr := newFakeFiles().add("stuck", 5<<20).ptr
+			m := newMemObjects()
+			root := m.tree(Entry{Name: "stuck.bin", Mode: ModeRegular, Hash: m.blob(ptr.Encode())})
+			var logs logBuf
+			files := stuckFiles{stuckOpen: stuckOpen, size: ptr.Size}
+			_, dir := mount(t, Options{Root: root, Objects: m, Files: files, Logf: logs.logf, ReadTimeout: timeout})
+			f, err := os.Open(filepath.Join(dir, "stuck.bin"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			// Two readers at once: one waits for the other's open.
+			errs := make(chan error, 2)
+			start := time.Now()
+			for _, off := range []int64{0, 3 << 20} {
+				go func() {
+					_, err := f.ReadAt(make([]byte, 4096), off)
+					errs <- err
+				}()
+			}
+			for range 2 {
+				select {
+				case err := <-errs:
+					if !errors.Is(err, syscall.EIO) {
+						t.Errorf("read that never finishes: %v, want EIO", err)
+					}
+				case <-time.After(20 * timeout):
+					t.Fatalf("read still blocked after %v (ReadTimeout %v)", time.Since(start), timeout)
+				}
+			}
+			t.Logf("both reads failed after %v", time.Since(start))
+			// Each read may wait for the other's open, and the kernel may
+			// retry a failed readahead as a plain read.
+			if took := time.Since(start); took < timeout || took > 10*timeout {
+				t.Errorf("reads failed after %v; ReadTimeout is %v", took, timeout)
+			}
+			log := logs.String()
+			for _, want := range []string{"/stuck.bin", "at offset 0", "at offset 3145728", "timed out after 300ms"} {
+				if !strings.Contains(log, want) {
+					t.Errorf("log lacks %q; log:\n%s", want, log)
+				}
+			}
+		})
 	}
 }

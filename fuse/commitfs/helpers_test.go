@@ -335,7 +335,7 @@ func mount(tb testing.TB, opts Options) (*Server, string) {
 		if ok, _ := isMountPoint(dir); ok {
 			if err := srv.Unmount(); err != nil {
 				tb.Errorf("unmount: %v", err)
-				_ = Unmount(dir)
+				_ = Unmount(dir, UnmountOptions{Lazy: true})
 			}
 		}
 	})

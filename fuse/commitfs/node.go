@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -24,12 +25,13 @@ const maxLinkHead = 4096
 // filesys is what all nodes of one filesystem share. Set by NewRoot, then
 // read-only.
 type filesys struct {
-	objects  Objects
-	files    Files
-	logf     func(format string, args ...any)
-	mtime    uint64 // seconds since the epoch, for every node
-	mtimeNs  uint32
-	uid, gid uint32 // owner shown for every node: whoever mounted
+	objects     Objects
+	files       Files
+	logf        func(format string, args ...any)
+	readTimeout time.Duration // bounds each lode file read (Options.ReadTimeout)
+	mtime       uint64        // seconds since the epoch, for every node
+	mtimeNs     uint32
+	uid, gid    uint32 // owner shown for every node: whoever mounted
 }
 
 // fail turns err, met while doing what format and args describe, into the
@@ -41,6 +43,16 @@ func (f *filesys) fail(ctx context.Context, err error, format string, args ...an
 	}
 	f.logf("commitfs: "+format+": %v", append(args, err)...)
 	return syscall.EIO
+}
+
+// failTimed is fail for work done under tctx, which is ctx with the read
+// timeout: a request the caller interrupted is EINTR; one that ran out of
+// time is EIO, logged as a timeout.
+func (f *filesys) failTimed(ctx, tctx context.Context, err error, format string, args ...any) syscall.Errno {
+	if ctx.Err() == nil && tctx.Err() != nil {
+		err = fmt.Errorf("timed out after %v: %w", f.readTimeout, err)
+	}
+	return f.fail(ctx, err, format, args...)
 }
 
 // node is what every kind of node has.
@@ -136,7 +148,7 @@ type dirNode struct {
 
 	mu      sync.Mutex // guards loaded, entries, index; held while the tree is read
 	loaded  bool
-	entries []Entry        // valid names only, in git's order
+	entries []Entry        // valid names that git would check out, in git's order
 	index   map[string]int // name -> position in entries
 }
 
@@ -157,6 +169,10 @@ func (d *dirNode) load(ctx context.Context) ([]Entry, map[string]int, syscall.Er
 	for _, e := range es {
 		if _, dup := index[e.Name]; dup || !validName(e.Name) {
 			d.fsys.logf("commitfs: directory /%s (tree %s): entry %q skipped: not a valid file name", d.path, d.tree, e.Name)
+			continue
+		}
+		if gitRefuses(d.path, e.Name, e.Mode) {
+			d.fsys.logf("commitfs: %q hidden: git refuses to check out this name (a spelling of .git, or a symlink git must not follow)", "/"+childPath(d.path, e.Name))
 			continue
 		}
 		index[e.Name] = len(entries)
@@ -228,7 +244,8 @@ func (d *dirNode) child(ctx context.Context, e Entry, out *fuse.EntryOut) (*fs.I
 				break
 			}
 			if !errors.Is(err, pointer.ErrNotPointer) {
-				d.fsys.logf("commitfs: /%s (blob %s) looks like a lode pointer but is not one; shown as it is in git: %v", p, e.Hash, err)
+				ops = &damagedNode{node: node{nodeInfo: info}, blob: e.Hash, exec: exec, err: err}
+				break
 			}
 		}
 		ops = &blobNode{node: node{nodeInfo: info}, blob: e.Hash, size: size, exec: exec, content: head}
@@ -452,22 +469,41 @@ func (l *lodeNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint3
 	if errno := checkOpen(flags); errno != 0 {
 		return nil, 0, errno
 	}
-	return &lodeHandle{n: l}, fuse.FOPEN_KEEP_CACHE, 0
+	return &lodeHandle{n: l, opening: make(chan struct{}, 1)}, fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // lodeHandle is an open lode file.
 type lodeHandle struct {
 	n *lodeNode
 
-	mu sync.Mutex // guards r; held while the file is opened
+	// opening holds a token while Files.Open runs, so that one handle
+	// opens one reader, and other reads wait for it no longer than
+	// their own deadline.
+	opening chan struct{}
+
+	mu sync.Mutex // guards r
 	r  RangeReader
 }
 
-func (h *lodeHandle) reader(ctx context.Context) (RangeReader, error) {
+func (h *lodeHandle) current() RangeReader {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.r != nil {
-		return h.r, nil
+	return h.r
+}
+
+// reader returns the handle's reader, opening it on first use.
+func (h *lodeHandle) reader(ctx context.Context) (RangeReader, error) {
+	if r := h.current(); r != nil {
+		return r, nil
+	}
+	select {
+	case h.opening <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for another read to open the file: %w", ctx.Err())
+	}
+	defer func() { <-h.opening }()
+	if r := h.current(); r != nil {
+		return r, nil
 	}
 	f, err := h.n.fsys.files.Open(ctx, h.n.ptr)
 	if err != nil {
@@ -476,29 +512,36 @@ func (h *lodeHandle) reader(ctx context.Context) (RangeReader, error) {
 	if f.Size() != h.n.ptr.Size {
 		return nil, fmt.Errorf("opened file has %d bytes, its pointer says %d", f.Size(), h.n.ptr.Size)
 	}
-	h.r = f.NewReader()
-	return h.r, nil
+	r := f.NewReader()
+	h.mu.Lock()
+	h.r = r
+	h.mu.Unlock()
+	return r, nil
 }
 
 // Read returns the bytes at off: all that were asked for, or all up to
 // the end of the file. Anything less is an error (EIO), never a short
-// read, which the kernel would take for the end of the file.
+// read, which the kernel would take for the end of the file. Opening the
+// reader and reading run under the filesystem's read timeout.
 func (h *lodeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	size := h.n.ptr.Size
 	if off >= size || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
 	}
 	want := int(min(int64(len(dest)), size-off))
-	r, err := h.reader(ctx)
+	fsys := h.n.fsys
+	tctx, cancel := context.WithTimeout(ctx, fsys.readTimeout)
+	defer cancel()
+	r, err := h.reader(tctx)
 	if err != nil {
-		return nil, h.n.fsys.fail(ctx, err, "open /%s (oid %s) for a read at offset %d", h.n.path, h.n.ptr.OID.Short(), off)
+		return nil, fsys.failTimed(ctx, tctx, err, "open /%s (oid %s) for a read at offset %d", h.n.path, h.n.ptr.OID.Short(), off)
 	}
-	n, err := r.ReadAt(ctx, dest[:want], off)
+	n, err := r.ReadAt(tctx, dest[:want], off)
 	if err == nil && n != want {
 		err = fmt.Errorf("short read: %d of %d bytes", n, want)
 	}
 	if err != nil {
-		return nil, h.n.fsys.fail(ctx, err, "read /%s (oid %s) at offset %d", h.n.path, h.n.ptr.OID.Short(), off)
+		return nil, fsys.failTimed(ctx, tctx, err, "read /%s (oid %s) at offset %d", h.n.path, h.n.ptr.OID.Short(), off)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
@@ -515,6 +558,37 @@ func (h *lodeHandle) Release(ctx context.Context) syscall.Errno {
 		}
 	}
 	return 0
+}
+
+// damagedNode is a file whose git blob starts like a lode pointer but is
+// not one this build can read: malformed, or of an unknown version. Smudge
+// refuses such a blob, so git's checkout fails for it; the mount lists it
+// (with size 0, as its size is unknown) and fails every open with EIO.
+type damagedNode struct {
+	node
+	blob Hash
+	exec bool
+	err  error // from pointer.Parse
+}
+
+func (n *damagedNode) fillAttr(a *fuse.Attr) {
+	n.setCommon(a)
+	a.Mode = syscall.S_IFREG | filePerm(n.exec)
+}
+
+// Getattr reports the file.
+func (n *damagedNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	n.fillAttr(&out.Attr)
+	return 0
+}
+
+// Open fails with EIO and logs why.
+func (n *damagedNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	if errno := checkOpen(flags); errno != 0 {
+		return nil, 0, errno
+	}
+	n.fsys.logf("commitfs: open /%s (blob %s): a damaged lode pointer, which checkout would refuse too: %v", n.path, n.blob, n.err)
+	return nil, 0, syscall.EIO
 }
 
 // linkNode is a symbolic link; its target is its blob's content.

@@ -10,24 +10,45 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// ErrNotMounted means that Unmount was given a directory that is not a
-// mount point.
-var ErrNotMounted = errors.New("not a mount point")
+// Errors that Unmount wraps.
+var (
+	// ErrNotMounted means that Unmount was given a directory that is not
+	// a mount point.
+	ErrNotMounted = errors.New("not a mount point")
+	// ErrBusy means that the mount is in use: a file in it is open
+	// (perhaps by a read still waiting for its data), or a process has
+	// its working directory in it. UnmountOptions.Lazy detaches it
+	// anyway.
+	ErrBusy = errors.New("mount point is busy")
+)
+
+// UnmountOptions tune Unmount.
+type UnmountOptions struct {
+	// Lazy detaches the mount even while it is busy (umount -l,
+	// fusermount3 -u -z): it vanishes from the directory tree at once,
+	// open files keep working, and the kernel lets the filesystem go
+	// when the last of them is closed.
+	Lazy bool
+}
+
+// busyRetries are the pauses before Unmount tries again a mount that was
+// busy: a file closed a moment ago may still hold it.
+var busyRetries = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond}
 
 // Unmount removes the mount at dir, whether or not the process that served
 // it is still alive (a mount whose server died answers every access with
-// ENOTCONN until it is removed). It tries, in turn: umount(2) (as root),
-// "fusermount3 -u" (or fusermount), and then a lazy unmount (umount2 with
-// MNT_DETACH as root, "fusermount3 -u -z" otherwise), which detaches the
-// mount at once even while files in it are open; the kernel lets the
-// filesystem go when the last of them is closed. It returns nil once one
-// succeeds, an error wrapping ErrNotMounted if dir is not a mount point,
-// and otherwise an error listing what each attempt said.
-func Unmount(dir string) error {
+// ENOTCONN until it is removed). It tries umount(2) (as root), else
+// "fusermount3 -u" (or fusermount); with opts.Lazy, it detaches instead.
+// It returns nil once the mount is gone (or detached), an error wrapping
+// ErrNotMounted if dir is not a mount point, one wrapping ErrBusy if the
+// mount is in use (and opts.Lazy is not set), and otherwise an error
+// listing what each attempt said.
+func Unmount(dir string, opts UnmountOptions) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("unmount %s: %w", dir, err)
@@ -36,39 +57,55 @@ func Unmount(dir string) error {
 		return fmt.Errorf("unmount %s: %w", abs, ErrNotMounted)
 	}
 	root := os.Geteuid() == 0
+	err = unmountOnce(abs, opts.Lazy, root)
+	for _, d := range busyRetries {
+		if !errors.Is(err, ErrBusy) {
+			break
+		}
+		time.Sleep(d)
+		err = unmountOnce(abs, opts.Lazy, root)
+	}
+	if err != nil {
+		return fmt.Errorf("unmount %s: %w", abs, err)
+	}
+	return nil
+}
+
+// unmountOnce tries umount(2) if root, then fusermount. An error says
+// what each attempt said, and wraps ErrBusy if one found the mount busy.
+func unmountOnce(abs string, lazy, root bool) error {
 	var errs []error
 	if root {
-		if err := unix.Unmount(abs, 0); err == nil {
-			return nil
-		} else {
-			errs = append(errs, fmt.Errorf("umount: %w", err))
+		flags := 0
+		if lazy {
+			flags = unix.MNT_DETACH
 		}
+		err := unix.Unmount(abs, flags)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, unix.EBUSY) {
+			return ErrBusy
+		}
+		errs = append(errs, fmt.Errorf("umount: %w", err))
 	}
-	bin, binErr := fusermountBinary()
-	if binErr == nil {
-		if err := run(bin, "-u", abs); err == nil {
-			return nil
-		} else {
-			errs = append(errs, err)
-		}
-	} else {
-		errs = append(errs, binErr)
+	bin, err := fusermountBinary()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
 	}
-	// Lazy: detach now, release when no longer busy.
-	if root {
-		if err := unix.Unmount(abs, unix.MNT_DETACH); err == nil {
-			return nil
-		} else {
-			errs = append(errs, fmt.Errorf("umount -l: %w", err))
-		}
-	} else if binErr == nil {
-		if err := run(bin, "-u", "-z", abs); err == nil {
-			return nil
-		} else {
-			errs = append(errs, err)
-		}
+	args := []string{"-u", abs}
+	if lazy {
+		args = []string{"-u", "-z", abs}
 	}
-	return fmt.Errorf("unmount %s: %w", abs, errors.Join(errs...))
+	err = run(bin, args...)
+	if err == nil {
+		return nil
+	}
+	// fusermount prints strerror(EBUSY); run gives it the C locale.
+	if strings.Contains(strings.ToLower(err.Error()), unix.EBUSY.Error()) {
+		return fmt.Errorf("%w (%v)", ErrBusy, err)
+	}
+	return errors.Join(append(errs, err)...)
 }
 
 // fusermountBinary finds fusermount3, or else fusermount, on PATH or in
@@ -90,9 +127,12 @@ func isExecutable(p string) bool {
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }
 
-// run runs a command, and on failure returns an error with its output.
+// run runs a command in the C locale, and on failure returns an error with
+// its output.
 func run(name string, args ...string) error {
-	out, err := exec.Command(name, args...).CombinedOutput()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		msg := strings.TrimSpace(string(out))
 		if msg == "" {
