@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/remote"
 	"github.com/spf13/cobra"
 )
 
@@ -194,19 +195,23 @@ func (r *repo) needWorkTree() error {
 }
 
 // storeDir is where the local store lives: LODE_STORE_DIR, else the
-// configured store.dir, else <common dir>/lode.
+// configured store.dir (see resolveLocation), else <common dir>/lode.
 func (a *app) storeDir(ctx context.Context, r *repo) (string, error) {
-	if d := a.getenv("LODE_STORE_DIR"); d != "" {
-		return filepath.Abs(d)
-	}
-	cfg, err := a.loadConfig(ctx, r)
+	loc, err := a.storeLocation(ctx, r)
 	if err != nil {
 		return "", err
 	}
-	if cfg.Store.Dir != "" {
-		return expandPath(cfg.Store.Dir, r, a.getenv("HOME"))
+	if loc.value == "" {
+		return filepath.Join(r.commonDir, "lode"), nil
 	}
-	return filepath.Join(r.commonDir, "lode"), nil
+	dir, err := a.resolveLocation(r, loc)
+	if err != nil {
+		return "", err
+	}
+	if _, isURL := urlScheme(dir); isURL {
+		return "", fmt.Errorf("%s: the local store is a directory, not %s (a remote goes in remote.url or LODE_REMOTE_URL)", loc.source, remote.RedactURL(dir))
+	}
+	return dir, nil
 }
 
 // openStore opens the local store of r.
@@ -247,23 +252,4 @@ func (a *app) openRepoStore(ctx context.Context) (*repo, *store.Store, error) {
 		return nil, nil, err
 	}
 	return r, s, nil
-}
-
-// expandPath resolves a configured path: ~ is the home directory, and a
-// relative path is relative to the work tree (or the git dir when bare).
-func expandPath(p string, r *repo, home string) (string, error) {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		if home == "" {
-			return "", fmt.Errorf("cannot expand %q: HOME is not set", p)
-		}
-		return filepath.Join(home, rest), nil
-	}
-	if filepath.IsAbs(p) {
-		return filepath.Clean(p), nil
-	}
-	base := r.workTree
-	if base == "" {
-		base = r.commonDir
-	}
-	return filepath.Join(base, p), nil
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"net/url"
 
 	"github.com/lodevcs/lode/remote"
 	"github.com/lodevcs/lode/remote/gcs"
@@ -21,16 +20,16 @@ func openLocal(dir string) (remote.Backend, error) {
 }
 
 // openHTTP opens a read-only remote served by a plain HTTP(S) file server.
-func openHTTP(u *url.URL) (remote.Backend, error) {
-	return httpread.New(u.String(), nil, httpread.Options{})
+func openHTTP(raw string) (remote.Backend, error) {
+	return httpread.New(raw, nil, httpread.Options{})
 }
 
 // openS3 opens an S3-compatible remote, s3://bucket/prefix, with the
 // usual AWS configuration: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or
 // AWS_PROFILE, AWS_REGION, and AWS_ENDPOINT_URL (which also turns on
 // path-style addressing, as S3-compatible servers need).
-func (a *app) openS3(ctx context.Context, u *url.URL) (remote.Backend, error) {
-	bucket, prefix, err := s3.ParseURL(u.String())
+func (a *app) openS3(ctx context.Context, raw string) (remote.Backend, error) {
+	bucket, prefix, err := s3.ParseURL(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -44,8 +43,8 @@ func (a *app) openS3(ctx context.Context, u *url.URL) (remote.Backend, error) {
 // openGCS opens a Google Cloud Storage remote, gs://bucket/prefix, with
 // application default credentials, or the emulator named by
 // STORAGE_EMULATOR_HOST.
-func (a *app) openGCS(ctx context.Context, u *url.URL) (remote.Backend, error) {
-	bucket, prefix, err := gcs.ParseURL(u.String())
+func (a *app) openGCS(ctx context.Context, raw string) (remote.Backend, error) {
+	bucket, prefix, err := gcs.ParseURL(raw)
 	if err != nil {
 		return nil, err
 	}

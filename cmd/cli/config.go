@@ -16,6 +16,7 @@ import (
 // of increasing precedence: the repository's committed .lode.toml, then the
 // user's $XDG_CONFIG_HOME/lode/config.toml; LODE_* environment variables
 // override both (as git's own config overrides .lfsconfig for Git LFS).
+// Paths in any of them are resolved by resolveLocation.
 type config struct {
 	Store struct {
 		// Dir is the local store directory (default <git dir>/lode); a
@@ -28,6 +29,10 @@ type config struct {
 		// or http(s)://host/path (read only).
 		URL string `toml:"url"`
 	} `toml:"remote"`
+
+	// storeFrom and remoteFrom name the source that set Store.Dir and
+	// Remote.URL last, for messages.
+	storeFrom, remoteFrom string
 }
 
 const knownSettings = "store.dir, remote.url"
@@ -103,12 +108,19 @@ func (a *app) loadConfig(ctx context.Context, r *repo) (*config, error) {
 		}
 	}
 	for _, s := range srcs {
-		md, err := toml.Decode(string(s.data), &cfg)
+		var c config
+		md, err := toml.Decode(string(s.data), &c)
 		if err != nil {
 			return nil, fmt.Errorf("configuration %s: %w", s.name, err)
 		}
 		if und := md.Undecoded(); len(und) > 0 {
 			return nil, fmt.Errorf("configuration %s: unknown setting %q (known: %s)", s.name, und[0].String(), knownSettings)
+		}
+		if md.IsDefined("store", "dir") {
+			cfg.Store.Dir, cfg.storeFrom = c.Store.Dir, s.name
+		}
+		if md.IsDefined("remote", "url") {
+			cfg.Remote.URL, cfg.remoteFrom = c.Remote.URL, s.name
 		}
 	}
 	return &cfg, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,20 +28,22 @@ type remoteURL struct {
 // is read from the work tree, the index or HEAD), else the embedded default:
 // when the git remote (gitRemote, or the current branch's remote, or
 // origin) is a local path or file:// URL, the folder "lode" inside that
-// repository.
+// repository. Paths come back absolute (see resolveLocation); errors never
+// show a URL's userinfo.
 //
 // gitURL, when not empty, is the git remote's URL (a push to a URL rather
 // than to a named remote).
 func (a *app) resolveRemote(ctx context.Context, r *repo, gitRemote, gitURL string) (remoteURL, error) {
-	if u := a.getenv("LODE_REMOTE_URL"); u != "" {
-		return remoteURL{u, "LODE_REMOTE_URL"}, nil
-	}
-	cfg, err := a.loadConfig(ctx, r)
+	loc, err := a.remoteLocation(ctx, r)
 	if err != nil {
 		return remoteURL{}, err
 	}
-	if cfg.Remote.URL != "" {
-		return remoteURL{cfg.Remote.URL, "remote.url in the configuration"}, nil
+	if loc.value != "" {
+		u, err := a.resolveLocation(r, loc)
+		if err != nil {
+			return remoteURL{}, err
+		}
+		return remoteURL{u, loc.source}, nil
 	}
 	dir := r.dir()
 	if gitURL == "" {
@@ -57,11 +58,15 @@ func (a *app) resolveRemote(ctx context.Context, r *repo, gitRemote, gitURL stri
 	} else if gitRemote == "" {
 		gitRemote = gitURL
 	}
-	path, ok := localPath(gitURL, dir)
-	if !ok {
-		return remoteURL{}, fmt.Errorf("%w: git remote %q is %s, which is not a local path; set [remote] url in .lode.toml (for example s3://bucket/prefix or gs://bucket/prefix) or LODE_REMOTE_URL", errNoRemote, gitRemote, gitURL)
+	shown := remote.RedactURL(gitRemote)
+	path, ok, err := localPath(gitURL, dir, a.getenv("HOME"))
+	if err != nil {
+		return remoteURL{}, fmt.Errorf("git remote %s: %w", shown, err)
 	}
-	return remoteURL{embeddedRemote(path), "inside git remote " + gitRemote}, nil
+	if !ok {
+		return remoteURL{}, fmt.Errorf("%w: git remote %s is %s, which is not a local path; set [remote] url in .lode.toml (for example s3://bucket/prefix or gs://bucket/prefix) or LODE_REMOTE_URL", errNoRemote, shown, remote.RedactURL(gitURL))
+	}
+	return remoteURL{embeddedRemote(path), "inside git remote " + shown}, nil
 }
 
 // defaultGitRemote is the current branch's remote, or origin.
@@ -77,18 +82,25 @@ func (a *app) defaultGitRemote(ctx context.Context, dir string) string {
 	return "origin"
 }
 
-// localPath returns the directory a git remote URL names, if it is local.
-func localPath(gitURL, base string) (string, bool) {
-	if rest, ok := strings.CutPrefix(gitURL, "file://"); ok {
-		return rest, true
+// localPath returns the directory a git remote URL names, if it is
+// local, resolved as git resolves it: a relative path against root (git
+// runs from the top of the work tree, and runs hooks of a bare repository
+// in its git dir), "~" under home. A file:// URL naming a host other than
+// localhost is an error: git ignores the host (file://host/x is /x for
+// git), which is too surprising to follow.
+func localPath(gitURL, root, home string) (path string, ok bool, err error) {
+	if scheme, isURL := urlScheme(gitURL); isURL {
+		if !strings.EqualFold(scheme, "file") {
+			return "", false, nil
+		}
+		p, err := fileURLPath(gitURL)
+		return p, err == nil, err
 	}
-	if strings.Contains(gitURL, "://") || isSCPLike(gitURL) {
-		return "", false
+	if isSCPLike(gitURL) {
+		return "", false, nil
 	}
-	if !filepath.IsAbs(gitURL) {
-		gitURL = filepath.Join(base, gitURL)
-	}
-	return gitURL, true
+	p, err := resolvePath(gitURL, root, home)
+	return p, err == nil, err
 }
 
 // isSCPLike recognises host:path git URLs (git@host:org/repo).
@@ -115,13 +127,9 @@ func (a *app) openRemote(ctx context.Context, r *repo, st *store.Store, gitRemot
 
 // openRemoteFor is openRemote for a push to a git URL.
 func (a *app) openRemoteFor(ctx context.Context, r *repo, st *store.Store, gitRemote, gitURL string) (*remotestore.Store, error) {
-	ru, err := a.resolveRemote(ctx, r, gitRemote, gitURL)
+	b, err := a.openRemoteBackend(ctx, r, gitRemote, gitURL)
 	if err != nil {
 		return nil, err
-	}
-	b, err := a.openBackend(ctx, ru.url)
-	if err != nil {
-		return nil, fmt.Errorf("lode remote %s (from %s): %w", ru.url, ru.source, err)
 	}
 	b = remote.NewRetrying(b, remote.RetryOptions{
 		OnRetry: func(op, name string, attempt int, err error) {
@@ -134,24 +142,42 @@ func (a *app) openRemoteFor(ctx context.Context, r *repo, st *store.Store, gitRe
 	return remotestore.New(b, filepath.Join(st.Dir(), "remotes", key), st.Codec()), nil
 }
 
-// openBackend opens the back end a remote URL names.
+// openRemoteBackend resolves the lode remote (resolveRemote) and opens its
+// back end, without retries.
+func (a *app) openRemoteBackend(ctx context.Context, r *repo, gitRemote, gitURL string) (remote.Backend, error) {
+	ru, err := a.resolveRemote(ctx, r, gitRemote, gitURL)
+	if err != nil {
+		return nil, err
+	}
+	b, err := a.openBackend(ctx, ru.url)
+	if err != nil {
+		return nil, fmt.Errorf("lode remote %s (from %s): %w", remote.RedactURL(ru.url), ru.source, err)
+	}
+	return b, nil
+}
+
+// openBackend opens the back end a remote URL names (as resolveRemote
+// returns it). Its errors never show the URL's userinfo.
 func (a *app) openBackend(ctx context.Context, raw string) (remote.Backend, error) {
-	if !strings.Contains(raw, "://") {
+	scheme, ok := urlScheme(raw)
+	if !ok {
 		return openLocal(raw)
 	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("parse remote URL: %w", err)
-	}
-	switch u.Scheme {
+	// Schemes are case-insensitive; the parsers below want them lower.
+	raw = strings.ToLower(scheme) + raw[len(scheme):]
+	switch strings.ToLower(scheme) {
 	case "file":
-		return openLocal(u.Path)
+		p, err := fileURLPath(raw)
+		if err != nil {
+			return nil, err
+		}
+		return openLocal(p)
 	case "s3":
-		return a.openS3(ctx, u)
+		return a.openS3(ctx, raw)
 	case "gs":
-		return a.openGCS(ctx, u)
+		return a.openGCS(ctx, raw)
 	case "http", "https":
-		return openHTTP(u)
+		return openHTTP(raw)
 	}
-	return nil, fmt.Errorf("unknown scheme %q: use s3://bucket/prefix, gs://bucket/prefix, file:///path, a path, or http(s)://host/path (read only)", u.Scheme)
+	return nil, fmt.Errorf("unknown scheme %q: use s3://bucket/prefix, gs://bucket/prefix, file:///path, a path, or http(s)://host/path (read only)", scheme)
 }

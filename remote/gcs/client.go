@@ -53,21 +53,30 @@ func NewEmulatorClient(ctx context.Context, host string) (*storage.Client, error
 		storage.WithJSONReads(),
 		storage.WithDisabledClientMetrics())
 	if err != nil {
-		return nil, fmt.Errorf("gcs emulator client for %s: %w", host, err)
+		return nil, fmt.Errorf("gcs emulator client for %s: %w", remote.RedactURL(host), err)
 	}
 	return c, nil
 }
 
 // ParseURL splits "gs://bucket/prefix" into bucket and prefix (without
-// leading or trailing slashes; empty for the bucket's root).
+// leading or trailing slashes; empty for the bucket's root). A URL with
+// userinfo (gs://USER:SECRET@bucket) is an error that does not repeat it:
+// credentials come from Google application default credentials. Errors
+// show the URL as remote.RedactURL does.
 func ParseURL(raw string) (bucket, prefix string, err error) {
+	shown := remote.RedactURL(raw)
 	rest, ok := strings.CutPrefix(raw, "gs://")
 	if !ok {
-		return "", "", fmt.Errorf("gcs URL %q: want gs://bucket/prefix", raw)
+		return "", "", fmt.Errorf("gcs URL %s: want gs://bucket/prefix", shown)
 	}
 	bucket, prefix, _ = strings.Cut(rest, "/")
-	if bucket == "" {
-		return "", "", fmt.Errorf("gcs URL %q: no bucket", raw)
+	switch {
+	case strings.Contains(bucket, "@"), strings.Contains(bucket, ":") && remote.HasUserinfo(raw):
+		return "", "", fmt.Errorf("gcs URL %s: credentials do not belong in the URL; write gs://bucket/prefix and %s", shown, CredentialsHint)
+	case bucket == "":
+		return "", "", fmt.Errorf("gcs URL %s: no bucket", shown)
+	case strings.Contains(bucket, ":"):
+		return "", "", fmt.Errorf("gcs URL %s: %q is not a bucket name (the emulator's address goes in STORAGE_EMULATOR_HOST)", shown, bucket)
 	}
 	return bucket, strings.Trim(prefix, "/"), nil
 }

@@ -3,7 +3,8 @@
 //
 // A remote URL gs://bucket/prefix names a bucket and an object-name
 // prefix; object name N is stored as "prefix/N" (just "N" when the prefix
-// is empty). ParseURL splits such a URL.
+// is empty). ParseURL splits such a URL; it refuses one with userinfo, as
+// credentials never come from the URL.
 //
 // # Building a client
 //

@@ -203,9 +203,32 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ParseURL(%q) = %q, %q, %v", tc.in, bucket, prefix, err)
 		}
 	}
-	for _, in := range []string{"gs://", "s3://b/p", "b/p", "gs:///p"} {
+	for _, in := range []string{"gs://", "s3://b/p", "b/p", "gs:///p", "gs://localhost:4443/b"} {
 		if _, _, err := gcs.ParseURL(in); err == nil {
 			t.Errorf("ParseURL(%q) succeeded", in)
 		}
+	}
+}
+
+// TestParseURLRefusesCredentials checks that userinfo is an error that
+// says where credentials go and does not repeat them.
+func TestParseURLRefusesCredentials(t *testing.T) {
+	for _, in := range []string{
+		"gs://KEYID:hunter2@bucket/x",
+		"gs://hunter2@bucket",
+		"gs://KEYID:hun/ter2@bucket/x", // an unescaped slash in the secret
+	} {
+		_, _, err := gcs.ParseURL(in)
+		if err == nil {
+			t.Errorf("ParseURL(%q) succeeded", in)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "ter2") || !strings.Contains(msg, "application default credentials") {
+			t.Errorf("ParseURL(%q): %v", in, err)
+		}
+	}
+	// "@" in the prefix is no userinfo.
+	if b, p, err := gcs.ParseURL("gs://bucket/team@example.com/x"); err != nil || b != "bucket" || p != "team@example.com/x" {
+		t.Errorf("ParseURL with @ in the prefix = %q, %q, %v", b, p, err)
 	}
 }

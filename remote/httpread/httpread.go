@@ -42,7 +42,7 @@ type Backend struct {
 // means a private client. Requests carry no timeout of their own: wrap the
 // back end in remote.NewRetrying for deadlines and retries.
 func New(baseURL string, client *http.Client, opts Options) (*Backend, error) {
-	u, err := url.Parse(baseURL)
+	u, err := remote.ParseURL(baseURL)
 	if err != nil {
 		return nil, fmt.Errorf("http remote: %w", err)
 	}
@@ -88,9 +88,12 @@ func New(baseURL string, client *http.Client, opts Options) (*Backend, error) {
 	return b, nil
 }
 
+// redact shows u for a message: without userinfo, query and fragment
+// (a query may hold a signature or a token).
 func redact(u *url.URL) string {
 	c := *u
 	c.User = nil
+	c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = "", false, "", ""
 	return c.String()
 }
 

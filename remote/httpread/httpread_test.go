@@ -217,6 +217,41 @@ func TestBasicAuth(t *testing.T) {
 	}
 }
 
+// TestCredentialsNotInErrors checks that the URL's userinfo appears in no
+// error: not from New's checks, not from a URL that does not parse, not
+// from net/http.
+func TestCredentialsNotInErrors(t *testing.T) {
+	for _, u := range []string{
+		"https://alice:hunter2@host/%zz",
+		"https://alice:hunter2@host:port/x",
+		"https://alice:hun/ter2@host/x?q=1",
+		"ftp://alice:hunter2@host/x",
+		"http://alice:hunter2@/x",
+		"https://alice:hunter2@host/x#frag",
+	} {
+		_, err := httpread.New(u, nil, httpread.Options{})
+		if err == nil || strings.Contains(err.Error(), "ter2") {
+			t.Errorf("New(%q): %v", u, err)
+		}
+	}
+	srv := httptest.NewServer(http.NotFoundHandler())
+	srv.Close() // connection refused from now on
+	b := newBackend(t, strings.Replace(srv.URL, "http://", "http://alice:hunter2@", 1)+"/store")
+	ctx := context.Background()
+	_, serr := b.Stat(ctx, "x")
+	_, gerr := b.Get(ctx, "x", 1, 2, remote.GetOptions{})
+	perr := b.Put(ctx, "x", strings.NewReader("a"), 1, remote.PutOptions{})
+	lerr := b.List(ctx, "", remote.ListOptions{}, func(remote.Info) error { return nil })
+	for _, err := range []error{serr, gerr, perr, lerr} {
+		if err == nil || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "alice") {
+			t.Errorf("error %v shows the credentials", err)
+		}
+	}
+	if loc := b.Location(); loc != srv.URL+"/store/" {
+		t.Errorf("Location = %q", loc)
+	}
+}
+
 func TestHeaderAndClient(t *testing.T) {
 	var sawToken bool
 	lb, url := serve(t, func(h http.Handler) http.Handler {

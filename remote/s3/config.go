@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -14,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+
+	"github.com/lodevcs/lode/remote"
 )
 
 // DefaultRegion is the region used when none is configured. Most
@@ -88,8 +89,8 @@ func ConfigFromEnv(ctx context.Context, getenv func(string) string) (Config, err
 			credentials.NewStaticCredentialsProvider(id, secret, getenv("AWS_SESSION_TOKEN"))))
 	}
 	if ep := firstNonEmpty(getenv("AWS_ENDPOINT_URL_S3"), getenv("AWS_ENDPOINT_URL")); ep != "" {
-		if _, err := url.Parse(ep); err != nil {
-			return Config{}, fmt.Errorf("s3 endpoint %q: %w", ep, err)
+		if _, err := remote.ParseURL(ep); err != nil {
+			return Config{}, fmt.Errorf("s3 endpoint: %w", err)
 		}
 		opts = append(opts, config.WithBaseEndpoint(ep))
 	}
@@ -125,15 +126,24 @@ func StaticConfig(endpoint, region, accessKey, secretKey string) Config {
 }
 
 // ParseURL splits "s3://bucket/prefix" into bucket and prefix (without
-// leading or trailing slashes; empty for the bucket's root).
+// leading or trailing slashes; empty for the bucket's root). A URL with
+// userinfo (s3://KEY:SECRET@bucket) is an error that does not repeat it:
+// credentials belong in the AWS variables or profiles (ConfigFromEnv).
+// Errors show the URL as remote.RedactURL does.
 func ParseURL(raw string) (bucket, prefix string, err error) {
+	shown := remote.RedactURL(raw)
 	rest, ok := strings.CutPrefix(raw, "s3://")
 	if !ok {
-		return "", "", fmt.Errorf("s3 URL %q: want s3://bucket/prefix", raw)
+		return "", "", fmt.Errorf("s3 URL %s: want s3://bucket/prefix", shown)
 	}
 	bucket, prefix, _ = strings.Cut(rest, "/")
-	if bucket == "" {
-		return "", "", fmt.Errorf("s3 URL %q: no bucket", raw)
+	switch {
+	case strings.Contains(bucket, "@"), strings.Contains(bucket, ":") && remote.HasUserinfo(raw):
+		return "", "", fmt.Errorf("s3 URL %s: credentials do not belong in the URL; write s3://bucket/prefix and %s", shown, CredentialsHint)
+	case bucket == "":
+		return "", "", fmt.Errorf("s3 URL %s: no bucket", shown)
+	case strings.Contains(bucket, ":"):
+		return "", "", fmt.Errorf("s3 URL %s: %q is not a bucket name (a custom endpoint goes in AWS_ENDPOINT_URL)", shown, bucket)
 	}
 	return bucket, strings.Trim(prefix, "/"), nil
 }

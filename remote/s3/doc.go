@@ -3,7 +3,8 @@
 //
 // A remote URL s3://bucket/prefix names a bucket and a key prefix; object
 // name N is stored under the key "prefix/N" (just "N" when the prefix is
-// empty). ParseURL splits such a URL.
+// empty). ParseURL splits such a URL; it refuses one with userinfo, as
+// credentials never come from the URL.
 //
 // # Building a client
 //

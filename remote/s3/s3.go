@@ -55,7 +55,7 @@ func New(cfg Config, bucket, prefix string) (*Backend, error) {
 		b.location += "/" + prefix
 	}
 	if cfg.AWS.BaseEndpoint != nil && *cfg.AWS.BaseEndpoint != "" {
-		b.endpoint = *cfg.AWS.BaseEndpoint
+		b.endpoint = remote.RedactURL(*cfg.AWS.BaseEndpoint)
 	}
 	awsCfg := cfg.AWS.Copy()
 	if awsCfg.Region == "" {

@@ -259,7 +259,7 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ParseURL(%q) = %q, %q, %v", tc.in, bucket, prefix, err)
 		}
 	}
-	for _, in := range []string{"s3://", "gs://b/p", "b/p", "s3:///p"} {
+	for _, in := range []string{"s3://", "gs://b/p", "b/p", "s3:///p", "s3://localhost:9000/b"} {
 		if _, _, err := s3.ParseURL(in); err == nil {
 			t.Errorf("ParseURL(%q) succeeded", in)
 		}
@@ -267,6 +267,29 @@ func TestParseURL(t *testing.T) {
 	b, err := s3.New(s3.StaticConfig("http://x", "", "k", "s"), "b", "/p/q/")
 	if err != nil || b.Location() != "s3://b/p/q" {
 		t.Errorf("Location = %q, %v", b.Location(), err)
+	}
+}
+
+// TestParseURLRefusesCredentials checks that userinfo is an error that
+// says where credentials go and does not repeat them.
+func TestParseURLRefusesCredentials(t *testing.T) {
+	for _, in := range []string{
+		"s3://KEYID:hunter2@bucket/x",
+		"s3://hunter2@bucket",
+		"s3://KEYID:hun/ter2@bucket/x", // an unescaped slash in the secret
+	} {
+		_, _, err := s3.ParseURL(in)
+		if err == nil {
+			t.Errorf("ParseURL(%q) succeeded", in)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "ter2") || !strings.Contains(msg, "AWS_ACCESS_KEY_ID") {
+			t.Errorf("ParseURL(%q): %v", in, err)
+		}
+	}
+	// "@" in the prefix is no userinfo.
+	if b, p, err := s3.ParseURL("s3://bucket/team@example.com/x"); err != nil || b != "bucket" || p != "team@example.com/x" {
+		t.Errorf("ParseURL with @ in the prefix = %q, %q, %v", b, p, err)
 	}
 }
 
