@@ -248,7 +248,11 @@ func (f *fakeFiles) add(name string, size int64) *fakeFile {
 	if size == 0 {
 		oid = cas.Sum(nil)
 	}
-	ff := &fakeFile{ptr: pointer.Pointer{OID: oid, Size: size}, pat: newPattern(uint64(len(name))*7919 + uint64(size)), failAt: -1, shortAt: -1}
+	var man cas.ID // a file of several chunks has a manifest id
+	if size > 8<<10 {
+		man = cas.Sum([]byte("manifest of " + name))
+	}
+	ff := &fakeFile{ptr: pointer.New(oid, size, man), pat: newPattern(uint64(len(name))*7919 + uint64(size)), failAt: -1, shortAt: -1}
 	f.mu.Lock()
 	f.files[oid] = ff
 	f.mu.Unlock()
