@@ -12,7 +12,7 @@
 // with objects stored by another route.
 //
 // Faulty wraps any back end and injects faults on demand: failing calls,
-// corrupt, truncated or stalled Get bodies, Puts interrupted halfway,
+// corrupt, truncated, stalled or slow Get bodies, Puts interrupted halfway,
 // latency. Tests of retries, corruption detection and interrupted uploads
 // use it on top of mem.New().
 package remotetest
