@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -21,7 +22,11 @@ type stall struct {
 
 func (s stall) String() string {
 	if s.slow {
-		return fmt.Sprintf("too slow: %d %s in %v from %s (at least %d expected)", s.n, s.unit, s.d, s.loc, s.need)
+		unit := s.unit
+		if s.n == 1 {
+			unit = strings.TrimSuffix(unit, "s")
+		}
+		return fmt.Sprintf("too slow: %d %s in %v from %s (at least %d expected)", s.n, unit, s.d, s.loc, s.need)
 	}
 	return fmt.Sprintf("%s within %v from %s", s.what, s.d, s.loc)
 }
@@ -32,6 +37,15 @@ func (s stall) String() string {
 type stallError struct {
 	s   stall
 	err error // nil if the decorator noticed without cancelling the try
+}
+
+// newStallError returns the error of a try that failed as s, the back end
+// reporting err.
+func newStallError(s stall, err error) *stallError {
+	if errors.Is(err, errExpired) || errors.Is(err, context.Canceled) {
+		err = nil // says nothing more
+	}
+	return &stallError{s: s, err: err}
 }
 
 func (e *stallError) Error() string {
@@ -58,8 +72,9 @@ type watchdog struct {
 	fired   *stall // set when pause or stop found the timer run out
 }
 
-// errExpired is the cancel cause of a watchdog that ran out.
-var errExpired = errors.New("watchdog expired")
+// errExpired is the cancel cause of a watchdog that ran out. Clients
+// that report the cause of a cancelled request (net/http does) say this.
+var errExpired = errors.New("deadline of the retrying decorator")
 
 func newWatchdog(parent context.Context, d time.Duration, s stall) *watchdog {
 	ctx, cancel := context.WithCancelCause(parent)

@@ -259,7 +259,7 @@ func (r *retrying) next(ctx context.Context, q *request, w *watchdog, err error)
 		return err
 	}
 	if s, ok := w.expired(); ok {
-		err = &stallError{s: s, err: err}
+		err = newStallError(s, err)
 	}
 	q.tries++
 	unreach := isUnreachable(err)
