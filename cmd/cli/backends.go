@@ -49,7 +49,7 @@ func (a *app) openGCS(ctx context.Context, u *url.URL) (remote.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := gcs.NewClientFromEnv(ctx, a.getenv)
+	client, err := gcs.NewClientFromEnv(ctx, a.getenv, remote.HTTPTimeouts{})
 	if err != nil {
 		return nil, err
 	}
