@@ -306,8 +306,8 @@ func (r *retrying) giveUp(q *request, unreach bool, why string, err error) error
 // the try may go out. A ctx that is done is left to the back end, which
 // fails with its error as the contract says.
 func (r *retrying) refuse(ctx context.Context, q *request) error {
-	if ctx.Err() != nil {
-		return nil
+	if ctx.Err() != nil || !r.br.isOpen() {
+		return nil // the common case, without formatting a message
 	}
 	return r.br.refuse(r.describe(q))
 }
