@@ -52,6 +52,12 @@ var (
 	ErrRange      = errors.New("requested range is outside the remote object")
 	// ErrInvalidName: see ValidateName.
 	ErrInvalidName = errors.New("invalid remote object name")
+	// ErrUnreachable is wrapped by the errors of the retrying decorator
+	// (NewRetrying) for a request that gave up because the remote did not
+	// answer in time or could not be reached, and for the requests its
+	// circuit breaker then refuses. It is not permanent: the remote may
+	// come back.
+	ErrUnreachable = errors.New("remote unreachable")
 )
 
 // Info describes one stored object.

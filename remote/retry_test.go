@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -84,7 +87,8 @@ func TestRetryingConformance(t *testing.T) {
 			f := remotetest.NewFaulty(mem.New())
 			f.FailEvery("", 3, errTransient)
 			f.TruncateGet("", 3000, -1)
-			return remote.NewRetrying(f, (&recorder{}).opts(remote.RetryOptions{Attempts: 20}))
+			// Every 3000 bytes are enough progress to count afresh.
+			return remote.NewRetrying(f, (&recorder{}).opts(remote.RetryOptions{Attempts: 20, ResumeProgress: 1000, MaxRetryWait: time.Hour}))
 		})
 	})
 }
@@ -136,7 +140,7 @@ func TestGivesUp(t *testing.T) {
 	f, b, rec := setup(t, "packs/x", []byte("x"), remote.RetryOptions{})
 	f.FailNext(remote.OpStat, -1, errTransient)
 	_, err := b.Stat(context.Background(), "packs/x")
-	if !errors.Is(err, errTransient) || !strings.Contains(err.Error(), "stat packs/x: gave up after 5 attempts") {
+	if !errors.Is(err, errTransient) || !strings.Contains(err.Error(), "stat packs/x on faulty:mem:: gave up after 5 attempts: ") {
 		t.Errorf("error %q", err)
 	}
 	if n := f.Calls(remote.OpStat); n != 5 {
@@ -214,11 +218,32 @@ func TestGetResumesBody(t *testing.T) {
 		t.Fatalf("ranged Get: %d bytes, %v", len(got), err)
 	}
 
-	// More drops than attempts, each after progress: still complete.
+	// More drops than attempts, each after ResumeProgress bytes: still
+	// complete.
+	f, b, _ = setup(t, "x", data, remote.RetryOptions{ResumeProgress: 10_000})
 	f.TruncateGet("x", 10_000, 20)
 	got, err = read(context.Background(), b, "x", 0, -1)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("Get with 20 drops: %d bytes, %v", len(got), err)
+	}
+}
+
+// TestGetResumeBounded checks that a connection breaking after every few
+// bytes fails the Get after Attempts tries, although each try delivered
+// bytes.
+func TestGetResumeBounded(t *testing.T) {
+	data := remotetest.Data(2, 1<<20)
+	f, b, rec := setup(t, "x", data, remote.RetryOptions{})
+	f.TruncateGet("x", 10, -1)
+	got, err := read(context.Background(), b, "x", 0, -1)
+	if err == nil || !strings.Contains(err.Error(), "get x from faulty:mem:: gave up after 5 attempts: ") || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("Get breaking every 10 bytes: %v", err)
+	}
+	if errors.Is(err, remote.ErrUnreachable) {
+		t.Errorf("%v: a connection that breaks is not an unreachable remote", err)
+	}
+	if len(got) != 50 || !bytes.Equal(got, data[:50]) || f.Calls(remote.OpGet) != 5 || len(rec.sleeps) != 4 {
+		t.Errorf("%d bytes after %d calls and %d sleeps, want 50, 5, 4", len(got), f.Calls(remote.OpGet), len(rec.sleeps))
 	}
 }
 
@@ -265,7 +290,7 @@ func TestTimeouts(t *testing.T) {
 		t.Fatalf("retries %v, want 3", rec.retries)
 	}
 	for _, err := range rec.errs {
-		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "no progress within 50ms") {
+		if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), " within 50ms from faulty:mem:") {
 			t.Errorf("timeout error %q", err)
 		}
 	}
@@ -278,10 +303,14 @@ func TestTimeouts(t *testing.T) {
 }
 
 // TestSlowCallerNoTimeout checks that the time a caller spends between
-// reads does not count against the back end.
+// reads counts neither as time without progress nor against the minimum
+// rate.
 func TestSlowCallerNoTimeout(t *testing.T) {
 	data := remotetest.Data(5, 10_000)
-	f, b, _ := setup(t, "x", data, remote.RetryOptions{RequestTimeout: 50 * time.Millisecond})
+	// 1 MB/s over 100ms windows: 10,000 bytes in 100ms of the caller's
+	// time would be too slow.
+	o := remote.RetryOptions{RequestTimeout: 50 * time.Millisecond, MinGetRate: 1e6, RateWindow: 100 * time.Millisecond}
+	f, b, _ := setup(t, "x", data, o)
 	rc, err := b.Get(context.Background(), "x", 0, -1, remote.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -419,5 +448,320 @@ func TestListResumes(t *testing.T) {
 	err := b.List(context.Background(), "o/", remote.ListOptions{}, func(remote.Info) error { return errStop })
 	if !errors.Is(err, errStop) || l.calls != 1 {
 		t.Errorf("fn failing: %v after %d listings", err, l.calls)
+	}
+}
+
+// errRefused is what a dial to a port nobody listens on returns.
+var errRefused = &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+
+// TestUnreachableTriesFewer checks that tries that could not connect or
+// timed out are retried fewer times than server errors, and that the
+// final error says the remote is unreachable.
+func TestUnreachableTriesFewer(t *testing.T) {
+	for _, tc := range []struct {
+		err         error
+		calls       int
+		unreachable bool
+	}{
+		{errRefused, 2, true},
+		{os.ErrDeadlineExceeded, 2, true}, // has Timeout() true, as client timeouts do
+		{&net.DNSError{Err: "no such host", Name: "nowhere.invalid", IsNotFound: true}, 2, true},
+		{errTransient, 5, false},
+	} {
+		f, b, _ := setup(t, "x", []byte("x"), remote.RetryOptions{})
+		f.FailNext(remote.OpStat, -1, tc.err)
+		_, err := b.Stat(context.Background(), "x")
+		if !errors.Is(err, tc.err) || errors.Is(err, remote.ErrUnreachable) != tc.unreachable || f.Calls(remote.OpStat) != tc.calls {
+			t.Errorf("%v: %v after %d calls, want %d calls", tc.err, err, f.Calls(remote.OpStat), tc.calls)
+		}
+		if want := fmt.Sprintf("stat x on faulty:mem:: gave up after %d attempts", tc.calls); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: message %q lacks %q", tc.err, err, want)
+		}
+	}
+	// Timeouts among server errors: the second timeout ends it.
+	s := &scripted{Backend: mem.New(), errs: []error{errTransient, errRefused, errTransient, errRefused, nil}}
+	b := remote.NewRetrying(s, (&recorder{}).opts(remote.RetryOptions{}))
+	if _, err := b.Stat(context.Background(), "x"); !errors.Is(err, remote.ErrUnreachable) || s.calls != 4 {
+		t.Errorf("mixed failures: %v after %d calls, want 4", err, s.calls)
+	}
+}
+
+// scripted fails its Stats with errs, one after the other.
+type scripted struct {
+	remote.Backend
+	errs  []error
+	calls int
+}
+
+func (s *scripted) Stat(ctx context.Context, name string) (remote.Info, error) {
+	err := s.errs[s.calls]
+	s.calls++
+	if err != nil {
+		return remote.Info{}, fmt.Errorf("stat %s: %w", name, err)
+	}
+	return remote.Info{Name: name}, nil
+}
+
+// TestGetTooSlow checks the minimum rate of a Get body: a body that
+// brings fewer than MinGetRate*RateWindow bytes in a window fails the try,
+// although every read brings a byte.
+func TestGetTooSlow(t *testing.T) {
+	data := remotetest.Data(7, 5000)
+	o := remote.RetryOptions{RateWindow: 200 * time.Millisecond, MinGetRate: 10_000, RequestTimeout: 5 * time.Second}
+	f, b, rec := setup(t, "x", data, o)
+	f.SlowGet("x", 1, 10*time.Millisecond, -1) // 100 bytes per second
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	got, err := read(ctx, b, "x", 0, -1)
+	el := time.Since(start)
+	if err == nil || !errors.Is(err, remote.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		t.Fatalf("Get at 100 B/s: %d bytes, %v", len(got), err)
+	}
+	for _, want := range []string{"get x from faulty:mem:: gave up after 2 attempts", "too slow: ", " bytes in 200ms from faulty:mem: (at least 2000 expected)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q lacks %q", err, want)
+		}
+	}
+	if f.Calls(remote.OpGet) != 2 || len(rec.errs) != 1 || !strings.Contains(rec.errs[0].Error(), "too slow") {
+		t.Errorf("%d calls, retries %v", f.Calls(remote.OpGet), rec.errs)
+	}
+	if !bytes.Equal(got, data[:len(got)]) || len(got) < 20 {
+		t.Errorf("%d bytes before failing, want the first ones", len(got))
+	}
+	if el > 3*time.Second {
+		t.Errorf("took %v to fail, want about 2 windows", el)
+	}
+
+	// Slow, but above the minimum: fine.
+	o.MinGetRate = 1000
+	f, b, _ = setup(t, "x", data, o)
+	f.SlowGet("x", 100, 10*time.Millisecond, -1) // about 10 kB per second
+	if got, err := read(ctx, b, "x", 0, -1); err != nil || !bytes.Equal(got, data) || f.Calls(remote.OpGet) != 1 {
+		t.Errorf("Get at 10 kB/s: %d bytes, %v, after %d calls", len(got), err, f.Calls(remote.OpGet))
+	}
+
+	// The check off.
+	o.MinGetRate = -1
+	f, b, _ = setup(t, "x", data[:100], o)
+	f.SlowGet("x", 1, 5*time.Millisecond, -1)
+	if got, err := read(ctx, b, "x", 0, -1); err != nil || len(got) != 100 {
+		t.Errorf("Get with MinGetRate -1: %d bytes, %v", len(got), err)
+	}
+}
+
+// slowLister lists in name order, waiting for every before each object.
+type slowLister struct {
+	remote.Backend
+	every time.Duration
+	calls int
+}
+
+func (l *slowLister) List(ctx context.Context, prefix string, opts remote.ListOptions, fn func(remote.Info) error) error {
+	l.calls++
+	var infos []remote.Info
+	if err := l.Backend.List(ctx, prefix, opts, func(i remote.Info) error { infos = append(infos, i); return nil }); err != nil {
+		return err
+	}
+	slices.SortFunc(infos, func(a, b remote.Info) int { return strings.Compare(a.Name, b.Name) })
+	for _, i := range infos {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(l.every):
+		}
+		if err := fn(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestListTooSlow(t *testing.T) {
+	m := mem.New()
+	for i := range 100 {
+		if err := put(context.Background(), m, fmt.Sprintf("o/%03d", i), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := &slowLister{Backend: m, every: 20 * time.Millisecond} // 50 objects per second
+	rec := &recorder{}
+	b := remote.NewRetrying(l, rec.opts(remote.RetryOptions{RateWindow: 200 * time.Millisecond, MinListRate: 200}))
+	n := 0
+	start := time.Now()
+	err := b.List(context.Background(), "o/", remote.ListOptions{}, func(remote.Info) error {
+		time.Sleep(30 * time.Millisecond) // the caller's time does not count
+		n++
+		return nil
+	})
+	if !errors.Is(err, remote.ErrUnreachable) || !strings.Contains(err.Error(), "list o/* on mem:: gave up after 2 attempts") ||
+		!strings.Contains(err.Error(), " objects in 200ms from mem: (at least 40 expected)") {
+		t.Errorf("List at 50 objects/s: %v", err)
+	}
+	if l.calls != 2 || n == 0 || n >= 100 {
+		t.Errorf("%d listings, %d objects passed to fn", l.calls, n)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Errorf("took %v", el)
+	}
+	// Fast enough, with a slow caller.
+	l = &slowLister{Backend: m, every: time.Millisecond}
+	b = remote.NewRetrying(l, rec.opts(remote.RetryOptions{RateWindow: 200 * time.Millisecond, MinListRate: 200}))
+	n = 0
+	if err := b.List(context.Background(), "o/", remote.ListOptions{}, func(remote.Info) error { time.Sleep(5 * time.Millisecond); n++; return nil }); err != nil || n != 100 || l.calls != 1 {
+		t.Errorf("List at 1000 objects/s: %d objects, %v, %d listings", n, err, l.calls)
+	}
+}
+
+// TestRetryWaitBounded checks that the sleeps of one request, resumes of a
+// Get included, stop at MaxRetryWait.
+func TestRetryWaitBounded(t *testing.T) {
+	o := remote.RetryOptions{Attempts: 100, BaseDelay: time.Second, MaxDelay: time.Second, Rand: func() float64 { return 1 }, MaxRetryWait: 3500 * time.Millisecond}
+	f, b, rec := setup(t, "x", remotetest.Data(8, 100_000), o)
+	f.FailNext(remote.OpStat, -1, errTransient)
+	_, err := b.Stat(context.Background(), "x")
+	if err == nil || !strings.Contains(err.Error(), "gave up after 4 attempts, having waited 3s to retry (at most 3.5s)") || !errors.Is(err, errTransient) {
+		t.Errorf("Stat: %v", err)
+	}
+	if fmt.Sprint(rec.sleeps) != "[1s 1s 1s]" {
+		t.Errorf("sleeps %v", rec.sleeps)
+	}
+	// A Get whose every try makes progress, then breaks.
+	o.ResumeProgress, o.MaxRetryWait = 100, 5500*time.Millisecond
+	f, b, rec = setup(t, "x", remotetest.Data(8, 100_000), o)
+	f.TruncateGet("x", 1000, -1)
+	got, err := read(context.Background(), b, "x", 0, -1)
+	if err == nil || !strings.Contains(err.Error(), "gave up after 1 attempt, having waited 5s") || len(got) != 6000 || len(rec.sleeps) != 5 {
+		t.Errorf("Get: %d bytes, %v, after %d sleeps", len(got), err, len(rec.sleeps))
+	}
+}
+
+// manualClock is a clock for the circuit breaker that moves only when
+// told to.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// TestBreaker checks that once a request gave up because the remote was
+// unreachable, every request fails at once for BreakerCooldown; then
+// requests probe with one try until one succeeds.
+func TestBreaker(t *testing.T) {
+	clock := &manualClock{now: time.Unix(1e9, 0)}
+	data := remotetest.Data(9, 1000)
+	f, b, _ := setup(t, "x", data, remote.RetryOptions{RequestTimeout: 20 * time.Millisecond, Now: clock.Now})
+	base := f.Calls("") // the Put of setup
+	calls := func() int { return f.Calls("") - base }
+	ctx := context.Background()
+	f.Delay("", -1, time.Minute) // the remote hangs
+	_, err := b.Stat(ctx, "x")
+	if !errors.Is(err, remote.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) || calls() != 2 {
+		t.Fatalf("Stat of a hanging remote: %v after %d calls", err, calls())
+	}
+	clock.advance(10 * time.Second)
+	start := time.Now()
+	errs := map[string]error{}
+	_, errs["get"] = b.Get(ctx, "x", 0, -1, remote.GetOptions{})
+	_, errs["stat"] = b.Stat(ctx, "y")
+	errs["put"] = put(ctx, b, "y", data)
+	errs["list"] = b.List(ctx, "", remote.ListOptions{}, func(remote.Info) error { return nil })
+	errs["delete"] = b.Delete(ctx, "x")
+	for op, err := range errs {
+		if !errors.Is(err, remote.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s while the breaker is open: %v", op, err)
+			continue
+		}
+		for _, want := range []string{op + " ", "faulty:mem:: not tried, remote unreachable: stat x on faulty:mem: gave up 10s ago (next try allowed in 20s): no answer within 20ms from faulty:mem:"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: message %q lacks %q", op, err, want)
+			}
+		}
+	}
+	if calls() != 2 {
+		t.Errorf("%d calls reached the back end while the breaker was open", calls()-2)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Errorf("refusing took %v", el)
+	}
+	// Cooldown over: one try, which fails and opens the breaker again.
+	clock.advance(21 * time.Second)
+	if _, err := b.Stat(ctx, "x"); !strings.Contains(err.Error(), "gave up after 1 attempt (remote unreachable)") || calls() != 3 {
+		t.Errorf("probe: %v after %d calls", err, calls())
+	}
+	if _, err := b.Stat(ctx, "x"); !strings.Contains(err.Error(), "not tried") || calls() != 3 {
+		t.Errorf("after the probe: %v after %d calls", err, calls())
+	}
+	// The remote is back: a success closes the breaker, and the next
+	// outage costs the full tries again.
+	clock.advance(31 * time.Second)
+	f.Reset()
+	if got, err := read(ctx, b, "x", 0, -1); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Get after the outage: %d bytes, %v", len(got), err)
+	}
+	f.Delay("", -1, time.Minute)
+	if _, err := b.Stat(ctx, "x"); !strings.Contains(err.Error(), "gave up after 2 attempts (remote unreachable)") || calls() != 6 {
+		t.Errorf("second outage: %v after %d calls", err, calls())
+	}
+
+	// Server errors do not open the breaker; a negative cooldown turns it off.
+	for _, tc := range []struct {
+		fail     error
+		cooldown time.Duration
+	}{{errTransient, 0}, {errRefused, -1}} {
+		f, b, _ := setup(t, "x", data, remote.RetryOptions{BreakerCooldown: tc.cooldown})
+		f.FailNext(remote.OpStat, -1, tc.fail)
+		b.Stat(ctx, "x")
+		calls := f.Calls("")
+		if _, err := b.Stat(ctx, "x"); err == nil || strings.Contains(err.Error(), "not tried") || f.Calls("") == calls {
+			t.Errorf("%v, cooldown %v: %v", tc.fail, tc.cooldown, err)
+		}
+	}
+}
+
+// gated fails every Stat with errRefused; a Stat of "late" first closes
+// started, then waits until release is closed.
+type gated struct {
+	remote.Backend
+	started, release chan struct{}
+}
+
+func (g *gated) Stat(ctx context.Context, name string) (remote.Info, error) {
+	if name == "late" {
+		close(g.started)
+		<-g.release
+	}
+	return remote.Info{}, fmt.Errorf("stat %s: %w", name, errRefused)
+}
+
+// TestBreakerStopsRequestsUnderWay checks that a request whose try was
+// under way when another one gave up stops at its next unreachable
+// failure.
+func TestBreakerStopsRequestsUnderWay(t *testing.T) {
+	g := &gated{Backend: mem.New(), started: make(chan struct{}), release: make(chan struct{})}
+	b := remote.NewRetrying(g, (&recorder{}).opts(remote.RetryOptions{}))
+	done := make(chan error)
+	go func() {
+		_, err := b.Stat(context.Background(), "late")
+		done <- err
+	}()
+	<-g.started
+	if _, err := b.Stat(context.Background(), "early"); !strings.Contains(err.Error(), "gave up after 2 attempts (remote unreachable)") {
+		t.Errorf("early: %v", err)
+	}
+	close(g.release)
+	if err := <-done; !strings.Contains(err.Error(), "stat late on mem:: gave up after 1 attempt (remote unreachable)") {
+		t.Errorf("late: %v", err)
 	}
 }

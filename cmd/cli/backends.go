@@ -48,7 +48,7 @@ func (a *app) openGCS(ctx context.Context, raw string) (remote.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := gcs.NewClientFromEnv(ctx, a.getenv)
+	client, err := gcs.NewClientFromEnv(ctx, a.getenv, remote.HTTPTimeouts{})
 	if err != nil {
 		return nil, err
 	}

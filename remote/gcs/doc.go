@@ -23,12 +23,19 @@
 //     storage emulator such as fake-gcs-server, given explicitly.
 //
 // Both turn off the library's client metrics (which would otherwise be
-// exported to Google Cloud Monitoring) and read through the JSON API.
+// exported to Google Cloud Monitoring), read through the JSON API, and give
+// the library an HTTP client of their own that bounds connecting (10 s)
+// and the wait for each response's header (20 s), so that a server that
+// accepts connections and never answers fails a try quickly (the
+// library's own client has no response-header timeout).
 //
 // # Semantics
 //
 //   - New turns the library's retries off (storage.RetryNever) on the
 //     bucket handle: lode wraps every back end in its own retry decorator.
+//     The library's reader still resumes a body that breaks by itself
+//     (one request from the position reached, for every break), out of
+//     the decorator's sight; the decorator's minimum rate still applies.
 //   - Put reads src once to compute its CRC32C, then streams it through a
 //     storage.Writer with ChunkSize 0 (one multipart upload request, no
 //     buffering) that declares that CRC32C. GCS creates the object only

@@ -22,7 +22,7 @@ import (
 
 func emulatorClient(t *testing.T, host string) *storage.Client {
 	t.Helper()
-	c, err := gcs.NewEmulatorClient(context.Background(), host)
+	c, err := gcs.NewEmulatorClient(context.Background(), host, remote.HTTPTimeouts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestConformanceBucketRoot(t *testing.T) {
 
 func TestNewClientFromEnvEmulator(t *testing.T) {
 	env := servers.StartGCS(t)
-	c, err := gcs.NewClientFromEnv(context.Background(), env.Getenv)
+	c, err := gcs.NewClientFromEnv(context.Background(), env.Getenv, remote.HTTPTimeouts{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,4 +231,19 @@ func TestParseURLRefusesCredentials(t *testing.T) {
 	if b, p, err := gcs.ParseURL("gs://bucket/team@example.com/x"); err != nil || b != "bucket" || p != "team@example.com/x" {
 		t.Errorf("ParseURL with @ in the prefix = %q, %q, %v", b, p, err)
 	}
+}
+
+// TestHostile runs the hostile servers' checks through the client
+// NewEmulatorClient makes. (No emulator is needed: the suite only reads
+// objects from the servers that answer, which serve a media download as
+// GCS would.)
+func TestHostile(t *testing.T) {
+	remotetest.RunHostile(t, func(t *testing.T, url string, timeouts remote.HTTPTimeouts) remote.Backend {
+		c, err := gcs.NewEmulatorClient(context.Background(), url, timeouts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return newBackend(t, c, "bucket", "prefix")
+	}, remotetest.HostileOptions{ResumesBodies: true})
 }

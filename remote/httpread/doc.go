@@ -28,6 +28,11 @@
 //     static servers cannot list, and callers that need a listing (push,
 //     gc) need a writable remote anyway.
 //
+// The client New makes bounds connecting (10 s) and the wait for each
+// response's header (20 s), so that a server that accepts connections and
+// never answers fails a try quickly; remote.NewRetrying bounds the rest
+// (time without progress, the minimum rate of a body, retries).
+//
 // Credentials in the URL's userinfo ("https://user:pass@host/store") are
 // sent as HTTP basic auth on every request and never appear in Location
 // or in error messages.

@@ -26,6 +26,11 @@ type Options struct {
 	// error wrapping errors.ErrUnsupported. Reads are then correct but
 	// slow: every chunk read costs a download of its pack up to the chunk.
 	DiscardToOffset bool
+	// Timeouts bound connecting and the wait for each response's header
+	// in the client New makes when given none (zero fields: the
+	// defaults, remote.DefaultDialTimeout, ...). A client passed to New
+	// keeps its own settings.
+	Timeouts remote.HTTPTimeouts
 }
 
 // Backend reads objects over HTTP. It is safe for concurrent use.
@@ -39,8 +44,9 @@ type Backend struct {
 
 // New returns a back end reading the store at baseURL, an http or https
 // URL whose path is the store's root. Requests go through client; nil
-// means a private client. Requests carry no timeout of their own: wrap the
-// back end in remote.NewRetrying for deadlines and retries.
+// means a private client with opts.Timeouts. Requests carry no overall
+// deadline of their own: wrap the back end in remote.NewRetrying for
+// deadlines, minimum rates and retries.
 func New(baseURL string, client *http.Client, opts Options) (*Backend, error) {
 	u, err := remote.ParseURL(baseURL)
 	if err != nil {
@@ -66,7 +72,7 @@ func New(baseURL string, client *http.Client, opts Options) (*Backend, error) {
 	}
 	b.base = &base
 	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		client = &http.Client{Transport: opts.Timeouts.Transport()}
 		b.ownsConn = true
 	}
 	// A copy, so that the caller's client is not changed.

@@ -300,3 +300,15 @@ func TestNewRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestHostile runs the hostile servers' checks through the client New
+// makes.
+func TestHostile(t *testing.T) {
+	remotetest.RunHostile(t, func(t *testing.T, url string, timeouts remote.HTTPTimeouts) remote.Backend {
+		b, err := httpread.New(url+"/store", nil, httpread.Options{Timeouts: timeouts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}, remotetest.HostileOptions{})
+}

@@ -39,6 +39,7 @@ const (
 	truncateBody                  // io.ErrUnexpectedEOF after at bytes of the body
 	stallBody                     // wait d (or until ctx is done) after at bytes
 	corruptBody                   // flip bit 0 of object byte at
+	slowBody                      // at most at bytes a read, each after d
 	failPutSrc                    // src fails with err from byte at
 )
 
@@ -101,6 +102,14 @@ func (f *Faulty) TruncateGet(name string, after int64, n int) {
 // ctx ends, the read then failing with its error: a connection that hangs.
 func (f *Faulty) StallGet(name string, after int64, d time.Duration, n int) {
 	f.add(&fault{kind: stallBody, op: remote.OpGet, name: name, n: n, at: after, d: d})
+}
+
+// SlowGet makes the next n Get bodies of name slow: each read delivers at
+// most size bytes, after waiting for every (or until the Get's ctx ends,
+// the read then failing with its error). At 1 byte every 10ms a body
+// yields 100 bytes per second.
+func (f *Faulty) SlowGet(name string, size int, every time.Duration, n int) {
+	f.add(&fault{kind: slowBody, op: remote.OpGet, name: name, n: n, at: int64(max(size, 1)), d: every})
 }
 
 // CorruptGet flips the lowest bit of the byte at offset off of object name
@@ -242,7 +251,7 @@ func (f *Faulty) Get(ctx context.Context, name string, off, length int64, opts r
 	}
 	var body []fault
 	for _, x := range faults {
-		if x.kind == truncateBody || x.kind == stallBody || x.kind == corruptBody {
+		if x.kind == truncateBody || x.kind == stallBody || x.kind == corruptBody || x.kind == slowBody {
 			body = append(body, x)
 		}
 	}
@@ -283,6 +292,17 @@ func (b *faultyBody) Read(p []byte) (int, error) {
 		}
 		if rest := x.at - b.pos; int64(len(p)) > rest {
 			p = p[:rest]
+		}
+	}
+	for _, x := range b.faults {
+		if x.kind != slowBody {
+			continue
+		}
+		if int64(len(p)) > x.at {
+			p = p[:x.at]
+		}
+		if err := wait(b.ctx, x.d); err != nil {
+			return 0, fmt.Errorf("during injected slowness: %w", err)
 		}
 	}
 	n, err := b.rc.Read(p)

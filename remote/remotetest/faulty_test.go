@@ -133,3 +133,49 @@ func TestFailPutAfter(t *testing.T) {
 		t.Errorf("second Put: %v", err)
 	}
 }
+
+func TestSlowGet(t *testing.T) {
+	data := remotetest.Data(4, 100)
+	f := seeded(t, "x", data)
+	f.SlowGet("x", 10, 5*time.Millisecond, 1)
+	rc, err := f.Get(context.Background(), "x", 0, -1, remote.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	buf := make([]byte, 64)
+	start := time.Now()
+	var got []byte
+	for {
+		n, err := rc.Read(buf)
+		if n > 10 {
+			t.Fatalf("read of %d bytes, want at most 10", n)
+		}
+		got = append(got, buf[:n]...)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, data) || time.Since(start) < 50*time.Millisecond {
+		t.Errorf("%d bytes in %v", len(got), time.Since(start))
+	}
+	// A ctx that ends interrupts the wait.
+	f.SlowGet("x", 1, time.Minute, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	rc, err = f.Get(ctx, "x", 0, -1, remote.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := rc.Read(buf); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("read with ctx ended: %v", err)
+	}
+	// Only n bodies are slow.
+	if got, err := read(f, "x", 0, -1); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("after the slow bodies: %d bytes, %v", len(got), err)
+	}
+}

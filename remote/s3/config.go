@@ -32,28 +32,28 @@ type Config struct {
 	PathStyle bool
 }
 
-// Timeouts of the HTTP client that ConfigFromEnv and NewHTTPClient build.
-// They bound the phases of a request that never depend on object size;
-// the whole request's deadline is the caller's (lode's retry decorator).
-const (
-	DialTimeout           = 10 * time.Second
-	TLSHandshakeTimeout   = 10 * time.Second
-	ResponseHeaderTimeout = 60 * time.Second
-	IdleConnTimeout       = 90 * time.Second
-)
+// IdleConnTimeout is how long the HTTP client that NewHTTPClient builds
+// keeps an idle connection.
+const IdleConnTimeout = 90 * time.Second
 
-// NewHTTPClient returns the HTTP client ConfigFromEnv uses: the SDK's
-// client with the timeouts above and no overall request timeout.
-func NewHTTPClient() *awshttp.BuildableClient {
+// NewHTTPClient returns the HTTP client ConfigFromEnv and StaticConfig
+// use: the SDK's client with the timeouts t (zero fields: the defaults,
+// remote.DefaultDialTimeout, ...) and no overall request timeout. They
+// bound the phases of a request that never depend on object size, so that
+// an endpoint that accepts connections and never answers fails a try
+// within t.ResponseHeader; the whole request's deadline is the caller's
+// (lode's retry decorator).
+func NewHTTPClient(t remote.HTTPTimeouts) *awshttp.BuildableClient {
+	t = t.WithDefaults()
 	return awshttp.NewBuildableClient().
 		WithDialerOptions(func(d *net.Dialer) {
-			d.Timeout = DialTimeout
+			d.Timeout = t.Dial
 		}).
-		WithTransportOptions(func(t *http.Transport) {
-			t.TLSHandshakeTimeout = TLSHandshakeTimeout
-			t.ResponseHeaderTimeout = ResponseHeaderTimeout
-			t.IdleConnTimeout = IdleConnTimeout
-			t.MaxIdleConnsPerHost = 32
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.TLSHandshakeTimeout = t.TLSHandshake
+			tr.ResponseHeaderTimeout = t.ResponseHeader
+			tr.IdleConnTimeout = IdleConnTimeout
+			tr.MaxIdleConnsPerHost = 32
 		})
 }
 
@@ -76,7 +76,7 @@ func NewHTTPClient() *awshttp.BuildableClient {
 // (AWS_CONFIG_FILE, AWS_CA_BUNDLE, ...).
 func ConfigFromEnv(ctx context.Context, getenv func(string) string) (Config, error) {
 	opts := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(NewHTTPClient()),
+		config.WithHTTPClient(NewHTTPClient(remote.HTTPTimeouts{})),
 	}
 	if r := firstNonEmpty(getenv("AWS_REGION"), getenv("AWS_DEFAULT_REGION")); r != "" {
 		opts = append(opts, config.WithRegion(r))
@@ -119,7 +119,7 @@ func StaticConfig(endpoint, region, accessKey, secretKey string) Config {
 			Region:       region,
 			BaseEndpoint: aws.String(endpoint),
 			Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-			HTTPClient:   NewHTTPClient(),
+			HTTPClient:   NewHTTPClient(remote.HTTPTimeouts{}),
 		},
 		PathStyle: true,
 	}

@@ -26,6 +26,12 @@
 //   - Tests and programs with explicit values fill Config directly
 //     (credentials.NewStaticCredentialsProvider, BaseEndpoint, Region).
 //
+// ConfigFromEnv and StaticConfig build the HTTP client with NewHTTPClient,
+// which bounds connecting (10 s) and the wait for each response's header
+// (20 s), so that an endpoint that accepts connections and never answers
+// fails a try quickly; lode's retry decorator bounds the rest (time
+// without progress, the minimum rate of a body, retries).
+//
 // New turns off the SDK's retries (lode wraps every back end in its own
 // retry decorator; two layers of retries multiply waiting) and asks for
 // checksums only where S3 requires them: lode verifies every chunk against

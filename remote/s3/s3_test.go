@@ -305,3 +305,13 @@ func TestAnonymous(t *testing.T) {
 		t.Errorf("anonymous Stat: %v, want the server's refusal", err)
 	}
 }
+
+// TestHostile runs the hostile servers' checks through the SDK, pointed at
+// them as at any S3-compatible endpoint.
+func TestHostile(t *testing.T) {
+	remotetest.RunHostile(t, func(t *testing.T, url string, timeouts remote.HTTPTimeouts) remote.Backend {
+		cfg := s3.StaticConfig(url, "", "key", "secret")
+		cfg.AWS.HTTPClient = s3.NewHTTPClient(timeouts)
+		return newBackend(t, cfg, "bucket", "prefix")
+	}, remotetest.HostileOptions{})
+}
