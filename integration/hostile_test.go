@@ -20,6 +20,7 @@ import (
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/remote"
 	"github.com/lodevcs/lode/remote/local"
+	"github.com/lodevcs/lode/remote/remotetest"
 )
 
 // The hostile-remote suite: what someone who can write to the lode remote,
@@ -303,27 +304,36 @@ func TestHostileDamagedRemoteIndex(t *testing.T) {
 		os.Chmod(p, 0o644)
 		os.WriteFile(p, b, 0o644)
 	}
-	f.run("", "git", "clone", "-q", "-n", "server.git", "b") // no checkout: it would need the data
-	f.run("b", "git", "lode", "install")
+	// A clone without data (its checkout would need the remote) adds a
+	// file and pushes.
+	f.env = append(f.env, "GIT_LODE_SKIP_SMUDGE=1")
+	f.run("", "git", "clone", "-q", "server.git", "b")
+	f.env = f.env[:len(f.env)-1]
 	f.write("b/new.bin", genRand(300<<10, 4))
 	f.run("b", "git", "add", "new.bin")
 	f.run("b", "git", "commit", "-q", "-m", "new")
 	out, err := f.try("b", nil, "git", "push", "origin", "main")
-	// b's HEAD tree also has a.bin and b.bin, whose data b lacks and the
+	// b's tip also names a.bin and b.bin, whose data b lacks and the
 	// remote no longer shows intact: the push must refuse rather than
-	// leave a commit a clone cannot check out.
+	// leave a commit that a clone cannot check out, and say why.
 	if err == nil {
 		t.Fatalf("push succeeded though the remote's data for the tip is unreadable:\n%s", out)
 	}
 	if !strings.Contains(out, "warning") || !strings.Contains(out, "not in the local store") {
 		t.Fatalf("push output:\n%s", out)
 	}
-	// From a, which has everything: the push repairs the remote.
-	f.run("a", "git", "pull", "-q", "--no-rebase", "origin", "main")
-	out = f.run("a", "git", "lode", "push")
-	if !strings.Contains(out, "warning") {
-		t.Fatalf("the damaged indexes are not reported:\n%s", out)
+	// a holds good copies of those indexes: verify --remote finds the
+	// damage and names the fix, push --repair uploads them again; then
+	// b's push goes through.
+	out, err = f.try("a", nil, "git", "lode", "verify", "--remote")
+	if err == nil || !strings.Contains(out, "damaged on the remote") || !strings.Contains(out, "push --repair") {
+		t.Fatalf("verify --remote over damaged indexes: %v\n%s", err, out)
 	}
+	out = f.run("a", "git", "lode", "push", "--repair")
+	if !strings.Contains(out, "uploaded again") {
+		t.Fatalf("push --repair:\n%s", out)
+	}
+	f.run("b", "git", "push", "-q", "origin", "main")
 	f.run("", "git", "clone", "-q", "server.git", "c")
 	if !bytes.Equal(f.read("c/a.bin"), f.dataA) {
 		t.Fatal("clone differs")
@@ -513,5 +523,40 @@ func TestHostileLeftoversCleaned(t *testing.T) {
 	}
 	if _, err := os.Stat(young); err == nil {
 		t.Error("verify --fix left an old temporary file")
+	}
+}
+
+// A lode remote that accepts connections and never answers, or drips its
+// bodies at a byte a second: a clone fails in bounded time, naming the
+// remote, instead of waiting forever.
+func TestHostileSlowRemotes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		srv  func(t *testing.T) *remotetest.HostileServer
+	}{
+		{"silent", func(t *testing.T) *remotetest.HostileServer { return remotetest.NewSilentServer(t) }},
+		{"drip", func(t *testing.T) *remotetest.HostileServer {
+			return remotetest.NewDripServer(t, bytes.Repeat([]byte("x"), 1<<20), time.Second)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newHostileFixture(t)
+			srv := tc.srv(t)
+			f.env = append(f.env, "LODE_REMOTE_URL="+srv.URL+"/store")
+			start := time.Now()
+			out, err := f.try("", nil, "git", "clone", "-q", "server.git", "c")
+			took := time.Since(start)
+			t.Logf("clone against a %s remote failed after %v: %s", tc.name, took.Round(time.Millisecond), lineOf(out, "127.0.0.1"))
+			if err == nil {
+				t.Fatalf("clone against a %s remote succeeded:\n%s", tc.name, out)
+			}
+			if took > 90*time.Second {
+				t.Fatalf("clone against a %s remote took %v to fail", tc.name, took)
+			}
+			if !strings.Contains(out, srv.Addr) {
+				t.Fatalf("the error does not name the remote %s:\n%s", srv.Addr, out)
+			}
+		})
 	}
 }

@@ -60,10 +60,11 @@ type Store struct {
 	cacheDir string
 	codec    *compress.Codec
 
-	mu       sync.RWMutex // guards packs, problems, synced
+	mu       sync.RWMutex // guards packs, problems, synced, damaged
 	packs    map[cas.ID]*remotePack
 	problems []Problem
 	synced   bool
+	damaged  map[cas.ID][]byte // good copies of indexes damaged on the remote
 
 	syncMu sync.Mutex // held while syncing
 }
@@ -78,7 +79,7 @@ type remotePack struct {
 // New returns the remote stored in b, caching its pack indexes in cacheDir
 // (created when needed) and decoding objects with codec.
 func New(b remote.Backend, cacheDir string, codec *compress.Codec) *Store {
-	return &Store{b: remote.NewCounting(b), cacheDir: cacheDir, codec: codec, packs: map[cas.ID]*remotePack{}}
+	return &Store{b: remote.NewCounting(b), cacheDir: cacheDir, codec: codec, packs: map[cas.ID]*remotePack{}, damaged: map[cas.ID][]byte{}}
 }
 
 // Backend is the remote's back end.
@@ -113,7 +114,16 @@ func (s *Store) Problems() []Problem {
 // from the cache); it is reported in Problems, and Sync goes on: one bad
 // object on the remote does not stop anyone. Packs the listing no longer
 // shows are forgotten, and their cached indexes removed.
-func (s *Store) Sync(ctx context.Context) error {
+func (s *Store) Sync(ctx context.Context) error { return s.sync(ctx, false) }
+
+// SyncFresh is Sync that reads every index from the remote again, rather
+// than trusting the local copies: what checks the remote itself (verify
+// --remote, push --repair). An index damaged on the remote whose cached
+// copy is good is reported, and its good copy is kept in use and in
+// Damaged, for RepairIndexes.
+func (s *Store) SyncFresh(ctx context.Context) error { return s.sync(ctx, true) }
+
+func (s *Store) sync(ctx context.Context, fresh bool) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	sizes, err := s.listPacks(ctx)
@@ -151,7 +161,7 @@ func (s *Store) Sync(ctx context.Context) error {
 		s.mu.RLock()
 		p, known := s.packs[id]
 		s.mu.RUnlock()
-		if known && p.size == packSize {
+		if known && p.size == packSize && !fresh {
 			continue
 		}
 		todos = append(todos, todo{id, n, packSize})
@@ -170,7 +180,13 @@ func (s *Store) Sync(ctx context.Context) error {
 	g.SetLimit(8)
 	for _, t := range todos {
 		g.Go(func() error {
-			p, err := s.loadIndex(gctx, t.id, t.idxLen, t.packSize)
+			var p *remotePack
+			var err error
+			if fresh {
+				p, err = s.loadFresh(gctx, t.id, t.idxLen, t.packSize, report)
+			} else {
+				p, err = s.loadIndex(gctx, t.id, t.idxLen, t.packSize)
+			}
 			if err != nil {
 				if gctx.Err() != nil || !errors.Is(err, cas.ErrCorrupt) {
 					return err
@@ -320,6 +336,51 @@ func (s *Store) loadIndex(ctx context.Context, id cas.ID, idxLen, packSize int64
 		return nil, fmt.Errorf("cache index of pack %s: %w", id.Short(), err)
 	}
 	return p, nil
+}
+
+// loadFresh reads pack id's index from the remote and checks it; when the
+// remote's copy fails and the cached one passes, the cached one is used,
+// the damage reported, and the good copy kept for RepairIndexes.
+func (s *Store) loadFresh(ctx context.Context, id cas.ID, idxLen, packSize int64, report func(string, error)) (*remotePack, error) {
+	path := s.cachePath(id)
+	cached, _ := readLimited(path, MaxIndexLen)
+	os.Remove(path) // so that loadIndex reads the remote's copy
+	p, err := s.loadIndex(ctx, id, idxLen, packSize)
+	if err == nil || cached == nil || !errors.Is(err, cas.ErrCorrupt) {
+		if err != nil && cached != nil {
+			writeFileAtomic(path, cached)
+		}
+		return p, err
+	}
+	if err := writeFileAtomic(path, cached); err != nil {
+		return nil, err
+	}
+	good, cerr := s.loadIndex(ctx, id, idxLen, packSize)
+	if cerr != nil {
+		return nil, err // the cached copy is no better
+	}
+	report(indexName(id), fmt.Errorf("damaged on the remote (%v); a good copy is kept here, and 'git lode push --repair' uploads it again", err))
+	s.mu.Lock()
+	s.damaged[id] = cached
+	s.mu.Unlock()
+	return good, nil
+}
+
+// RepairIndexes uploads again the good local copies of the indexes that
+// SyncFresh found damaged on the remote, and returns how many it uploaded.
+func (s *Store) RepairIndexes(ctx context.Context) (int, error) {
+	s.mu.Lock()
+	damaged := s.damaged
+	s.damaged = map[cas.ID][]byte{}
+	s.mu.Unlock()
+	n := 0
+	for id, b := range damaged {
+		if err := s.b.Put(ctx, indexName(id), bytes.NewReader(b), int64(len(b)), remote.PutOptions{ContentType: "application/octet-stream"}); err != nil {
+			return n, fmt.Errorf("upload index of pack %s to %s again: %w", id.Short(), s, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 // pruneCache removes cached indexes of packs the remote no longer lists.

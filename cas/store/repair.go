@@ -26,6 +26,8 @@ const DefaultGrace = 24 * time.Hour
 // which is published before the old pack is removed. It returns how many
 // copies it dropped (0 if every copy is good or there is none).
 func (s *Store) DropCorrupt(ctx context.Context, id cas.ID) (int, error) {
+	s.repairMu.Lock()
+	defer s.repairMu.Unlock()
 	locs, err := s.lookup(id)
 	if err != nil {
 		return 0, err
@@ -71,8 +73,9 @@ func (s *Store) rewriteWithout(ctx context.Context, p *packFile) error {
 }
 
 // removePack forgets pack p and deletes its files: the index first, so
-// that no reader discovers the pack any more, then the pack. Processes
-// that have it open keep reading their open copy.
+// that no reader discovers the pack any more, then the pack. Readers that
+// looked it up already (here, or in other processes) keep reading their
+// open copy: p's file and map are closed only with the Store.
 func (s *Store) removePack(p *packFile) error {
 	s.mu.Lock()
 	if s.byID[p.id] == p {
@@ -83,9 +86,9 @@ func (s *Store) removePack(p *packFile) error {
 				break
 			}
 		}
+		s.retired = append(s.retired, p)
 	}
 	s.mu.Unlock()
-	p.close()
 	base := strings.TrimSuffix(p.path, ".pack")
 	for _, path := range []string{base + ".idx", p.path} {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -42,10 +42,13 @@ type Store struct {
 
 	readBufs sync.Pool // of *[]byte, for stored bytes read from packs
 
-	mu     sync.RWMutex // guards packs and byID
-	packs  []*packFile  // newest last
-	byID   map[cas.ID]*packFile
-	closed bool
+	mu      sync.RWMutex // guards packs, byID, retired and closed
+	packs   []*packFile  // newest last
+	byID    map[cas.ID]*packFile
+	retired []*packFile // removed by DropCorrupt, still open for readers
+	closed  bool
+
+	repairMu sync.Mutex // serialises DropCorrupt
 }
 
 // packFile is one published pack. Its fields are written once, when it is
@@ -102,12 +105,12 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var first error
-	for _, p := range s.packs {
+	for _, p := range append(s.packs, s.retired...) {
 		if err := p.close(); err != nil && first == nil {
 			first = err
 		}
 	}
-	s.packs, s.byID = nil, nil
+	s.packs, s.byID, s.retired = nil, nil, nil
 	s.codec.Close()
 	return first
 }

@@ -71,23 +71,51 @@ func Push(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []poi
 	if len(files) == 0 {
 		return stats, nil
 	}
-	mans := make([]*manifest.Manifest, len(files))
-	for i, p := range files {
-		m, err := localManifest(ctx, st, p)
+	syncIndexes := r.Sync
+	if opts.Repair {
+		syncIndexes = r.SyncFresh
+	}
+	if err := syncIndexes(ctx); err != nil {
+		return stats, err
+	}
+	if opts.Repair {
+		n, err := r.RepairIndexes(ctx)
 		if err != nil {
 			return stats, err
 		}
-		mans[i] = m
+		stats.Repaired += n
 	}
-	if err := r.Sync(ctx); err != nil {
-		return stats, err
+	// A file the remote has whole needs nothing, and need not be local
+	// (a clone made without data pushes commits whose trees name files it
+	// never fetched). Every other file must be whole locally before
+	// anything is sent.
+	var mans []*manifest.Manifest
+	var local []pointer.Pointer
+	for _, p := range files {
+		there := remoteHasFile(r, p)
+		if there && !opts.Repair {
+			stats.FilesPresent++
+			continue
+		}
+		m, err := localManifest(ctx, st, p)
+		if err != nil {
+			if there { // repair: nothing here to repair it with
+				stats.FilesPresent++
+				continue
+			}
+			return stats, err
+		}
+		local = append(local, p)
+		mans = append(mans, m)
 	}
+	files = local
 	bad := map[cas.ID]bool{}
 	if opts.Repair {
+		var err error
 		if bad, err = damagedOnRemote(ctx, r, files, mans, opts); err != nil {
 			return stats, err
 		}
-		stats.Repaired = len(bad)
+		stats.Repaired += len(bad)
 	}
 	onRemote := func(id cas.ID) bool { return !bad[id] && r.Has(id) }
 
@@ -165,6 +193,15 @@ func Push(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []poi
 		return stats, err
 	}
 	return stats, r.WriteCatalog(ctx)
+}
+
+// remoteHasFile reports whether r's index has the file p points to whole:
+// its manifest (published only after its chunks), or its only chunk.
+func remoteHasFile(r *remotestore.Store, p pointer.Pointer) bool {
+	if id, ok := manifest.ObjectID(p); ok {
+		return r.Has(id)
+	}
+	return r.Has(p.OID)
 }
 
 // damagedOnRemote reads back every object of the files that the remote's

@@ -323,3 +323,25 @@ func TestConcurrentPushers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A clone that never fetched a file pushes commits that name it, as long
+// as the remote has it: only files the remote lacks must be local.
+func TestPushNeedsLocalDataOnlyForWhatTheRemoteLacks(t *testing.T) {
+	ctx := context.Background()
+	src, clone := newStore(t), newStore(t)
+	b := mem.New()
+	p := add(t, src, csvData(8, 40000))
+	if _, err := Push(ctx, src, newRemote(t, b), []pointer.Pointer{p}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	q := add(t, clone, randData(9, 300000))
+	st, err := Push(ctx, clone, newRemote(t, b), []pointer.Pointer{p, q}, Options{})
+	if err != nil || st.Files != 1 || st.FilesPresent != 1 {
+		t.Fatalf("push from a clone without p's data: %+v, %v", st, err)
+	}
+	// With the remote's copy of p gone, the same push must fail.
+	other := mem.New()
+	if _, err := Push(ctx, clone, newRemote(t, other), []pointer.Pointer{p, q}, Options{}); !errors.Is(err, ErrLocalMissing) {
+		t.Fatalf("push to a remote lacking p from a clone lacking p: %v", err)
+	}
+}

@@ -146,7 +146,7 @@ func (a *app) pushTo(ctx context.Context, st *store.Store, rem *remotestore.Stor
 // reportRemoteProblems warns about what the remote holds that was not used.
 func (a *app) reportRemoteProblems(rem *remotestore.Store) {
 	for _, p := range rem.Problems() {
-		fmt.Fprintf(a.io.Err, "git-lode: warning: %s on %s: %v (not used; what it held is uploaded again when needed)\n", p.Name, rem, p.Err)
+		fmt.Fprintf(a.io.Err, "git-lode: warning: %s on %s: %v (not used: run 'git lode verify --remote')\n", p.Name, rem, p.Err)
 	}
 }
 

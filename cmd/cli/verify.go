@@ -125,11 +125,13 @@ func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, git
 		return err
 	}
 	defer rem.Close()
-	if err := rem.Sync(ctx); err != nil {
+	if err := rem.SyncFresh(ctx); err != nil {
 		return err
 	}
+	bad := 0
 	for _, p := range rem.Problems() {
-		fmt.Fprintf(a.io.Out, "warning: %s: %v (not used)\n", p.Name, p.Err)
+		bad++
+		fmt.Fprintf(a.io.Out, "error: %s: %v\n", p.Name, p.Err)
 	}
 	gr, head, err := a.openRev(r, rev)
 	if err != nil {
@@ -137,7 +139,7 @@ func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, git
 	}
 	defer gr.Close()
 	seen := map[cas.ID]bool{}
-	n, bad := 0, 0
+	n := 0
 	err = gr.ReachablePointers(ctx, []plumbing.Hash{head}, nil, func(commit plumbing.Hash, e gitrepo.Entry) error {
 		if e.Err != nil || seen[e.Pointer.OID] {
 			return nil
