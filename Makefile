@@ -7,7 +7,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/lodevcs/lode/cmd/cli.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build test test-short lint fuzz bench demo deps clean
+.PHONY: all build test test-short lint fuzz bench bench-compare demo deps clean
 
 all: build
 
@@ -45,6 +45,12 @@ fuzz:
 ## bench: lode vs Git LFS (and restic) on generated data; writes bench/out/
 bench: deps build
 	./bench/run.sh
+
+## bench-compare: the same checkout and mount measurements with the build at BASE (default HEAD~1) and bin/git-lode, in one run
+BASE ?= HEAD~1
+bench-compare: build
+	./.ci/deps --system
+	./bench/compare.sh $(BASE)
 
 ## demo: the main job end to end on the embedded default (no cloud account)
 demo: build

@@ -24,10 +24,11 @@ func Sum(b []byte) ID {
 // It is part of format v1 and never changes.
 const manifestContext = "lode 2026-11-27 manifest id v1"
 
-// ManifestID returns the ID under which the manifest of the file with the
-// given oid is stored. Deriving it from the oid (rather than hashing the
-// manifest's bytes) lets a reader go from a pointer to its manifest with one
-// lookup, and keeps manifest IDs apart from chunk IDs.
+// ManifestID returns the ID under which a format 1 manifest (that of a
+// version 1 pointer) of the file with the given oid is stored. It is
+// derived from the oid and so does not bind the chunk list; format 2
+// manifests are stored under the hash of their bytes, which the pointer
+// carries.
 func ManifestID(oid ID) ID {
 	var id ID
 	blake3.DeriveKey(manifestContext, oid[:], id[:])

@@ -413,8 +413,16 @@ func TestHostileOversizeChunks(t *testing.T) {
 		}
 		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
 		t.Logf("%s: %v, peak RSS %d MiB, %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond), rss>>20, bytes.TrimSpace(out))
-		if rss > 200<<20 {
-			t.Fatalf("%s used %d MiB of memory against an oversize chunk", strings.Join(args, " "), rss>>20)
+		// The format's bound keeps lode under 200 MiB (about 40 MiB
+		// measured); the race detector's shadow memory multiplies that,
+		// and an unbounded read of the 1 GiB chunk would still be far
+		// over either limit.
+		limit := int64(200 << 20)
+		if raceEnabled {
+			limit = 700 << 20
+		}
+		if rss > limit {
+			t.Fatalf("%s used %d MiB of memory against an oversize chunk (limit %d MiB)", strings.Join(args, " "), rss>>20, limit>>20)
 		}
 		if !strings.Contains(string(out), "huge.bin") && !strings.Contains(string(out), oid.Short()) {
 			t.Fatalf("%s does not name the file:\n%s", strings.Join(args, " "), out)

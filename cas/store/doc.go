@@ -16,7 +16,9 @@
 // are valid.
 //
 // Every object read is decompressed and checked before it is returned: a
-// chunk must hash to its id, a manifest must pass its own checksum and
-// describe the file its id was derived from. A damaged copy is never
-// returned; if another pack holds a good copy, that one is used.
+// chunk must hash to its id, a manifest too (format 2; one of format 1
+// must pass its own checksum and describe the file its id was derived
+// from). A damaged copy is never returned; if another pack holds a good
+// copy, that one is used. DropCorrupt removes damaged copies (rewriting
+// their packs), Tidy what killed writers left behind.
 package store
