@@ -27,18 +27,22 @@ test: deps build lint
 test-short:
 	$(GO) test -short $(PKGS)
 
-## lint: gofmt, go vet, staticcheck
+## lint: gofmt, go vet, staticcheck, and the package layering (depguard, .golangci.yml)
+GOLANGCI ?= github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
+	$(GO) run $(GOLANGCI) run $(PKGS)
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s)
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./cas/pointer -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
-	$(GO) test ./cas/manifest -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./cas/manifest -run '^$$' -fuzz 'FuzzDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./cas/manifest -run '^$$' -fuzz FuzzDecodeLocated -fuzztime $(FUZZTIME)
+	$(GO) test ./cas/pack -run '^$$' -fuzz FuzzParseIndexAndScan -fuzztime $(FUZZTIME)
 	$(GO) test ./cas/chunker -run '^$$' -fuzz FuzzChunker -fuzztime $(FUZZTIME)
 	$(GO) test ./hooks/filterproc -run '^$$' -fuzz FuzzServe -fuzztime $(FUZZTIME)
 

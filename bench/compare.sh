@@ -12,7 +12,9 @@
 #   2. git checkout of that file into an empty work tree (rm; checkout),
 #      wall time and peak RSS of git and its filter;
 #   3. the first sequential read of the file through `git lode mount`.
-# Writes bench/out/compare.md and compare.tsv.
+# CPU seconds (user + system) of the checkout (git and its filter) and of the
+# mount process during the read are recorded too: on a busy or slow VM they
+# move far less than wall time. Writes bench/out/compare.md and compare.tsv.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,18 +96,24 @@ for rep in $(seq 1 "$REPS"); do
 		rm "$R/data.csv"
 		sync
 		t0=$(now)
-		(cd "$R" && with $b /usr/bin/time -f %M -o "$W/rss" git checkout -- data.csv)
+		(cd "$R" && with $b /usr/bin/time -f '%M %U %S' -o "$W/rss" git checkout -- data.csv)
 		t1=$(now)
 		rec "$b" checkout "$(secs "$t0" "$t1")"
-		rec "$b" checkout_rss_kib "$(cat "$W/rss")"
+		read -r rss usr sys <"$W/rss"
+		rec "$b" checkout_rss_kib "$rss"
+		rec "$b" checkout_cpu "$(echo "$usr + $sys" | bc)"
 		cmp -s "$R/data.csv" "$CSV" || die "$b: checkout differs"
 		M=$W/mnt-$b
 		mkdir -p "$M"
 		(cd "$R" && with $b git lode mount HEAD "$M" 2>/dev/null)
+		mpid=$(pgrep -n -f "git-lode mount --foreground" || true)
+		c0=$(awk '{print $14 + $15}' "/proc/$mpid/stat" 2>/dev/null || echo 0)
 		t0=$(now)
 		cat "$M/data.csv" >/dev/null
 		t1=$(now)
+		c1=$(awk '{print $14 + $15}' "/proc/$mpid/stat" 2>/dev/null || echo 0)
 		rec "$b" mount_first_read "$(secs "$t0" "$t1")"
+		rec "$b" mount_cpu "$(echo "scale=3; ($c1 - $c0) / $(getconf CLK_TCK)" | bc)"
 		fusermount3 -u "$M" 2>/dev/null || fusermount3 -uz "$M"
 	done
 done
@@ -118,7 +126,7 @@ get() { awk -F'\t' -v b="$1" -v k="$2" '$1 == b && $2 == k {print $3}' "$TSV" | 
 	echo
 	echo "| measure | base | new | new / base |"
 	echo "| --- | ---: | ---: | ---: |"
-	for k in add checkout mount_first_read; do
+	for k in add checkout checkout_cpu mount_first_read mount_cpu; do
 		x=$(get base $k) y=$(get new $k)
 		echo "| $k (s) | $x | $y | $(echo "scale=3; $y / $x" | bc) |"
 	done
