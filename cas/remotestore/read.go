@@ -414,15 +414,19 @@ func (s *Store) Manifests(ctx context.Context, ptrs []pointer.Pointer, opts Read
 	opts.Ordered = false
 	opts.OnFail = func(w Want, err error) {
 		ps := byID[w.ID]
-		switch {
-		case errors.Is(err, ErrMissing) && ps[0].V1:
+		if errors.Is(err, ErrMissing) && ps[0].V1 {
 			legacy = append(legacy, ps[0]) // perhaps a remote of layout 1
-		case onFail != nil:
+			return
+		}
+		if errors.Is(err, ErrMissing) {
+			err = s.missing(ps[0])
+		} else {
+			err = fmt.Errorf("manifest of %s: %w", ps[0].OID.Short(), err)
+		}
+		if onFail != nil {
 			onFail(w, err)
-		case firstErr == nil && errors.Is(err, ErrMissing):
-			firstErr = fmt.Errorf("%w: %s has no data for oid %s (was it pushed from the clone that committed it?)", ErrMissing, s, ps[0].OID.Short())
-		case firstErr == nil:
-			firstErr = fmt.Errorf("manifest of %s: %w", ps[0].OID.Short(), err)
+		} else if firstErr == nil {
+			firstErr = err
 		}
 	}
 	err := s.Read(ctx, wants, opts, func(o Object) error {
@@ -460,11 +464,20 @@ func (s *Store) Manifests(ctx context.Context, ptrs []pointer.Pointer, opts Read
 	return nil
 }
 
+// missing is the error for a file p whose data the remote does not have.
+func (s *Store) missing(p pointer.Pointer) error {
+	return fmt.Errorf("%w: %s has no data for oid %s (was it pushed from the clone that committed it?)", ErrMissing, s, p.OID.Short())
+}
+
+// Missing is the error for a file p whose data (or part of it) the remote
+// does not have, wrapping ErrMissing.
+func (s *Store) Missing(p pointer.Pointer) error { return s.missing(p) }
+
 // located reads the located manifest of layout 1 of a version 1 pointer.
 func (s *Store) located(ctx context.Context, p pointer.Pointer) (*manifest.Manifest, error) {
 	b, err := s.getAll(ctx, manifestName(p.OID), manifest.MaxLocatedLen(p.Size))
 	if notExist(err) {
-		return nil, fmt.Errorf("%w: %s has no data for oid %s (was it pushed from the clone that committed it?)", ErrMissing, s, p.OID.Short())
+		return nil, s.missing(p)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("fetch manifest of %s from %s: %w", p.OID.Short(), s, err)

@@ -38,9 +38,13 @@ func Complete(ctx context.Context, st *store.Store, p pointer.Pointer) bool {
 // (checked against the pointers), then the chunks st lacks, coalesced into
 // ranged reads across files. Every object is checked before it is stored;
 // a file's manifest is stored only once its chunks are, and for a version
-// 1 pointer only once the whole file has checked against its oid. When
-// Fetch returns nil the files are whole in st. A file r has no data for
-// fails with an error wrapping ErrRemoteMissing.
+// 1 pointer only once the whole file has checked against its oid.
+//
+// Fetch gets what it can: a file the remote lacks (or holds only damaged)
+// does not stop the others. When it returns nil every file is whole in st;
+// otherwise the error (a *FetchError, wrapping ErrRemoteMissing or
+// cas.ErrCorrupt) lists the files it could not get, and the others are
+// whole in st.
 func Fetch(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []pointer.Pointer, opts Options) (stats Stats, err error) {
 	opts = opts.norm()
 	start := r.Requests()
@@ -63,13 +67,27 @@ func Fetch(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []po
 	if len(files) == 0 {
 		return stats, nil
 	}
+	failed := &FetchError{}
+	byManifest := map[cas.ID]pointer.Pointer{}
+	for _, p := range files {
+		if w, ok := remotestore.ManifestWant(p); ok {
+			byManifest[w.ID] = p
+		}
+	}
 	type got struct {
 		p   pointer.Pointer
 		m   *manifest.Manifest
 		obj *remotestore.Object // the manifest as read, to store; nil when none or v1
 	}
 	var all []got
-	err = r.Manifests(ctx, files, remotestore.ReadOptions{Workers: opts.Workers}, func(p pointer.Pointer, m *manifest.Manifest, o *remotestore.Object) error {
+	err = r.Manifests(ctx, files, remotestore.ReadOptions{
+		Workers: opts.Workers,
+		OnFail: func(w remotestore.Want, err error) {
+			if p, ok := byManifest[w.ID]; ok {
+				failed.add(p, err)
+			}
+		},
+	}, func(p pointer.Pointer, m *manifest.Manifest, o *remotestore.Object) error {
 		g := got{p: p, m: m}
 		if o != nil {
 			c := *o
@@ -102,6 +120,7 @@ func Fetch(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []po
 	pk := st.NewPacker()
 	defer pk.Close()
 	var done atomic.Int64
+	badChunk := map[cas.ID]error{}
 	err = r.Read(ctx, wants, remotestore.ReadOptions{
 		Workers: opts.Workers,
 		Progress: func(n int64) {
@@ -109,6 +128,7 @@ func Fetch(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []po
 				opts.Progress(Progress{Done: min(done.Add(n), total), Total: total})
 			}
 		},
+		OnFail: func(w remotestore.Want, err error) { badChunk[w.ID] = err },
 	}, func(o remotestore.Object) error {
 		stats.Chunks++
 		stats.Bytes += int64(len(o.Stored))
@@ -122,6 +142,13 @@ func Fetch(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []po
 		return stats, err
 	}
 	for _, g := range all {
+		if err := chunksFailed(g.m, badChunk); err != nil {
+			if errors.Is(err, ErrRemoteMissing) {
+				err = fmt.Errorf("%w (%v)", r.Missing(g.p), err)
+			}
+			failed.add(g.p, err)
+			continue
+		}
 		switch {
 		case g.obj != nil && !g.p.V1:
 			if err := pk.Add(g.obj.ID, cas.KindManifest, g.obj.Entry.Method, int(g.obj.Entry.RawLen), g.obj.Stored); err != nil {
@@ -131,7 +158,8 @@ func Fetch(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []po
 			// Nothing binds this chunk list to the pointer: keep it only
 			// if the file it makes hashes to the oid.
 			if err := filer.WriteChunks(ctx, g.m, st, io.Discard, filer.Options{}); err != nil {
-				return stats, fmt.Errorf("file %s from %s: %w", g.p.OID.Short(), r, err)
+				failed.add(g.p, fmt.Errorf("file %s from %s: %w", g.p.OID.Short(), r, err))
+				continue
 			}
 			raw := g.m.EncodeV1()
 			stored, method := st.Codec().Compress(nil, raw)
@@ -139,12 +167,59 @@ func Fetch(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []po
 				return stats, err
 			}
 		}
+		stats.Files++
 	}
 	if err := pk.Flush(ctx); err != nil {
 		return stats, err
 	}
-	stats.Files = len(files)
+	if len(failed.Files) > 0 {
+		return stats, failed
+	}
 	return stats, nil
+}
+
+// chunksFailed returns the failure of the first chunk of m in bad.
+func chunksFailed(m *manifest.Manifest, bad map[cas.ID]error) error {
+	if len(bad) == 0 {
+		return nil
+	}
+	for _, c := range m.Chunks {
+		if err, ok := bad[c.ID]; ok {
+			return err
+		}
+	}
+	return nil
+}
+
+// FetchError lists the files a Fetch could not get, with why.
+type FetchError struct {
+	Files []pointer.Pointer
+	Errs  []error // parallel to Files
+}
+
+func (e *FetchError) add(p pointer.Pointer, err error) {
+	e.Files = append(e.Files, p)
+	e.Errs = append(e.Errs, err)
+}
+
+func (e *FetchError) Error() string {
+	if len(e.Files) == 1 {
+		return e.Errs[0].Error()
+	}
+	return fmt.Sprintf("%d files could not be fetched; the first, oid %s: %v", len(e.Files), e.Files[0].OID.Short(), e.Errs[0])
+}
+
+// Unwrap gives the errors of the files, for errors.Is.
+func (e *FetchError) Unwrap() []error { return e.Errs }
+
+// Failed returns the error for the file of oid, or nil.
+func (e *FetchError) Failed(oid cas.ID) error {
+	for i, p := range e.Files {
+		if p.OID == oid {
+			return e.Errs[i]
+		}
+	}
+	return nil
 }
 
 // verifyLocal reads back every object st has of p, drops damaged copies,

@@ -248,10 +248,19 @@ func TestFetchFaults(t *testing.T) {
 		if !errors.Is(err, cas.ErrCorrupt) {
 			t.Fatalf("err = %v; want ErrCorrupt", err)
 		}
-		// Nothing of the file was kept, in particular no bad chunk.
+		// The file is not whole (no manifest), and what was kept of it
+		// (its intact chunks) verifies: no bad chunk is stored.
 		st, _ := store.ComputeStats(ctx, dst)
-		if st.Chunks != 0 || st.Files != 0 {
+		if st.Files != 0 || Complete(ctx, dst, p) {
 			t.Fatalf("store after a corrupt fetch: %+v", st)
+		}
+		var problems []store.Problem
+		if _, err := store.Verify(ctx, dst, func(pr store.Problem) { problems = append(problems, pr) }); err != nil || len(problems) != 0 {
+			t.Fatalf("verify after a corrupt fetch: %v %v", problems, err)
+		}
+		var fe *FetchError
+		if !errors.As(err, &fe) || fe.Failed(p.OID) == nil {
+			t.Fatalf("err = %v; want a FetchError naming the file", err)
 		}
 		if err := VerifyFile(ctx, newRemote(t, b), p, Options{}); !errors.Is(err, cas.ErrCorrupt) {
 			t.Fatalf("VerifyFile = %v; want ErrCorrupt", err)
@@ -343,5 +352,34 @@ func TestPushNeedsLocalDataOnlyForWhatTheRemoteLacks(t *testing.T) {
 	other := mem.New()
 	if _, err := Push(ctx, clone, newRemote(t, other), []pointer.Pointer{p, q}, Options{}); !errors.Is(err, ErrLocalMissing) {
 		t.Fatalf("push to a remote lacking p from a clone lacking p: %v", err)
+	}
+}
+
+// A fetch of many files gets every file it can: one missing file does
+// not stop the others.
+func TestFetchGetsWhatItCan(t *testing.T) {
+	ctx := context.Background()
+	src, dst := newStore(t), newStore(t)
+	b := mem.New()
+	var ptrs []pointer.Pointer
+	for i := range 5 {
+		ptrs = append(ptrs, add(t, src, randData(uint64(30+i), 50000+i*70000)))
+	}
+	if _, err := Push(ctx, src, newRemote(t, b), ptrs, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	missing := pointer.New(cas.Sum([]byte("never pushed")), 10, cas.ID{})
+	st, err := Fetch(ctx, dst, newRemote(t, b), append([]pointer.Pointer{missing}, ptrs...), Options{})
+	var fe *FetchError
+	if !errors.As(err, &fe) || len(fe.Files) != 1 || fe.Files[0] != missing || !errors.Is(err, ErrRemoteMissing) {
+		t.Fatalf("err = %v", err)
+	}
+	if st.Files != 5 {
+		t.Fatalf("fetched %d files, want 5", st.Files)
+	}
+	for _, p := range ptrs {
+		if !Complete(ctx, dst, p) {
+			t.Fatalf("%s not whole after the fetch", p.OID.Short())
+		}
 	}
 }

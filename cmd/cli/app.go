@@ -25,6 +25,8 @@ var version = "dev"
 type app struct {
 	io  IO
 	env map[string]string
+
+	fetched fetchTally // what a filter process downloaded
 }
 
 func newApp(stdio IO, env []string) *app {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/pointer"
@@ -31,12 +32,13 @@ func (a *app) newFilter(ctx context.Context) (*filter.Filter, *repo, *store.Stor
 	}
 	f := &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE")}
 	rem := a.lazyRemote(r, s)
-	f.Fetch = func(ctx context.Context, p pointer.Pointer) error {
+	f.Fetch = func(ctx context.Context, ps []pointer.Pointer) error {
 		r, err := rem(ctx)
 		if err != nil {
 			return fmt.Errorf("it is not in the local store, and: %w", err)
 		}
-		_, err = transfer.Fetch(ctx, s, r, []pointer.Pointer{p}, transfer.Options{Workers: 4})
+		st, err := transfer.Fetch(ctx, s, r, ps, transfer.Options{})
+		a.fetched.add(st)
 		return err
 	}
 	f.Repair = func(ctx context.Context, p pointer.Pointer, id cas.ID) error {
@@ -127,21 +129,68 @@ func (a *app) filterProcessCommand() *cobra.Command {
 file to clean or smudge over the pkt-line protocol. Not for interactive use.`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, r, s, err := a.newFilter(cmd.Context())
+			ctx := cmd.Context()
+			f, r, s, err := a.newFilter(ctx)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			growPipes(a.io.In, a.io.Out)
-			a.ensureHooks(cmd.Context(), r)
-			defer f.Wait()
-			return filterproc.Serve(cmd.Context(), a.io.In, a.io.Out, procHandler{f}, filterproc.Options{
+			a.ensureHooks(ctx, r)
+			// The files of one git command share packs; they are
+			// published when full, shortly after git stops sending
+			// files, and at the latest when git closes the filter.
+			f.Batch = true
+			idleCtx, stopIdle := context.WithCancel(ctx)
+			go f.FlushWhenIdle(idleCtx, filterIdleFlush, func(err error) {
+				fmt.Fprintf(a.io.Err, "git-lode: %v\n", err)
+			})
+			serveErr := filterproc.Serve(ctx, a.io.In, a.io.Out, procHandler{f}, filterproc.Options{
 				Delay:    true,
 				Stderr:   a.io.Err,
 				SpoolDir: s.TempDir(),
 			})
+			stopIdle()
+			f.Wait()
+			if err := f.Flush(context.WithoutCancel(ctx)); err != nil {
+				fmt.Fprintf(a.io.Err, "git-lode: error: %v\ngit-lode: the files git just added have no data in the store; fix the problem, then run 'git add --renormalize .'\n", err)
+				if serveErr == nil {
+					serveErr = errSilent
+				}
+			}
+			a.fetched.report(a)
+			return serveErr
 		},
 	}
+}
+
+// filterIdleFlush is how long the filter process waits without a clean
+// request before it publishes what it stored.
+const filterIdleFlush = 100 * time.Millisecond
+
+// fetchTally sums what a filter process fetched, for one summary line.
+type fetchTally struct {
+	mu sync.Mutex // guards st
+	st transfer.Stats
+}
+
+func (t *fetchTally) add(st transfer.Stats) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.st.Files += st.Files
+	t.st.Chunks += st.Chunks
+	t.st.Bytes += st.Bytes
+	t.st.Requests += st.Requests
+}
+
+// report prints the summary of a filter process that fetched anything.
+func (t *fetchTally) report(a *app) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.st.Files == 0 {
+		return
+	}
+	fmt.Fprintf(a.io.Err, "lode: downloaded %d file(s): %d chunk(s), %s, %d request(s)\n", t.st.Files, t.st.Chunks, humanBytes(t.st.Bytes), t.st.Requests)
 }
 
 // procHandler adapts filter.Filter to filterproc.Handler.

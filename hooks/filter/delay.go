@@ -4,85 +4,144 @@ import (
 	"bytes"
 	"context"
 	"sync"
+	"time"
 
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/transfer"
 )
 
-// MaxParallelFetches bounds the files fetched at once for delayed smudges.
-const MaxParallelFetches = 4
+// Delayed smudges are fetched in batches: git sends every file it lets the
+// filter delay before it asks which are ready, so the files whose data is
+// not local are gathered and fetched together, one transfer (manifests,
+// then chunks, with reads coalesced across files) per batch, while git
+// writes out the files of earlier batches.
+const (
+	// MaxBatchFiles and MaxBatchBytes bound one batch.
+	MaxBatchFiles = 8192
+	MaxBatchBytes = 1 << 30
+	// gatherWait is how long a batch waits for more files to arrive
+	// before it starts, once git stops sending them.
+	gatherWait = 20 * time.Millisecond
+)
 
 // delayState tracks smudges that were delayed while their data downloads.
 type delayState struct {
-	mu      sync.Mutex // guards pending
-	pending int        // delayed files not yet reported by Available
-	ready   chan string
-	sem     chan struct{} // bounds concurrent fetches
+	mu      sync.Mutex // guards everything below
+	queue   []delayedFile
+	running bool          // a batcher is running
+	pending int           // delayed files not yet reported by Available
+	ready   []string      // fetched (or failed: Smudge says why), not yet reported
+	wake    chan struct{} // signalled when ready grows; cap 1
 	wg      sync.WaitGroup
 }
 
-// Delay starts downloading the data of a file that git allows to be
-// smudged later, and reports whether it did. Files whose data is local, or
-// content that is not a pointer, are not delayed. It implements
-// filterproc's Delayer together with Available.
+type delayedFile struct {
+	path string
+	p    pointer.Pointer
+}
+
+// Delay queues the download of a file that git allows to be smudged later,
+// and reports whether it did. Files whose data is local, or content that
+// is not a pointer, are not delayed. It implements filterproc's Delayer
+// together with Available.
 func (f *Filter) Delay(ctx context.Context, path string, content []byte) bool {
 	if f.Fetch == nil || f.SkipSmudge || len(content) > pointer.MaxLen {
 		return false
 	}
 	p, err := pointer.Parse(bytes.Clone(content))
-	if err != nil || transfer.Complete(ctx, f.Store, p) {
+	if err != nil || f.Flush(ctx) != nil || transfer.Complete(ctx, f.Store, p) {
 		return false
 	}
 	d := &f.delay
 	d.mu.Lock()
-	if d.ready == nil {
-		d.ready = make(chan string, 1024)
-		d.sem = make(chan struct{}, MaxParallelFetches)
+	defer d.mu.Unlock()
+	if d.wake == nil {
+		d.wake = make(chan struct{}, 1)
 	}
+	d.queue = append(d.queue, delayedFile{path, p})
 	d.pending++
-	d.mu.Unlock()
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		d.sem <- struct{}{}
-		// A failure is reported when git asks for the file again: Smudge
-		// then tries once more and says why it could not.
-		_ = f.Fetch(ctx, p)
-		<-d.sem
-		d.ready <- path
-	}()
+	if !d.running {
+		d.running = true
+		d.wg.Add(1)
+		go f.fetchBatches(ctx)
+	}
 	return true
+}
+
+// fetchBatches fetches queued files batch by batch until the queue is
+// empty. A failed batch still marks its files ready: git then asks for
+// them, and Smudge tries each once more and says why it cannot.
+func (f *Filter) fetchBatches(ctx context.Context) {
+	d := &f.delay
+	defer d.wg.Done()
+	for {
+		// Let the queue fill while git is still sending files.
+		for n := -1; ; {
+			d.mu.Lock()
+			m := len(d.queue)
+			d.mu.Unlock()
+			if m == n || m >= MaxBatchFiles || ctx.Err() != nil {
+				break
+			}
+			n = m
+			time.Sleep(gatherWait)
+		}
+		d.mu.Lock()
+		if len(d.queue) == 0 {
+			d.running = false
+			d.mu.Unlock()
+			return
+		}
+		var batch []delayedFile
+		var size int64
+		for len(d.queue) > 0 && len(batch) < MaxBatchFiles && (len(batch) == 0 || size+d.queue[0].p.Size <= MaxBatchBytes) {
+			size += d.queue[0].p.Size
+			batch = append(batch, d.queue[0])
+			d.queue = d.queue[1:]
+		}
+		d.mu.Unlock()
+		ptrs := make([]pointer.Pointer, len(batch))
+		for i, b := range batch {
+			ptrs[i] = b.p
+		}
+		_ = f.Fetch(ctx, ptrs)
+		d.mu.Lock()
+		for _, b := range batch {
+			d.ready = append(d.ready, b.path)
+		}
+		d.mu.Unlock()
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Available blocks until at least one delayed file is ready and returns
 // the ready ones; it returns nothing when no delayed file remains.
 func (f *Filter) Available(ctx context.Context) ([]string, error) {
 	d := &f.delay
-	d.mu.Lock()
-	n := d.pending
-	d.mu.Unlock()
-	if n == 0 {
-		return nil, nil
-	}
-	var out []string
-	select {
-	case p := <-d.ready:
-		out = append(out, p)
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	for more := true; more; {
+	for {
+		d.mu.Lock()
+		if d.pending == 0 {
+			d.mu.Unlock()
+			return nil, nil
+		}
+		if len(d.ready) > 0 {
+			out := d.ready
+			d.ready = nil
+			d.pending -= len(out)
+			d.mu.Unlock()
+			return out, nil
+		}
+		wake := d.wake
+		d.mu.Unlock()
 		select {
-		case p := <-d.ready:
-			out = append(out, p)
-		default:
-			more = false
+		case <-wake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
-	d.mu.Lock()
-	d.pending -= len(out)
-	d.mu.Unlock()
-	return out, nil
 }
 
 // Wait waits for the downloads Delay started.

@@ -4,9 +4,14 @@
 // and `git-lode smudge` commands.
 //
 // Clean turns file content into a pointer, storing the content's chunks in
-// the local store and making them durable before the pointer is returned;
-// content that already is a valid pointer is returned unchanged, so
-// cleaning is idempotent. Smudge turns a pointer back into content,
+// the local store; content that already is a valid pointer is returned
+// unchanged, so cleaning is idempotent. The files one filter process
+// cleans share packs (one pack per file made thousands of tiny packs and
+// three fsyncs per file): with Batch set, a pack is published (durable,
+// readable by every process) when it is full, when Flush is called (the
+// filter process calls it when git closes the filter, and when it has been
+// idle for IdleFlush), and before this filter smudges anything; without
+// Batch, before each Clean returns. Smudge turns a pointer back into content,
 // verifying every byte; content that is not a lode pointer passes through
 // unchanged, so histories from before `git lode track` still check out,
 // while something that claims to be a lode pointer but is damaged is an
@@ -26,6 +31,8 @@ import (
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/cas/transfer"
 	"golang.org/x/sync/singleflight"
+	"sync"
+	"time"
 )
 
 // Filter cleans and smudges files. Its fields are set once; it is then
@@ -37,9 +44,14 @@ type Filter struct {
 	SkipSmudge bool
 	// Options tune the clean and smudge pipelines.
 	Options filer.Options
-	// Fetch, if set, downloads into Store what it lacks of the file p
-	// points to; Smudge calls it before reassembling such a file.
-	Fetch func(ctx context.Context, p pointer.Pointer) error
+	// Batch lets the files cleaned share packs (see the package
+	// documentation); the caller must call Flush before it exits.
+	Batch bool
+	// Fetch, if set, downloads into Store what it lacks of the files ps
+	// point to, as many as it can: Smudge calls it before reassembling a
+	// file whose data is not local, and delayed smudges (Delay) call it
+	// with many files at once.
+	Fetch func(ctx context.Context, ps []pointer.Pointer) error
 	// Repair, if set, replaces object id (a chunk or the manifest of the
 	// file p points to) in Store with an intact copy from elsewhere,
 	// dropping the damaged one; Smudge calls it when it meets a damaged
@@ -48,6 +60,58 @@ type Filter struct {
 
 	delay   delayState
 	repairs singleflight.Group // keyed by object id
+
+	mu      sync.Mutex    // guards pk and pending; held while cleaning or flushing
+	pk      *store.Packer // shared by the files cleaned, with Batch
+	pending time.Time     // when the oldest unpublished object was added; zero if none
+	last    time.Time     // when the last Clean ended
+}
+
+// Flush publishes what the files cleaned so far stored: when it returns
+// nil, their data is durable and readable by every process.
+func (f *Filter) Flush(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.flushLocked(ctx)
+}
+
+func (f *Filter) flushLocked(ctx context.Context) error {
+	if f.pk == nil || f.pending.IsZero() {
+		return nil
+	}
+	err := f.pk.Flush(ctx)
+	f.pending = time.Time{}
+	if err != nil {
+		// A packer's error is sticky: start afresh, so that later files
+		// can be stored once the problem is gone.
+		f.pk.Close()
+		f.pk = nil
+		return fmt.Errorf("store the data of the files cleaned: %w", err)
+	}
+	return nil
+}
+
+// FlushWhenIdle publishes the shared packs once no Clean has run for idle,
+// checking every idle/2, until ctx ends: a pointer's data is then durable
+// shortly after the last file of a git command, without waiting for git
+// to close the filter. Errors go to report.
+func (f *Filter) FlushWhenIdle(ctx context.Context, idle time.Duration, report func(error)) {
+	t := time.NewTicker(idle / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		f.mu.Lock()
+		if !f.pending.IsZero() && time.Since(f.last) >= idle {
+			if err := f.flushLocked(ctx); err != nil && report != nil {
+				report(err)
+			}
+		}
+		f.mu.Unlock()
+	}
 }
 
 // ErrMissingObject is wrapped when smudge needs an object that is not
@@ -69,14 +133,23 @@ func (f *Filter) Clean(ctx context.Context, r io.Reader, w io.Writer) error {
 			return err
 		}
 	}
-	pk := f.Store.NewPacker()
-	defer pk.Close()
-	p, err := filer.Clean(ctx, br, pk, f.Store.Codec(), f.Options)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	defer func() { f.last = time.Now() }()
+	if f.pk == nil {
+		f.pk = f.Store.NewPacker()
+	}
+	if f.pending.IsZero() {
+		f.pending = time.Now()
+	}
+	p, err := filer.Clean(ctx, br, f.pk, f.Store.Codec(), f.Options)
 	if err != nil {
 		return err
 	}
-	if err := pk.Flush(ctx); err != nil {
-		return err
+	if !f.Batch {
+		if err := f.flushLocked(ctx); err != nil {
+			return err
+		}
 	}
 	if p.Size == 0 {
 		return nil
@@ -107,8 +180,12 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("the file in git claims to be a lode pointer but is not valid: %w", err)
 	}
+	// What this process cleaned must be readable before anything is read.
+	if err := f.Flush(ctx); err != nil {
+		return err
+	}
 	if f.Fetch != nil && !transfer.Complete(ctx, f.Store, p) {
-		if err := f.Fetch(ctx, p); err != nil {
+		if err := f.Fetch(ctx, []pointer.Pointer{p}); err != nil {
 			return fmt.Errorf("%w: the data of oid %s (%d bytes) is not in the local store and could not be fetched: %w", ErrMissingObject, p.OID, p.Size, err)
 		}
 	}

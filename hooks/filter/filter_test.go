@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/filer"
+	"github.com/lodevcs/lode/cas/manifest"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
 )
@@ -166,4 +171,139 @@ func flip(t *testing.T, path string, off int64) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// With Batch, the files one filter cleans share a pack, published by
+// Flush (and before the filter smudges anything), not one pack per file.
+func TestBatchSharesPacks(t *testing.T) {
+	ctx := context.Background()
+	f := newFilter(t)
+	f.Batch = true
+	var ptrs [][]byte
+	var contents [][]byte
+	for i := range 20 {
+		c := bytes.Repeat([]byte{byte('a' + i)}, 3000+i*1000)
+		contents = append(contents, c)
+		ptrs = append(ptrs, clean(t, f, c))
+	}
+	// Another process sees nothing yet.
+	other, err := store.Open(f.Store.Dir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if n := len(other.Packs()); n != 0 {
+		t.Fatalf("%d packs published before Flush", n)
+	}
+	// A smudge in the same filter publishes first, and finds the data.
+	var out bytes.Buffer
+	if err := f.Smudge(ctx, bytes.NewReader(ptrs[3]), &out); err != nil || !bytes.Equal(out.Bytes(), contents[3]) {
+		t.Fatalf("smudge of a file cleaned in the same batch: %v", err)
+	}
+	other.Refresh()
+	if n := len(other.Packs()); n != 1 {
+		t.Fatalf("%d packs for 20 files cleaned by one filter, want 1", n)
+	}
+	clean(t, f, []byte("one more file, after the flush\n"))
+	if err := f.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	other.Refresh()
+	if n := len(other.Packs()); n != 2 {
+		t.Fatalf("%d packs after a second flush, want 2", n)
+	}
+}
+
+// The idle flush publishes without a Flush call.
+func TestFlushWhenIdle(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f := newFilter(t)
+	f.Batch = true
+	go f.FlushWhenIdle(ctx, 20*time.Millisecond, func(err error) { t.Error(err) })
+	clean(t, f, []byte("some content that is not a pointer\n"))
+	deadline := time.Now().Add(5 * time.Second)
+	for len(f.Store.Packs()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing published while idle")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Delayed smudges are fetched in batches, not one file at a time.
+func TestDelayFetchesInBatches(t *testing.T) {
+	ctx := context.Background()
+	src := newFilter(t)
+	f := newFilter(t)
+	var calls [][]pointer.Pointer
+	var mu sync.Mutex
+	f.Fetch = func(ctx context.Context, ps []pointer.Pointer) error {
+		mu.Lock()
+		calls = append(calls, ps)
+		mu.Unlock()
+		for _, p := range ps { // copy from src, as a remote would
+			if err := copyFile(ctx, src.Store, f.Store, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	const n = 300
+	paths := map[string][]byte{}
+	for i := range n {
+		c := []byte(strings.Repeat(fmt.Sprintf("file %d\n", i), 10))
+		ptr := clean(t, src, c)
+		path := fmt.Sprintf("f%03d", i)
+		paths[path] = c
+		if !f.Delay(ctx, path, ptr) {
+			t.Fatalf("%s not delayed", path)
+		}
+	}
+	got := 0
+	for {
+		ready, err := f.Available(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ready) == 0 {
+			break
+		}
+		got += len(ready)
+	}
+	f.Wait()
+	if got != n {
+		t.Fatalf("%d files ready, want %d", got, n)
+	}
+	if len(calls) > 3 {
+		t.Fatalf("%d fetches for %d files: not batched", len(calls), n)
+	}
+}
+
+// copyFile copies the objects of the file p points to from one store to
+// another.
+func copyFile(ctx context.Context, from, to *store.Store, p pointer.Pointer) error {
+	m, err := filer.Manifest(ctx, from, p)
+	if err != nil {
+		return err
+	}
+	pk := to.NewPacker()
+	defer pk.Close()
+	ids := []cas.ID{}
+	if id, ok := manifest.ObjectID(p); ok {
+		ids = append(ids, id)
+	}
+	for _, c := range m.Chunks {
+		ids = append(ids, c.ID)
+	}
+	for _, id := range ids {
+		e, stored, err := from.GetStored(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := pk.Add(id, e.Kind, e.Method, int(e.RawLen), stored); err != nil {
+			return err
+		}
+	}
+	return pk.Flush(ctx)
 }
