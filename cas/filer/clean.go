@@ -169,3 +169,52 @@ func Clean(ctx context.Context, r io.Reader, sink Sink, codec *compress.Codec, o
 	}
 	return pointer.New(oid, b.Size(), mid), nil
 }
+
+// CleanBytes is Clean for content held whole in memory, done on the
+// calling goroutine with no pipeline: what small files want, for which
+// setting up Clean's workers and buffers costs more than the work. scratch,
+// if not nil, is reused for compressed output and returned grown; the
+// pointer is the one Clean would return for the same content.
+func CleanBytes(ctx context.Context, data []byte, sink Sink, codec *compress.Codec, scratch []byte) (pointer.Pointer, []byte, error) {
+	oid := cas.Sum(data)
+	if len(data) == 0 {
+		return pointer.New(oid, 0, cas.ID{}), scratch, nil
+	}
+	fc := codec.ForFile()
+	var b manifest.Builder
+	for off, seq := 0, 0; off < len(data); seq++ {
+		if err := ctx.Err(); err != nil {
+			return pointer.Pointer{}, scratch, err
+		}
+		n := chunker.Boundary(data[off:])
+		c := data[off : off+n]
+		id := oid // a file of one chunk: the chunk is the file
+		if n < len(data) {
+			id = cas.Sum(c)
+		}
+		if !sink.Has(id) {
+			out, method := fc.Compress(scratch, c, seq)
+			if method != compress.None {
+				scratch = out
+			}
+			if err := sink.Add(id, cas.KindChunk, method, n, out); err != nil {
+				return pointer.Pointer{}, scratch, fmt.Errorf("store chunk: %w", err)
+			}
+		}
+		b.Add(id, n)
+		off += n
+	}
+	if b.Len() == 1 {
+		return pointer.New(oid, b.Size(), cas.ID{}), scratch, nil
+	}
+	m := b.Finish(oid)
+	raw := m.Encode()
+	mid := cas.Sum(raw)
+	if !sink.Has(mid) {
+		stored, method := codec.Compress(nil, raw)
+		if err := sink.Add(mid, cas.KindManifest, method, len(raw), stored); err != nil {
+			return pointer.Pointer{}, scratch, fmt.Errorf("store manifest: %w", err)
+		}
+	}
+	return pointer.New(oid, b.Size(), mid), scratch, nil
+}

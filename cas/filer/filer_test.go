@@ -345,3 +345,25 @@ func (l *limitWriter) Write(b []byte) (int, error) {
 	l.n -= len(b)
 	return len(b), nil
 }
+
+// CleanBytes gives the pointer Clean gives, and stores the same objects.
+func TestCleanBytesMatchesClean(t *testing.T) {
+	for _, data := range [][]byte{nil, []byte("x"), randBytes(40, chunker.MinSize), randBytes(41, chunker.MaxSize+1), csv(42, 20000), randBytes(43, 700<<10)} {
+		s1, s2 := newStore(t), newStore(t)
+		want := clean(t, s1, data)
+		pk := s2.NewPacker()
+		got, _, err := CleanBytes(context.Background(), data, pk, s2.Codec(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pk.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("CleanBytes = %v, Clean = %v", got, want)
+		}
+		if out := smudge(t, s2, got); !bytes.Equal(out, data) {
+			t.Fatalf("smudge after CleanBytes differs (%d bytes)", len(data))
+		}
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/lodevcs/lode/cas"
-	"github.com/lodevcs/lode/cas/pack"
 )
 
 // DefaultGrace is how old a leftover temporary file or unindexed pack must
@@ -55,7 +54,7 @@ func (s *Store) rewriteWithout(ctx context.Context, p *packFile) error {
 		if err != nil {
 			continue
 		}
-		stored, err := pack.ReadEntry(p.f, e, nil)
+		stored, err := s.readStored(location{p, e})
 		if err != nil {
 			continue
 		}
@@ -89,6 +88,7 @@ func (s *Store) removePack(p *packFile) error {
 		s.retired = append(s.retired, p)
 	}
 	s.mu.Unlock()
+	s.files.forget(p)
 	base := strings.TrimSuffix(p.path, ".pack")
 	for _, path := range []string{base + ".idx", p.path} {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,5 +114,46 @@ func TestTidyRemovesOnlyOldLeftovers(t *testing.T) {
 	}
 	if _, err := s.Get(context.Background(), id); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A store of many packs keeps at most OpenPacks pack files open, also
+// under concurrent reads.
+func TestOpenPacksBounded(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t, "", Options{OpenPacks: 4})
+	var ids []cas.ID
+	var datas [][]byte
+	for i := range 20 {
+		d := chunkData(uint64(100+i), 3000, i%2 == 0)
+		id, _ := storeOne(t, s, d)
+		ids, datas = append(ids, id), append(datas, d)
+	}
+	if n := len(s.Packs()); n != 20 {
+		t.Fatalf("%d packs", n)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range 200 {
+				i := (g*7 + k) % len(ids)
+				got, err := s.Get(ctx, ids[i])
+				if err != nil || !bytes.Equal(got, datas[i]) {
+					errs <- fmt.Errorf("object %d: %v", i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := s.files.count(); n > 4 {
+		t.Fatalf("%d pack files open, bound 4", n)
 	}
 }

@@ -31,6 +31,9 @@ type Options struct {
 	Concurrency int
 	// PackSize is the seal threshold for new packs; 0 means DefaultPackSize.
 	PackSize int64
+	// OpenPacks bounds the pack files kept open at once; 0 means
+	// DefaultOpenPacks.
+	OpenPacks int
 }
 
 // Store is a local object store. It is safe for concurrent use by many
@@ -41,6 +44,7 @@ type Store struct {
 	codec *compress.Codec
 
 	readBufs sync.Pool // of *[]byte, for stored bytes read from packs
+	files    *openFiles
 
 	mu      sync.RWMutex // guards packs, byID, retired and closed
 	packs   []*packFile  // newest last
@@ -52,12 +56,12 @@ type Store struct {
 }
 
 // packFile is one published pack. Its fields are written once, when it is
-// loaded, and closed with the Store.
+// loaded, and its index map is closed with the Store; the pack file itself
+// is opened on first read, through Store.files.
 type packFile struct {
 	id   cas.ID
 	idx  *pack.Index
 	mm   []byte // memory map of the index
-	f    *os.File
 	path string // of the .pack
 }
 
@@ -78,7 +82,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, opts: opts, codec: codec, byID: map[cas.ID]*packFile{}}
+	s := &Store{dir: dir, opts: opts, codec: codec, byID: map[cas.ID]*packFile{}, files: newOpenFiles(opts.OpenPacks)}
 	s.readBufs.New = func() any { b := make([]byte, 0, pack.EntryHeaderSize+256<<10); return &b }
 	if err := s.Refresh(); err != nil {
 		s.Close()
@@ -111,21 +115,16 @@ func (s *Store) Close() error {
 		}
 	}
 	s.packs, s.byID, s.retired = nil, nil, nil
+	s.files.closeAll()
 	s.codec.Close()
 	return first
 }
 
 func (p *packFile) close() error {
-	var err error
 	if p.mm != nil {
-		err = syscall.Munmap(p.mm)
+		return syscall.Munmap(p.mm)
 	}
-	if p.f != nil {
-		if cerr := p.f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	return err
+	return nil
 }
 
 // Refresh loads indexes published since the store was opened (by this or
@@ -211,11 +210,7 @@ func (s *Store) loadPack(id cas.ID) (*packFile, error) {
 	if p.idx.ID() != id {
 		return fail(fmt.Errorf("%w: index checksum does not match its name", pack.ErrFormat))
 	}
-	p.f, err = os.Open(p.path)
-	if err != nil {
-		return fail(err)
-	}
-	fi, err := p.f.Stat()
+	fi, err := os.Stat(p.path)
 	if err != nil {
 		return fail(err)
 	}
@@ -329,7 +324,12 @@ func (s *Store) GetInto(ctx context.Context, id cas.ID, dst []byte) ([]byte, err
 func (s *Store) read(l location, dst []byte) ([]byte, error) {
 	bp := s.readBufs.Get().(*[]byte)
 	defer s.readBufs.Put(bp)
-	stored, err := pack.ReadEntry(l.p.f, l.e, *bp)
+	f, release, err := s.files.acquire(l.p)
+	if err != nil {
+		return nil, fmt.Errorf("object %s in pack %s: %w: %v", l.e.ID, l.p.id.Short(), cas.ErrCorrupt, err)
+	}
+	defer release()
+	stored, err := pack.ReadEntry(f, l.e, *bp)
 	if err != nil {
 		return nil, fmt.Errorf("object %s in pack %s: %w: %v", l.e.ID, l.p.id.Short(), cas.ErrCorrupt, err)
 	}
@@ -371,7 +371,7 @@ func (s *Store) GetStored(ctx context.Context, id cas.ID) (pack.Entry, []byte, e
 	}
 	var firstErr error
 	for _, l := range locs {
-		stored, err := pack.ReadEntry(l.p.f, l.e, nil)
+		stored, err := s.readStored(l)
 		if err != nil {
 			err = fmt.Errorf("object %s in pack %s: %w: %v", l.e.ID, l.p.id.Short(), cas.ErrCorrupt, err)
 		} else {
@@ -385,6 +385,16 @@ func (s *Store) GetStored(ctx context.Context, id cas.ID) (pack.Entry, []byte, e
 		}
 	}
 	return pack.Entry{}, nil, firstErr
+}
+
+// readStored reads the stored bytes of the object at l into a new slice.
+func (s *Store) readStored(l location) ([]byte, error) {
+	f, release, err := s.files.acquire(l.p)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return pack.ReadEntry(f, l.e, nil)
 }
 
 // TempDir is the store's directory for files being written; files there

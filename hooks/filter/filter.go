@@ -20,6 +20,7 @@ package filter
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -61,7 +62,9 @@ type Filter struct {
 	delay   delayState
 	repairs singleflight.Group // keyed by object id
 
-	mu      sync.Mutex    // guards pk and pending; held while cleaning or flushing
+	mu      sync.Mutex    // guards the fields below; held while cleaning or flushing
+	small   []byte        // SmallFile+1 bytes: a file's start, or all of it
+	scratch []byte        // compression output of CleanBytes, reused
 	pk      *store.Packer // shared by the files cleaned, with Batch
 	pending time.Time     // when the oldest unpublished object was added; zero if none
 	last    time.Time     // when the last Clean ended
@@ -114,6 +117,10 @@ func (f *Filter) FlushWhenIdle(ctx context.Context, idle time.Duration, report f
 	}
 }
 
+// SmallFile is the size up to which Clean handles a file whole in memory,
+// on one goroutine, rather than through the streaming pipeline.
+const SmallFile = 512 << 10
+
 // ErrMissingObject is wrapped when smudge needs an object that is not
 // available; the message names the file and the oid.
 var ErrMissingObject = errors.New("object not available")
@@ -122,27 +129,41 @@ var ErrMissingObject = errors.New("object not available")
 // do not name the file; callers add it. Empty content gives empty output,
 // as with Git LFS, so empty files stay empty in git.
 func (f *Filter) Clean(ctx context.Context, r io.Reader, w io.Writer) error {
-	br := bufio.NewReaderSize(r, 64<<10)
-	head, err := br.Peek(pointer.MaxLen + 1)
-	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	defer func() { f.last = time.Now() }()
+	// Read what fits in the small-file buffer: most files end there, and
+	// are cleaned without a pipeline (a pointer is one of them).
+	if f.small == nil {
+		f.small = make([]byte, SmallFile+1)
+	}
+	n, err := io.ReadFull(r, f.small)
+	switch err {
+	case nil:
+	case io.EOF, io.ErrUnexpectedEOF:
+		err = nil
+	default:
 		return fmt.Errorf("read: %w", err)
 	}
-	if len(head) <= pointer.MaxLen {
+	head := f.small[:n]
+	if n <= pointer.MaxLen {
 		if p, perr := pointer.Parse(head); perr == nil {
 			_, err := w.Write(p.Encode())
 			return err
 		}
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	defer func() { f.last = time.Now() }()
 	if f.pk == nil {
 		f.pk = f.Store.NewPacker()
 	}
 	if f.pending.IsZero() {
 		f.pending = time.Now()
 	}
-	p, err := filer.Clean(ctx, br, f.pk, f.Store.Codec(), f.Options)
+	var p pointer.Pointer
+	if n <= SmallFile {
+		p, f.scratch, err = filer.CleanBytes(ctx, head, f.pk, f.Store.Codec(), f.scratch)
+	} else {
+		p, err = filer.Clean(ctx, io.MultiReader(bytes.NewReader(head), r), f.pk, f.Store.Codec(), f.Options)
+	}
 	if err != nil {
 		return err
 	}

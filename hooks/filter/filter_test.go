@@ -250,13 +250,12 @@ func TestDelayFetchesInBatches(t *testing.T) {
 		return nil
 	}
 	const n = 300
-	paths := map[string][]byte{}
+	var ptrs [][]byte
 	for i := range n {
-		c := []byte(strings.Repeat(fmt.Sprintf("file %d\n", i), 10))
-		ptr := clean(t, src, c)
-		path := fmt.Sprintf("f%03d", i)
-		paths[path] = c
-		if !f.Delay(ctx, path, ptr) {
+		ptrs = append(ptrs, clean(t, src, []byte(strings.Repeat(fmt.Sprintf("file %d\n", i), 10))))
+	}
+	for i, ptr := range ptrs { // as git does: all delayable files first
+		if path := fmt.Sprintf("f%03d", i); !f.Delay(ctx, path, ptr) {
 			t.Fatalf("%s not delayed", path)
 		}
 	}
