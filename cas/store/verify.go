@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/pack"
+	"golang.org/x/sync/errgroup"
 )
 
 // Severity says whether a Problem makes Verify fail.
@@ -57,10 +59,20 @@ func Verify(ctx context.Context, s *Store, report func(Problem)) (VerifyStats, e
 	if err != nil {
 		return st, fmt.Errorf("verify: list packs: %w", err)
 	}
+	// Packs are checked in parallel; report is called one problem at a
+	// time.
+	var mu sync.Mutex // guards st and calls of report
+	say := func(p Problem) {
+		mu.Lock()
+		defer mu.Unlock()
+		report(p)
+	}
 	names := map[string]bool{}
 	for _, e := range ents {
 		names[e.Name()] = true
 	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.opts.Concurrency)
 	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
 			return st, err
@@ -71,23 +83,31 @@ func Verify(ctx context.Context, s *Store, report func(Problem)) (VerifyStats, e
 		case strings.HasSuffix(name, ".idx"):
 			base := strings.TrimSuffix(name, ".idx")
 			if !names[base+".pack"] {
-				report(Problem{Severity: Error, Path: path, Err: fmt.Errorf("index without its pack %s.pack", base)})
+				say(Problem{Severity: Error, Path: path, Err: fmt.Errorf("index without its pack %s.pack", base)})
 				continue
 			}
-			n, size, err := verifyPack(ctx, s, base, report)
-			if err != nil {
-				return st, err
-			}
-			st.Packs++
-			st.Objects += n
-			st.Bytes += size
+			g.Go(func() error {
+				n, size, err := verifyPack(gctx, s, base, say)
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				st.Packs++
+				st.Objects += n
+				st.Bytes += size
+				mu.Unlock()
+				return nil
+			})
 		case strings.HasSuffix(name, ".pack"):
 			if !names[strings.TrimSuffix(name, ".pack")+".idx"] {
-				report(Problem{Severity: Warning, Path: path, Err: fmt.Errorf("pack without an index (left by an interrupted writer; its objects are not used)")})
+				say(Problem{Severity: Warning, Path: path, Err: fmt.Errorf("pack without an index (left by an interrupted writer; its objects are not used)")})
 			}
 		default:
-			report(Problem{Severity: Warning, Path: path, Err: fmt.Errorf("unexpected file in the packs directory")})
+			say(Problem{Severity: Warning, Path: path, Err: fmt.Errorf("unexpected file in the packs directory")})
 		}
+	}
+	if err := g.Wait(); err != nil {
+		return st, err
 	}
 	tmps, _ := os.ReadDir(filepath.Join(s.dir, "tmp"))
 	for _, e := range tmps {

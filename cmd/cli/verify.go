@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,19 +18,27 @@ import (
 
 func (a *app) verifyCommand() *cobra.Command {
 	var rev, gitRemote string
-	var storeOnly, onRemote, fix bool
+	var storeOnly, onRemote, fix, full bool
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Re-hash the local store and every pointer reachable from HEAD",
 		Long: `Checks, without changing anything:
   1. every pack and index in the local store: each object is decompressed and
-     re-hashed against its id;
+     re-hashed against its id (chunks), or its bytes against the id its
+     pointers name (manifests);
   2. every lode pointer in the history of REV (default HEAD): it parses, its
-     data is present, and the reassembled content hashes to its oid.
+     chunk list is present and is the one the pointer names, and every chunk
+     is present and passed step 1. Since the pointer binds the chunk list
+     and every chunk is checked against its id, that checks every byte of
+     every file once. With --full, every file is also reassembled and its
+     content hashed against its oid (a second pass over the data). Files of
+     version 1 pointers, whose chunk lists nothing binds, are always checked
+     that way.
 
-With --remote, checks the lode remote instead of the local store: every
-pointer in the history of REV has its data there, and that data, read back
-in full, hashes right.
+With --remote, checks the lode remote instead of the local store: its indexes
+(read again from the remote, not from the local copies), every pointer's
+chunk list and every chunk, read back and checked (--full: each file read
+whole, in order, and hashed).
 
 With --fix, verify also repairs the local store: it removes what killed
 writers left behind more than a day ago (temporary files, packs without an
@@ -50,7 +59,7 @@ missing data was found.`,
 			out := a.io.Out
 			prog := a.progress("verify")
 			if onRemote {
-				return a.verifyRemote(cmd, r, s, rev, gitRemote, prog)
+				return a.verifyRemote(cmd, r, s, rev, gitRemote, full, prog)
 			}
 			errs, warns := 0, 0
 			if fix {
@@ -63,9 +72,11 @@ missing data was found.`,
 				}
 			}
 			var damaged []cas.ID
+			bad := map[cas.ID]bool{}
 			vs, err := store.Verify(ctx, s, func(p store.Problem) {
 				if !p.Object.IsZero() {
 					damaged = append(damaged, p.Object)
+					bad[p.Object] = true
 				}
 				if p.Severity == store.Error {
 					errs++
@@ -92,12 +103,12 @@ missing data was found.`,
 			}
 
 			if !storeOnly {
-				n, bad, err := a.verifyPointers(cmd, r, s, rev, prog)
+				n, nbad, err := a.verifyPointers(cmd, r, s, rev, bad, full, prog)
 				if err != nil && !errors.Is(err, errNoCommits) {
 					return err
 				}
-				errs += bad
-				fmt.Fprintf(out, "pointers: %d distinct in the history of %s, %d with problems\n", n, rev, bad)
+				errs += nbad
+				fmt.Fprintf(out, "pointers: %d distinct in the history of %s, %d with problems\n", n, rev, nbad)
 			}
 			prog.done()
 			if errs > 0 {
@@ -111,14 +122,15 @@ missing data was found.`,
 	cmd.Flags().StringVar(&rev, "rev", "HEAD", "check pointers in the history of this revision")
 	cmd.Flags().BoolVar(&storeOnly, "store-only", false, "check only the local store, not the pointers in git")
 	cmd.Flags().BoolVar(&onRemote, "remote", false, "check the lode remote instead of the local store")
+	cmd.Flags().BoolVar(&full, "full", false, "also reassemble every file and hash it against its oid")
 	cmd.Flags().BoolVar(&fix, "fix", false, "remove old leftovers of killed writers and drop damaged copies from the local store")
 	cmd.Flags().StringVar(&gitRemote, "git-remote", "", "git remote whose lode remote to check (default: the branch's remote, or origin)")
 	return cmd
 }
 
-// verifyRemote reads back, from the lode remote, every file in the history
-// of rev.
-func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, gitRemote string, prog *progress) error {
+// verifyRemote reads back, from the lode remote, what every file in the
+// history of rev needs.
+func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, gitRemote string, full bool, prog *progress) error {
 	ctx := cmd.Context()
 	rem, err := a.openRemote(ctx, r, s, gitRemote)
 	if err != nil {
@@ -138,29 +150,46 @@ func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, git
 		return err
 	}
 	defer gr.Close()
-	seen := map[cas.ID]bool{}
-	n := 0
+	type where struct{ path, commit string }
+	seen := map[cas.ID]where{}
+	var ptrs []pointer.Pointer
 	err = gr.ReachablePointers(ctx, []plumbing.Hash{head}, nil, func(commit plumbing.Hash, e gitrepo.Entry) error {
-		if e.Err != nil || seen[e.Pointer.OID] {
+		if e.Err != nil {
 			return nil
 		}
-		seen[e.Pointer.OID] = true
-		n++
-		prog.printf("reading %s (%s) from %s", e.Path, humanBytes(e.Pointer.Size), rem)
-		if err := transfer.VerifyFile(ctx, rem, e.Pointer, transfer.Options{}); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			bad++
-			fmt.Fprintf(a.io.Out, "error: %s (commit %s, oid %s): %v\n", e.Path, commit.String()[:12], e.Pointer.OID.Short(), err)
+		if _, ok := seen[e.Pointer.OID]; !ok {
+			seen[e.Pointer.OID] = where{e.Path, commit.String()[:12]}
+			ptrs = append(ptrs, e.Pointer)
 		}
 		return nil
 	})
-	prog.done()
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.io.Out, "remote %s: %d distinct file(s) in the history of %s, %d with problems\n", rem, n, rev, bad)
+	prog.printf("reading back %d file(s) from %s", len(ptrs), rem)
+	var problems map[cas.ID]error
+	if full {
+		problems = map[cas.ID]error{}
+		for _, p := range ptrs {
+			if err := transfer.VerifyFile(ctx, rem, p, transfer.Options{}); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				problems[p.OID] = err
+			}
+		}
+	} else if problems, err = transfer.VerifyRemote(ctx, rem, ptrs, transfer.Options{}); err != nil {
+		return err
+	}
+	prog.done()
+	for _, p := range ptrs {
+		if err, ok := problems[p.OID]; ok {
+			bad++
+			w := seen[p.OID]
+			fmt.Fprintf(a.io.Out, "error: %s (commit %s, oid %s): %v\n", w.path, w.commit, p.OID.Short(), err)
+		}
+	}
+	fmt.Fprintf(a.io.Out, "remote %s: %d distinct file(s) in the history of %s, %d problem(s)\n", rem, len(ptrs), rev, bad)
 	if bad > 0 {
 		fmt.Fprintln(a.io.Out, "verify --remote FAILED")
 		fmt.Fprintf(a.io.Err, "lode: to upload again, from this clone, what the remote lacks or holds damaged, run 'git lode push --repair %s'\n", rev)
@@ -170,10 +199,12 @@ func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, git
 	return nil
 }
 
-// verifyPointers checks every distinct pointer reachable from rev by
-// reassembling its content. It returns how many were checked and how many
-// had problems (each printed).
-func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev string, prog *progress) (int, int, error) {
+// verifyPointers checks every distinct pointer reachable from rev: its
+// chunk list is present and bound to it, and every chunk is present and
+// not among those the store check found damaged (bad); with full, or for
+// a version 1 pointer, by reassembling the content and hashing it. It
+// returns how many were checked and how many had problems (each printed).
+func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev string, bad map[cas.ID]bool, full bool, prog *progress) (int, int, error) {
 	ctx := cmd.Context()
 	gr, head, err := a.openRev(r, rev)
 	if err != nil {
@@ -181,10 +212,10 @@ func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev st
 	}
 	defer gr.Close()
 	seen := map[cas.ID]bool{}
-	n, bad := 0, 0
+	n, nbad := 0, 0
 	err = gr.ReachablePointers(ctx, []plumbing.Hash{head}, nil, func(commit plumbing.Hash, e gitrepo.Entry) error {
 		if e.Err != nil {
-			bad++
+			nbad++
 			fmt.Fprintf(a.io.Out, "error: %s (commit %s): damaged pointer: %v\n", e.Path, commit.String()[:12], e.Err)
 			return nil
 		}
@@ -194,18 +225,37 @@ func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev st
 		seen[e.Pointer.OID] = true
 		n++
 		prog.printf("checking %s (%s)", e.Path, humanBytes(e.Pointer.Size))
-		if err := checkPointer(cmd, s, e.Pointer); err != nil {
+		if err := checkPointer(ctx, s, e.Pointer, bad, full); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			bad++
+			nbad++
 			fmt.Fprintf(a.io.Out, "error: %s (commit %s, oid %s): %v\n", e.Path, commit.String()[:12], e.Pointer.OID.Short(), err)
 		}
 		return nil
 	})
-	return n, bad, err
+	return n, nbad, err
 }
 
-func checkPointer(cmd *cobra.Command, s *store.Store, p pointer.Pointer) error {
-	return filer.Smudge(cmd.Context(), p, s, io.Discard, filer.Options{})
+// checkPointer checks the data of the file p points to in s.
+func checkPointer(ctx context.Context, s *store.Store, p pointer.Pointer, bad map[cas.ID]bool, full bool) error {
+	if full || p.V1 {
+		return filer.Smudge(ctx, p, s, io.Discard, filer.Options{})
+	}
+	if p.Size == 0 {
+		return nil
+	}
+	m, err := filer.Manifest(ctx, s, p)
+	if err != nil {
+		return err
+	}
+	for _, c := range m.Chunks {
+		if bad[c.ID] {
+			return fmt.Errorf("chunk %s at offset %d: %w (see above)", c.ID.Short(), c.Offset, cas.ErrCorrupt)
+		}
+		if ok, _ := s.Has(ctx, c.ID); !ok {
+			return fmt.Errorf("chunk %s at offset %d: %w", c.ID.Short(), c.Offset, cas.ErrNotFound)
+		}
+	}
+	return nil
 }
