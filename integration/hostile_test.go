@@ -278,8 +278,12 @@ func TestHostileIndexWithoutPack(t *testing.T) {
 				os.Chmod(p, 0o644)
 				tc.damage(p)
 			}
-			out := f.run("a", "git", "lode", "push")
-			if !strings.Contains(out, "pushed 2 file(s)") {
+			// A new commit, whose tip still names a.bin and b.bin.
+			f.write("a/c.bin", genRand(50<<10, 6))
+			f.run("a", "git", "add", "c.bin")
+			f.run("a", "git", "commit", "-q", "-m", "c")
+			out := f.run("a", "git", "push", "origin", "main")
+			if !strings.Contains(out, "pushed 3 file(s)") {
 				t.Fatalf("push after the packs were lost:\n%s", out)
 			}
 			if !strings.Contains(out, "warning") {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -203,7 +204,11 @@ func (s *Store) sync(ctx context.Context, fresh bool) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	s.pruneCache(listed)
+	// Marks say what was whole on the remote: once packs are gone, or an
+	// index cannot be used, they may no longer hold.
+	if s.pruneCache(listed) > 0 || len(problems) > 0 {
+		os.Remove(filepath.Join(s.cacheDir, marksFile))
+	}
 	sort.Slice(problems, func(i, j int) bool { return problems[i].Name < problems[j].Name })
 	s.mu.Lock()
 	s.problems, s.synced = problems, true
@@ -383,12 +388,14 @@ func (s *Store) RepairIndexes(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// pruneCache removes cached indexes of packs the remote no longer lists.
-func (s *Store) pruneCache(listed map[cas.ID]bool) {
+// pruneCache removes cached indexes of packs the remote no longer lists,
+// and returns how many.
+func (s *Store) pruneCache(listed map[cas.ID]bool) int {
 	ents, err := os.ReadDir(s.cacheDir)
 	if err != nil {
-		return
+		return 0
 	}
+	n := 0
 	for _, e := range ents {
 		hex, ok := strings.CutSuffix(e.Name(), ".idx")
 		if !ok {
@@ -403,8 +410,10 @@ func (s *Store) pruneCache(listed map[cas.ID]bool) {
 		}
 		if id, err := cas.ParseID(hex); err == nil && !listed[id] {
 			os.Remove(filepath.Join(s.cacheDir, e.Name()))
+			n++
 		}
 	}
+	return n
 }
 
 // Loc is one copy of an object on the remote.
@@ -514,4 +523,46 @@ func writeFileAtomic(path string, data []byte) error {
 // notExist reports whether err means the object is gone.
 func notExist(err error) bool {
 	return errors.Is(err, remote.ErrNotExist) || errors.Is(err, fs.ErrNotExist)
+}
+
+// marksFile keeps, beside the cached indexes, tokens the caller recorded
+// as known to be whole on this remote (the commits whose trees a push
+// covered), newest last.
+const marksFile = "marks"
+
+// maxMarks bounds the marks kept.
+const maxMarks = 256
+
+// Marks returns the tokens recorded with AddMarks, newest last. They are
+// this machine's record, not the remote's: what a plain push may assume;
+// checks of the remote itself (push --repair, verify --remote) ignore
+// them, and a Sync that finds packs gone or indexes it cannot use drops
+// them.
+func (s *Store) Marks() []string {
+	b, err := readLimited(filepath.Join(s.cacheDir, marksFile), 1<<20)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// AddMarks records tokens (see Marks), keeping the newest maxMarks.
+func (s *Store) AddMarks(tokens []string) error {
+	all := append(s.Marks(), tokens...)
+	seen := map[string]bool{}
+	var out []string
+	for i := len(all) - 1; i >= 0 && len(out) < maxMarks; i-- {
+		if !seen[all[i]] {
+			seen[all[i]] = true
+			out = append(out, all[i])
+		}
+	}
+	slices.Reverse(out)
+	return writeFileAtomic(filepath.Join(s.cacheDir, marksFile), []byte(strings.Join(out, "\n")+"\n"))
 }

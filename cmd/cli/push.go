@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -94,24 +95,11 @@ type pushRequest struct {
 // push uploads what the pushed tips need: every lode file in their trees
 // (so that a fresh clone of them works, whatever the lode remote received
 // before, as after a change of remote URL) and in the history that the
-// remote lacks.
+// remote lacks. Trees this machine already pushed whole to the same lode
+// remote (its marks) are not walked again, so a push of one changed file
+// reads only the directories that changed.
 func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
-	var ptrs []pointer.Pointer
-	if len(req.include) > 0 {
-		var err error
-		if ptrs, err = a.reachablePointers(ctx, r, req.include, req.exclude); err != nil {
-			return err
-		}
-		tips, err := a.treePointers(ctx, r, req.include)
-		if err != nil {
-			return err
-		}
-		ptrs = append(ptrs, tips...)
-	}
-	if len(ptrs) == 0 {
-		if !req.quiet {
-			fmt.Fprintln(a.io.Err, "lode: nothing to push (no lode files in these commits)")
-		}
+	if len(req.include) == 0 {
 		return nil
 	}
 	st, err := a.openStore(ctx, r)
@@ -119,13 +107,86 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 		return err
 	}
 	defer st.Close()
-	a.tidy(st)
-	rem, err := a.openRemoteFor(ctx, r, st, req.gitRemote, req.gitURL)
+	rem, remErr := a.openRemoteFor(ctx, r, st, req.gitRemote, req.gitURL)
+	if remErr == nil {
+		defer rem.Close()
+	}
+	marks := func() []plumbing.Hash {
+		if remErr != nil || req.repair {
+			return nil
+		}
+		var hs []plumbing.Hash
+		for _, m := range rem.Marks() {
+			hs = append(hs, plumbing.NewHash(m))
+		}
+		return hs
+	}
+	known := marks()
+	if allIn(req.include, known) {
+		// These very commits were pushed whole to this remote already.
+		if !req.quiet {
+			fmt.Fprintln(a.io.Err, "lode: nothing to push (these commits' data was pushed to this remote before)")
+		}
+		return nil
+	}
+	if remErr == nil {
+		// Before trusting the marks: a remote that lost packs drops them.
+		if err := rem.Sync(ctx); err != nil {
+			return err
+		}
+		known = marks()
+	}
+	ptrs, err := a.reachablePointers(ctx, r, req.include, append(slices.Clone(req.exclude), known...))
 	if err != nil {
 		return err
 	}
-	defer rem.Close()
-	return a.pushTo(ctx, st, rem, ptrs, req.repair)
+	tips, err := a.treePointers(ctx, r, req.include, known)
+	if err != nil {
+		return err
+	}
+	ptrs = append(ptrs, tips...)
+	if len(ptrs) == 0 {
+		if !req.quiet {
+			fmt.Fprintln(a.io.Err, "lode: nothing to push (no lode files in these commits that this remote lacks)")
+		}
+		if remErr == nil {
+			a.markPushed(rem, req.include)
+		}
+		return nil
+	}
+	if remErr != nil {
+		return remErr
+	}
+	a.tidy(st)
+	if err := a.pushTo(ctx, st, rem, ptrs, req.repair); err != nil {
+		return err
+	}
+	a.markPushed(rem, req.include)
+	return nil
+}
+
+// allIn reports whether every one of hs is in set (and hs is not empty).
+func allIn(hs, set []plumbing.Hash) bool {
+	if len(hs) == 0 {
+		return false
+	}
+	for _, h := range hs {
+		if !slices.Contains(set, h) {
+			return false
+		}
+	}
+	return true
+}
+
+// markPushed records that the trees of commits are whole on rem.
+func (a *app) markPushed(rem *remotestore.Store, commits []plumbing.Hash) {
+	var tokens []string
+	for _, c := range commits {
+		tokens = append(tokens, c.String())
+	}
+	if err := rem.AddMarks(tokens); err != nil && a.getenv("LODE_DEBUG") != "" {
+		fmt.Fprintf(a.io.Err, "git-lode: %v\n", err)
+	}
 }
 
 func (a *app) pushTo(ctx context.Context, st *store.Store, rem *remotestore.Store, ptrs []pointer.Pointer, repair bool) error {
@@ -157,28 +218,23 @@ func (a *app) tidy(st *store.Store) {
 	}
 }
 
-// treePointers lists the pointers in the trees of commits.
-func (a *app) treePointers(ctx context.Context, r *repo, commits []plumbing.Hash) ([]pointer.Pointer, error) {
+// treePointers lists the pointers in the trees of commits, except in
+// subtrees the trees of except also hold.
+func (a *app) treePointers(ctx context.Context, r *repo, commits, except []plumbing.Hash) ([]pointer.Pointer, error) {
 	gr, err := gitrepo.Open(r.dir())
 	if err != nil {
 		return nil, err
 	}
 	defer gr.Close()
 	var ptrs []pointer.Pointer
-	for _, c := range commits {
-		err := gr.Pointers(ctx, c, func(e gitrepo.Entry) error {
-			if e.Err == nil {
-				ptrs = append(ptrs, e.Pointer)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+	err = gr.TreePointers(ctx, commits, except, func(_ plumbing.Hash, e gitrepo.Entry) error {
+		if e.Err == nil {
+			ptrs = append(ptrs, e.Pointer)
 		}
-	}
-	return ptrs, nil
+		return nil
+	})
+	return ptrs, err
 }
-
 // isGitRemote reports whether name is a configured git remote.
 func (a *app) isGitRemote(ctx context.Context, r *repo, name string) bool {
 	_, err := a.git(ctx, r.dir(), nil, "remote", "get-url", name)
@@ -260,3 +316,4 @@ func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte)
 	}
 	return nil
 }
+

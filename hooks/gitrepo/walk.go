@@ -90,6 +90,39 @@ func (r *Repo) ReachablePointers(ctx context.Context, include, exclude []plumbin
 	return nil
 }
 
+// TreePointers calls fn once per distinct pointer blob in the trees of
+// commits, as Pointers finds them, except those in trees that the trees of
+// the except commits also hold: like ReachablePointers without the
+// history, for callers that know what was handled at the except commits.
+// Unknown except commits are ignored. fn gets the commit whose tree the
+// blob was met in first.
+func (r *Repo) TreePointers(ctx context.Context, commits, except []plumbing.Hash, fn func(commit plumbing.Hash, e Entry) error) error {
+	w := &walker{r: r, ctx: ctx, seenTrees: make(map[plumbing.Hash]bool), seenBlobs: make(map[plumbing.Hash]bool)}
+	for _, h := range except {
+		c, err := r.commit(h)
+		if err != nil {
+			continue
+		}
+		if err := w.mark(c.TreeHash); err != nil {
+			return fmt.Errorf("list pointers: trees of %s: %w", h, err)
+		}
+	}
+	for _, h := range commits {
+		c, err := r.commit(h)
+		if err != nil {
+			return fmt.Errorf("list pointers at %s: %w", h, err)
+		}
+		w.fn = func(e Entry) error { return fn(h, e) }
+		if err := w.walk(c.TreeHash, ""); err != nil {
+			if w.fnErr != nil {
+				return w.fnErr
+			}
+			return fmt.Errorf("list pointers at %s: %w", h, err)
+		}
+	}
+	return nil
+}
+
 // ReadFile returns the whole content of the file at path (slash-separated,
 // relative to the root) in the tree of commit. It is meant for small files
 // such as .lode.toml. A path that is not in the tree gives an error wrapping
