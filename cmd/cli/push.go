@@ -235,6 +235,7 @@ func (a *app) treePointers(ctx context.Context, r *repo, commits, except []plumb
 	})
 	return ptrs, err
 }
+
 // isGitRemote reports whether name is a configured git remote.
 func (a *app) isGitRemote(ctx context.Context, r *repo, name string) bool {
 	_, err := a.git(ctx, r.dir(), nil, "remote", "get-url", name)
@@ -316,4 +317,3 @@ func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte)
 	}
 	return nil
 }
-
