@@ -128,13 +128,14 @@ func (a *app) materialize(ctx context.Context, r *repo, f pathFilter) error {
 		if !e.pointer || !f.match(e.path) {
 			continue
 		}
-		blob, err := a.git(ctx, r.workTree, nil, "cat-file", "blob", e.blob)
-		if err != nil {
-			return err
+		blob := e.text
+		p := filepath.Join(r.workTree, filepath.FromSlash(e.path))
+		if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(blob)) {
+			continue // missing, replaced, or not the pointer: leave it
 		}
-		cur, err := os.ReadFile(filepath.Join(r.workTree, filepath.FromSlash(e.path)))
+		cur, err := os.ReadFile(p)
 		if err != nil || !bytes.Equal(cur, blob) {
-			continue // missing, or modified: leave it
+			continue // modified: leave it
 		}
 		todo = append(todo, pending{e.path, blob})
 		paths.WriteString(e.path)

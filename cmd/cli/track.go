@@ -246,6 +246,7 @@ type lodeIndexEntry struct {
 	blob    string
 	size    int64 // of the blob in git (the pointer, or the whole content)
 	pointer bool  // the blob is a valid lode pointer
+	text    []byte // the pointer's text, when pointer
 }
 
 // lodeIndexEntries lists the index entries whose attributes say
@@ -307,18 +308,19 @@ func (a *app) lodeIndexEntries(ctx context.Context, r *repo) ([]lodeIndexEntry, 
 		if err != nil {
 			return nil, err
 		}
-		isPtr := parseBatch(contents)
+		ptrs := parseBatch(contents)
 		for i := range ents {
-			ents[i].pointer = isPtr[ents[i].blob]
+			ents[i].text = ptrs[ents[i].blob]
+			ents[i].pointer = ents[i].text != nil
 		}
 	}
 	return ents, nil
 }
 
-// parseBatch reads `git cat-file --batch` output and reports which blobs
-// are valid lode pointers.
-func parseBatch(b []byte) map[string]bool {
-	out := map[string]bool{}
+// parseBatch reads `git cat-file --batch` output and returns the blobs
+// that are valid lode pointers, with their text.
+func parseBatch(b []byte) map[string][]byte {
+	out := map[string][]byte{}
 	for len(b) > 0 {
 		hdr, rest, ok := bytes.Cut(b, []byte{'\n'})
 		if !ok {
@@ -333,8 +335,9 @@ func parseBatch(b []byte) map[string]bool {
 		if n > len(rest) {
 			break
 		}
-		_, err := pointer.Parse(rest[:n])
-		out[f[0]] = err == nil
+		if _, err := pointer.Parse(rest[:n]); err == nil {
+			out[f[0]] = bytes.Clone(rest[:n])
+		}
 		b = rest[n:]
 		if len(b) > 0 && b[0] == '\n' {
 			b = b[1:]
