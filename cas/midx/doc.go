@@ -40,7 +40,8 @@
 //
 // Open refuses a file unless: its size is exactly what its counts make;
 // the version is 1 and reserved bytes are zero; packs are sorted by id
-// without duplicates and none is smaller than a pack header; the fanout
+// without duplicates and every size is at least a pack header's (16
+// bytes) and at most 2^63-1; the fanout
 // never decreases and ends at N; every record lies in the fanout range of
 // its first byte, follows the previous one in the order above, names a
 // pack of the table, starts after that pack's header and ends inside it,
@@ -61,10 +62,9 @@
 // records in order (a *pack.Index, or any Records); Rewrite carries over
 // the records of an existing index, leaving out the packs it is told to
 // drop, and merges those of new packs into them. Both stream: memory is
-// the pack table plus a fixed state per pack, not a function of the number
-// of records, and a file of 100 million records is written with the same
-// memory as one of a thousand. Neither ever writes a file Open would
-// refuse. Like packs and pack indexes, a multi-pack index is immutable:
-// a store publishes a new one (write-temp, fsync, rename) and removes the
-// old.
+// the pack table plus a fixed state per pack (a cursor and its current
+// record), not a function of the number of records. Neither succeeds in
+// writing a file Open would refuse. Like packs and pack indexes, a
+// multi-pack index is immutable once published (write-temp, fsync,
+// rename); a new one replaces it.
 package midx
