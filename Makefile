@@ -43,6 +43,7 @@ fuzz:
 	$(GO) test ./cas/manifest -run '^$$' -fuzz 'FuzzDecode$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./cas/manifest -run '^$$' -fuzz FuzzDecodeLocated -fuzztime $(FUZZTIME)
 	$(GO) test ./cas/pack -run '^$$' -fuzz FuzzParseIndexAndScan -fuzztime $(FUZZTIME)
+	$(GO) test ./cas/midx -run '^$$' -fuzz FuzzOpen -fuzztime $(FUZZTIME)
 	$(GO) test ./cas/chunker -run '^$$' -fuzz FuzzChunker -fuzztime $(FUZZTIME)
 	$(GO) test ./hooks/filterproc -run '^$$' -fuzz FuzzServe -fuzztime $(FUZZTIME)
 

@@ -74,7 +74,7 @@ func ParseEntryHeader(b []byte, offset int64) (Entry, error) {
 	if b[34] != 0 || b[35] != 0 {
 		return e, fmt.Errorf("%w: entry header at %d has non-zero reserved bytes", ErrFormat, offset)
 	}
-	if err := e.check(); err != nil {
+	if err := e.Check(); err != nil {
 		return e, fmt.Errorf("%w: entry header at %d: %v", ErrFormat, offset, err)
 	}
 	return e, nil
@@ -84,12 +84,15 @@ func ParseEntryHeader(b []byte, offset int64) (Entry, error) {
 // maximum chunk size.
 const MaxChunkLen = chunker.MaxSize
 
-// check enforces the bounds of format v1 on an entry's kind and lengths,
+// Check enforces the bounds of format v1 on an entry's kind and lengths,
 // so that no reader allocates or fetches more than an object can be: a
 // chunk is 1 to MaxChunkLen raw bytes, any object at most
 // compress.MaxRawLen, and stored bytes are never more than raw ones
-// (methods are used only when they save space).
-func (e Entry) check() error {
+// (methods are used only when they save space). It does not look at the
+// offset; whoever knows the pack's size checks that the entry lies in it.
+// Every entry header and index record is checked this way before use, and
+// so is every record of a multi-pack index (cas/midx).
+func (e Entry) Check() error {
 	switch {
 	case e.Kind != cas.KindChunk && e.Kind != cas.KindManifest:
 		return fmt.Errorf("unknown object kind %d", e.Kind)
@@ -143,7 +146,7 @@ func (w *Writer) Add(id cas.ID, kind cas.Kind, method compress.Method, rawLen in
 		return fmt.Errorf("add %v to pack: length out of range", id)
 	}
 	e := Entry{ID: id, Kind: kind, Method: method, Offset: w.off, RawLen: uint32(rawLen), StoredLen: uint32(len(stored))}
-	if err := e.check(); err != nil {
+	if err := e.Check(); err != nil {
 		return fmt.Errorf("add %v to pack: %v", id, err)
 	}
 	var h [EntryHeaderSize]byte
@@ -308,7 +311,7 @@ func (ix *Index) entry(i int) (Entry, error) {
 	if e.Offset < HeaderSize || e.Offset > ix.packSize || e.End() > ix.packSize || r[50] != 0 || r[51] != 0 {
 		return e, fmt.Errorf("%w: index record %d (object %s) points outside its pack", ErrFormat, i, e.ID.Short())
 	}
-	if err := e.check(); err != nil {
+	if err := e.Check(); err != nil {
 		return e, fmt.Errorf("%w: index record %d (object %s): %v", ErrFormat, i, e.ID.Short(), err)
 	}
 	return e, nil

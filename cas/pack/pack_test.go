@@ -182,3 +182,24 @@ func FuzzParseIndexAndScan(f *testing.F) {
 		})
 	})
 }
+
+func TestEntryCheck(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		e    Entry
+		ok   bool
+	}{
+		{"chunk", Entry{Kind: cas.KindChunk, RawLen: 100, StoredLen: 60}, true},
+		{"largest chunk", Entry{Kind: cas.KindChunk, RawLen: MaxChunkLen, StoredLen: MaxChunkLen}, true},
+		{"manifest", Entry{Kind: cas.KindManifest, RawLen: 1 << 20, StoredLen: 1 << 20}, true},
+		{"empty chunk", Entry{Kind: cas.KindChunk}, false},
+		{"chunk too long", Entry{Kind: cas.KindChunk, RawLen: MaxChunkLen + 1, StoredLen: 10}, false},
+		{"object too long", Entry{Kind: cas.KindManifest, RawLen: compress.MaxRawLen + 1, StoredLen: 10}, false},
+		{"stored longer than raw", Entry{Kind: cas.KindChunk, RawLen: 10, StoredLen: 11}, false},
+		{"unknown kind", Entry{Kind: 3, RawLen: 10, StoredLen: 10}, false},
+	} {
+		if err := tt.e.Check(); (err == nil) != tt.ok {
+			t.Errorf("%s: Check() = %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+}
