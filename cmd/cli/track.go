@@ -244,8 +244,8 @@ func writeLines(path string, lines []string) error {
 type lodeIndexEntry struct {
 	path    string
 	blob    string
-	size    int64 // of the blob in git (the pointer, or the whole content)
-	pointer bool  // the blob is a valid lode pointer
+	size    int64  // of the blob in git (the pointer, or the whole content)
+	pointer bool   // the blob is a valid lode pointer
 	text    []byte // the pointer's text, when pointer
 }
 
