@@ -308,7 +308,9 @@ func (ix *Index) entry(i int) (Entry, error) {
 	e.StoredLen = binary.BigEndian.Uint32(r[44:48])
 	e.Kind = cas.Kind(r[48])
 	e.Method = compress.Method(r[49])
-	if e.Offset < HeaderSize || e.Offset > ix.packSize || e.End() > ix.packSize || r[50] != 0 || r[51] != 0 {
+	// Written so that nothing can overflow: offset and pack size are
+	// 64-bit values from the file.
+	if e.Offset < HeaderSize || e.Offset > ix.packSize || int64(e.StoredLen)+EntryHeaderSize > ix.packSize-e.Offset || r[50] != 0 || r[51] != 0 {
 		return e, fmt.Errorf("%w: index record %d (object %s) points outside its pack", ErrFormat, i, e.ID.Short())
 	}
 	if err := e.Check(); err != nil {

@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -87,6 +88,14 @@ func TestEmptyPackAndIndex(t *testing.T) {
 func TestIndexRejects(t *testing.T) {
 	_, good, _, _ := build(t, 5)
 	mut := func(f func([]byte) []byte) []byte { return f(bytes.Clone(good)) }
+	// resealed keeps the checksum right, so that only the record checks
+	// can catch what f did.
+	resealed := func(f func([]byte) []byte) []byte {
+		b := mut(f)
+		sum := cas.Sum(b[:len(b)-32])
+		copy(b[len(b)-32:], sum[:])
+		return b
+	}
 	tests := []struct {
 		name   string
 		b      []byte
@@ -98,10 +107,10 @@ func TestIndexRejects(t *testing.T) {
 		{"count", mut(func(b []byte) []byte { b[15]++; return b }), false},
 		{"truncated", good[:len(good)-1], false},
 		{"record byte", mut(func(b []byte) []byte { b[20] ^= 1; return b }), true},
-		{"offset past pack", mut(func(b []byte) []byte { b[indexHeaderSize+32] = 0xff; return b }), true},
+		{"offset past pack", resealed(func(b []byte) []byte { b[indexHeaderSize+32] = 0xff; return b }), true},
 		// Records whose lengths break the format's bounds are refused
 		// even when the pack is large enough to hold them.
-		{"chunk of 1 GiB", mut(func(b []byte) []byte {
+		{"chunk of 1 GiB", resealed(func(b []byte) []byte {
 			r := b[indexHeaderSize:]
 			r[40], r[41], r[42], r[43] = 0x40, 0, 0, 0 // rawLen
 			r[44], r[45], r[46], r[47] = 0x40, 0, 0, 0 // storedLen
@@ -109,8 +118,15 @@ func TestIndexRejects(t *testing.T) {
 			t[0] = 0x7f // packSize
 			return b
 		}), true},
-		{"stored longer than raw", mut(func(b []byte) []byte { b[indexHeaderSize+47]++; return b }), true},
-		{"unknown kind", mut(func(b []byte) []byte { b[indexHeaderSize+48] = 7; return b }), true},
+		{"end past a huge pack (overflow)", resealed(func(b []byte) []byte {
+			r := b[indexHeaderSize:]
+			binary.BigEndian.PutUint64(r[32:40], 1<<63-10) // offset
+			t := b[len(b)-trailerSize:]
+			binary.BigEndian.PutUint64(t[0:8], 1<<63-1) // pack size
+			return b
+		}), true},
+		{"stored longer than raw", resealed(func(b []byte) []byte { b[indexHeaderSize+47]++; return b }), true},
+		{"unknown kind", resealed(func(b []byte) []byte { b[indexHeaderSize+48] = 7; return b }), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
