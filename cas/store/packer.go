@@ -229,6 +229,7 @@ func (s *Store) publish(tmp *os.File, id cas.ID, idx []byte) error {
 	if !s.addPack(pf) {
 		pf.close()
 	}
+	_ = s.consolidate(false) // only costs speed when it fails
 	return nil
 }
 

@@ -47,10 +47,21 @@ func (s *Store) DropCorrupt(ctx context.Context, id cas.ID) (int, error) {
 // rewriteWithout replaces pack p by a pack of its objects that read back
 // valid, and removes p.
 func (s *Store) rewriteWithout(ctx context.Context, p *packFile) error {
+	ix := p.idx
+	if ix == nil {
+		// Covered by the multi-pack index: read the pack's own index,
+		// which stays on disk.
+		own, err := s.loadPack(p.id)
+		if err != nil {
+			return err
+		}
+		defer own.close()
+		ix = own.idx
+	}
 	pk := s.NewPacker()
 	defer pk.Close()
-	for i := 0; i < p.idx.Len(); i++ {
-		e, err := p.idx.Entry(i)
+	for i := 0; i < ix.Len(); i++ {
+		e, err := ix.Entry(i)
 		if err != nil {
 			continue
 		}
@@ -85,6 +96,13 @@ func (s *Store) removePack(p *packFile) error {
 				break
 			}
 		}
+		if m := s.mid; m != nil {
+			for i, q := range m.packs {
+				if q == p {
+					m.gone[i] = true
+				}
+			}
+		}
 		s.retired = append(s.retired, p)
 	}
 	s.mu.Unlock()
@@ -96,6 +114,32 @@ func (s *Store) removePack(p *packFile) error {
 		}
 	}
 	return syncDir(s.packsDir())
+}
+
+// RewriteMidx writes the multi-pack index again over every pack (what
+// verify --fix does for a damaged one).
+func (s *Store) RewriteMidx() error {
+	os.Remove(s.midxPath())
+	if err := s.Refresh(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.mid != nil {
+		// The old one is gone from disk; forget it, so that every pack
+		// has its own index loaded again before the rewrite.
+		for _, p := range s.mid.packs {
+			if s.byID[p.id] == p {
+				delete(s.byID, p.id)
+			}
+		}
+		s.mid.close()
+		s.mid = nil
+	}
+	s.mu.Unlock()
+	if err := s.Refresh(); err != nil {
+		return err
+	}
+	return s.consolidate(true)
 }
 
 // Tidy removes what killed writers left behind once it is older than

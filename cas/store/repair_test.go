@@ -32,7 +32,7 @@ func TestDropCorruptKeepsTheRest(t *testing.T) {
 	if len(packs) != 1 {
 		t.Fatalf("%d packs", len(packs))
 	}
-	e, _, _ := packs[0].Index.Lookup(ids[2])
+	e, _ := s.Lookup(ids[2])
 	flipByte(t, packs[0].Path, e.DataOffset()+100)
 	if _, err := s.Get(ctx, ids[2]); !errors.Is(err, cas.ErrCorrupt) {
 		t.Fatalf("Get = %v", err)

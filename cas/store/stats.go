@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/manifest"
+	"github.com/lodevcs/lode/cas/pack"
 )
 
 // Stats summarises a store.
@@ -43,43 +45,50 @@ func ratio(a, b int64) float64 {
 	return float64(a) / float64(b)
 }
 
-// ComputeStats reads every index and manifest of the store.
+// ComputeStats reads every index record and manifest of the store.
 func ComputeStats(ctx context.Context, s *Store) (Stats, error) {
 	var st Stats
-	seen := map[cas.ID]bool{}
 	for _, p := range s.Packs() {
 		st.Packs++
-		st.PackBytes += p.Index.PackSize()
-		if fi, err := os.Stat(p.Path[:len(p.Path)-len(".pack")] + ".idx"); err == nil {
+		st.PackBytes += p.Size
+		if fi, err := os.Stat(strings.TrimSuffix(p.Path, ".pack") + ".idx"); err == nil {
 			st.IndexBytes += fi.Size()
 		}
-		for i := 0; i < p.Index.Len(); i++ {
-			if err := ctx.Err(); err != nil {
-				return st, err
-			}
-			e, err := p.Index.Entry(i)
-			if err != nil || seen[e.ID] {
-				continue
-			}
-			seen[e.ID] = true
-			switch e.Kind {
-			case cas.KindChunk:
-				st.Chunks++
-				st.ChunkRawBytes += int64(e.RawLen)
-				st.ChunkStoredBytes += int64(e.StoredLen)
-			case cas.KindManifest:
-				raw, err := s.Get(ctx, e.ID)
-				if err != nil {
-					return st, fmt.Errorf("stats: %w", err)
-				}
-				m, err := manifest.Decode(raw, e.ID)
-				if err != nil {
-					return st, fmt.Errorf("stats: manifest %s: %w", e.ID.Short(), err)
-				}
-				st.Files++
-				st.LogicalBytes += m.Size
-			}
+	}
+	if fi, err := os.Stat(s.midxPath()); err == nil {
+		st.IndexBytes += fi.Size()
+	}
+	seen := map[cas.ID]bool{}
+	var manifests []cas.ID
+	err := s.eachEntry(func(_ cas.ID, e pack.Entry) error {
+		if seen[e.ID] {
+			return nil
 		}
+		seen[e.ID] = true
+		switch e.Kind {
+		case cas.KindChunk:
+			st.Chunks++
+			st.ChunkRawBytes += int64(e.RawLen)
+			st.ChunkStoredBytes += int64(e.StoredLen)
+		case cas.KindManifest:
+			manifests = append(manifests, e.ID)
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return st, err
+	}
+	for _, id := range manifests {
+		raw, err := s.Get(ctx, id)
+		if err != nil {
+			return st, fmt.Errorf("stats: %w", err)
+		}
+		m, err := manifest.Decode(raw, id)
+		if err != nil {
+			return st, fmt.Errorf("stats: manifest %s: %w", id.Short(), err)
+		}
+		st.Files++
+		st.LogicalBytes += m.Size
 	}
 	return st, nil
 }

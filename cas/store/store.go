@@ -46,8 +46,9 @@ type Store struct {
 	readBufs sync.Pool // of *[]byte, for stored bytes read from packs
 	files    *openFiles
 
-	mu      sync.RWMutex // guards packs, byID, retired and closed
-	packs   []*packFile  // newest last
+	mu      sync.RWMutex // guards mid, packs, byID, retired and closed
+	mid     *midxState   // the multi-pack index, or nil
+	packs   []*packFile  // packs the multi-pack index does not cover, with their own index mapped; newest last
 	byID    map[cas.ID]*packFile
 	retired []*packFile // removed by DropCorrupt, still open for readers
 	closed  bool
@@ -56,13 +57,16 @@ type Store struct {
 }
 
 // packFile is one published pack. Its fields are written once, when it is
-// loaded, and its index map is closed with the Store; the pack file itself
-// is opened on first read, through Store.files.
+// loaded (idx and mm only for a pack the multi-pack index does not
+// cover); its index map is closed with the Store, or when a multi-pack
+// index comes to cover it. The pack file itself is opened on first read,
+// through Store.files.
 type packFile struct {
 	id   cas.ID
-	idx  *pack.Index
-	mm   []byte // memory map of the index
-	path string // of the .pack
+	idx  *pack.Index // nil when covered by the multi-pack index
+	mm   []byte      // memory map of the index
+	path string      // of the .pack
+	size int64
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -88,6 +92,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	// A store of many packs (an older one, or one that grew) gets its
+	// multi-pack index now; failing to write one (a read-only store) is
+	// not an error.
+	_ = s.consolidate(false)
 	return s, nil
 }
 
@@ -114,7 +122,12 @@ func (s *Store) Close() error {
 			first = err
 		}
 	}
-	s.packs, s.byID, s.retired = nil, nil, nil
+	if s.mid != nil {
+		if err := s.mid.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	s.packs, s.byID, s.retired, s.mid = nil, nil, nil, nil
 	s.files.closeAll()
 	s.codec.Close()
 	return first
@@ -122,16 +135,22 @@ func (s *Store) Close() error {
 
 func (p *packFile) close() error {
 	if p.mm != nil {
-		return syscall.Munmap(p.mm)
+		mm := p.mm
+		p.mm, p.idx = nil, nil
+		return syscall.Munmap(mm)
 	}
 	return nil
 }
 
 // Refresh loads indexes published since the store was opened (by this or
-// another process). Get calls it by itself when an object is missing.
+// another process), and the multi-pack index if another process rewrote
+// it. Get calls it by itself when an object is missing.
 func (s *Store) Refresh() error {
 	names, err := listIndexes(s.packsDir())
 	if err != nil {
+		return err
+	}
+	if err := s.refreshMidx(names); err != nil {
 		return err
 	}
 	s.mu.RLock()
@@ -217,6 +236,7 @@ func (s *Store) loadPack(id cas.ID) (*packFile, error) {
 	if fi.Size() != p.idx.PackSize() {
 		return fail(fmt.Errorf("%w: pack has %d bytes, its index says %d", pack.ErrFormat, fi.Size(), p.idx.PackSize()))
 	}
+	p.size = fi.Size()
 	return p, nil
 }
 
@@ -241,7 +261,8 @@ type location struct {
 	e pack.Entry
 }
 
-// lookup returns every location of id, newest pack first.
+// lookup returns every location of id: packs outside the multi-pack
+// index (newer) first, newest first, then the copies it lists.
 func (s *Store) lookup(id cas.ID) ([]location, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -257,7 +278,33 @@ func (s *Store) lookup(id cas.ID) ([]location, error) {
 		}
 		locs = append(locs, location{p, e})
 	}
+	if m := s.mid; m != nil {
+		for l := range m.ix.Lookup(id) {
+			if !m.gone[l.PackNum] {
+				locs = append(locs, location{m.packs[l.PackNum], l.Entry})
+			}
+		}
+	}
 	return locs, nil
+}
+
+// has is lookup's answer to "any copy?", without allocating.
+func (s *Store) has(id cas.ID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := len(s.packs) - 1; i >= 0; i-- {
+		if _, ok, err := s.packs[i].idx.Lookup(id); err == nil && ok {
+			return true
+		}
+	}
+	if m := s.mid; m != nil {
+		for l := range m.ix.Lookup(id) {
+			if !m.gone[l.PackNum] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Lookup returns the index record of the newest copy of id, without
@@ -276,8 +323,7 @@ func (s *Store) Lookup(id cas.ID) (pack.Entry, bool) {
 // false for an object that another writer has just stored; writers then
 // store it again, which is harmless.
 func (s *Store) Has(ctx context.Context, id cas.ID) (bool, error) {
-	locs, err := s.lookup(id)
-	return len(locs) > 0, err
+	return s.has(id), nil
 }
 
 // Get returns the verified raw bytes of id. It returns an error wrapping
@@ -431,21 +477,52 @@ func CheckObject(id cas.ID, kind cas.Kind, raw []byte) error {
 
 // PackInfo describes one published pack.
 type PackInfo struct {
-	ID    cas.ID
-	Path  string // of the .pack file
-	Index *pack.Index
+	ID   cas.ID
+	Path string // of the .pack file
+	Size int64  // of the .pack file
 }
 
 // Packs lists the packs currently loaded, sorted by ID.
 func (s *Store) Packs() []PackInfo {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]PackInfo, 0, len(s.packs))
-	for _, p := range s.packs {
-		out = append(out, PackInfo{ID: p.id, Path: p.path, Index: p.idx})
+	out := make([]PackInfo, 0, len(s.byID))
+	for _, p := range s.byID {
+		out = append(out, PackInfo{ID: p.id, Path: p.path, Size: p.size})
 	}
 	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID[:], out[j].ID[:]) < 0 })
 	return out
+}
+
+// eachEntry calls fn with the pack and index record of every copy of
+// every object, holding the store's read lock (fn must not call back into
+// the Store).
+func (s *Store) eachEntry(fn func(p cas.ID, e pack.Entry) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, p := range s.packs {
+		for i := 0; i < p.idx.Len(); i++ {
+			e, err := p.idx.Entry(i)
+			if err != nil {
+				continue
+			}
+			if err := fn(p.id, e); err != nil {
+				return err
+			}
+		}
+	}
+	if m := s.mid; m != nil {
+		for i := 0; i < m.ix.Len(); i++ {
+			l := m.ix.At(i)
+			if m.gone[l.PackNum] {
+				continue
+			}
+			if err := fn(l.Pack, l.Entry); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // tmpFile creates a new temporary file in the store.

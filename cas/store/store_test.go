@@ -205,13 +205,11 @@ func storeOne(t *testing.T, s *Store, raw []byte) (cas.ID, string) {
 	if err := p.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	for _, pi := range s.Packs() {
-		if _, ok, _ := pi.Index.Lookup(id); ok {
-			return id, pi.Path
-		}
+	locs, _ := s.lookup(id)
+	if len(locs) == 0 {
+		t.Fatal("object not in any pack")
 	}
-	t.Fatal("object not in any pack")
-	return id, ""
+	return id, locs[0].p.path
 }
 
 func flipByte(t *testing.T, path string, off int64) {

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/midx"
 	"github.com/lodevcs/lode/cas/pack"
 	"golang.org/x/sync/errgroup"
 )
@@ -102,6 +103,10 @@ func Verify(ctx context.Context, s *Store, report func(Problem)) (VerifyStats, e
 			if !names[strings.TrimSuffix(name, ".pack")+".idx"] {
 				say(Problem{Severity: Warning, Path: path, Err: fmt.Errorf("pack without an index (left by an interrupted writer; its objects are not used)")})
 			}
+		case name == midxName:
+			if err := verifyMidx(path); err != nil {
+				say(Problem{Severity: Error, Path: path, Err: fmt.Errorf("%w (derived from the packs' own indexes: 'git lode verify --fix' writes it again)", err)})
+			}
 		default:
 			say(Problem{Severity: Warning, Path: path, Err: fmt.Errorf("unexpected file in the packs directory")})
 		}
@@ -176,4 +181,17 @@ func verifyPack(ctx context.Context, s *Store, base string, report func(Problem)
 		fail(packPath, fmt.Errorf("%w: pack contents do not match its index", pack.ErrFormat))
 	}
 	return len(scanned), size, nil
+}
+
+// verifyMidx checks the multi-pack index's structure and checksum.
+func verifyMidx(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	ix, err := midx.Open(b)
+	if err == nil {
+		err = ix.Verify()
+	}
+	return err
 }

@@ -145,7 +145,7 @@ func (a *app) lodeChanges(cmd *cobra.Command, r *repo) ([]change, error) {
 func storeSize(s *store.Store) int64 {
 	var n int64
 	for _, p := range s.Packs() {
-		n += p.Index.PackSize()
+		n += p.Size
 	}
 	return n
 }

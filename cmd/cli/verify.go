@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/lodevcs/lode/cas"
@@ -73,10 +74,14 @@ missing data was found.`,
 			}
 			var damaged []cas.ID
 			bad := map[cas.ID]bool{}
+			midxDamaged := false
 			vs, err := store.Verify(ctx, s, func(p store.Problem) {
 				if !p.Object.IsZero() {
 					damaged = append(damaged, p.Object)
 					bad[p.Object] = true
+				}
+				if strings.HasSuffix(p.Path, ".midx") {
+					midxDamaged = true
 				}
 				if p.Severity == store.Error {
 					errs++
@@ -90,6 +95,12 @@ missing data was found.`,
 				return err
 			}
 			fmt.Fprintf(out, "store: %d packs, %d objects, %s checked\n", vs.Packs, vs.Objects, humanBytes(vs.Bytes))
+			if fix && midxDamaged {
+				if err := s.RewriteMidx(); err != nil {
+					return err
+				}
+				fmt.Fprintln(out, "fixed: wrote the multi-pack index again")
+			}
 			if fix {
 				for _, id := range damaged {
 					n, err := s.DropCorrupt(ctx, id)

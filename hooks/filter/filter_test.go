@@ -125,7 +125,7 @@ func TestSmudgeRepairsDamagedChunk(t *testing.T) {
 	p, _ := pointer.Parse(ptr)
 	// Damage every pack of the first store.
 	for _, pi := range f.Store.Packs() {
-		flip(t, pi.Path, pi.Index.PackSize()/2)
+		flip(t, pi.Path, pi.Size/2)
 	}
 	var out bytes.Buffer
 	if err := f.Smudge(ctx, bytes.NewReader(ptr), &out); !errors.Is(err, cas.ErrCorrupt) {
