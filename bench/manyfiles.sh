@@ -90,17 +90,27 @@ else
 fi
 [[ -z $BASE || -f $BASE ]] || die "BENCH_MANYFILES_BASE: $BASE does not exist"
 
-# Disk and inodes, per file, both tools (one tool: half): the work tree of the
-# working repository and of the clone, git's loose pointer blobs, lode's
-# local store, its <bare>/lode and the clone's store (compressed, packed),
-# Git LFS's objects in the working repository and in the clone (one file
-# each; the bare repository's are hard links). Measured on the smoke runs;
-# the run records what it really used (work_bytes, work_inodes).
-case $FSIZE in
-small) per_kib=130 per_inodes=10 ;; # a file: 13 KiB on average, 16 KiB on disk
-tiny) per_kib=40 per_inodes=10 ;;   # a file: 136 bytes, one 4 KiB block
-esac
-if [[ $WITH_LFS == 0 ]]; then per_kib=$((per_kib / 2)) per_inodes=$((per_inodes / 2)); fi
+# Disk (allocated, not apparent, size) and inodes per file, measured on the
+# 2,000-file smoke runs (ext4, 4 KiB blocks) with some margin. Per tool: the
+# working repository's work tree and git's loose pointer blobs; lode's local
+# store, its <bare>/lode and the clone's store (lode has made one pack and
+# one index per file: two files each); Git LFS's objects (one file each;
+# those of the bare repository and the clone are hard links to them); the
+# clone's work tree. With the core steps the clone is deleted after its
+# check. The run records what it used (peak_disk_kib, peak_inodes).
+if [[ $STEPS == all ]]; then
+	case $FSIZE in
+	small) lode_kib=80 lfs_kib=70 lode_ino=8 lfs_ino=8 ;; # a file: 13 KiB on average
+	tiny) lode_kib=32 lfs_kib=32 lode_ino=8 lfs_ino=8 ;;  # a file: 136 bytes, one 4 KiB block
+	esac
+else
+	case $FSIZE in
+	small) lode_kib=64 lfs_kib=56 lode_ino=5 lfs_ino=7 ;;
+	tiny) lode_kib=30 lfs_kib=30 lode_ino=7 lfs_ino=7 ;;
+	esac
+fi
+per_kib=$lode_kib per_inodes=$lode_ino
+if [[ $WITH_LFS == 1 ]]; then per_kib=$((lode_kib + lfs_kib)) per_inodes=$((lode_ino + lfs_ino)); fi
 need_mb=$((FILES * per_kib / 1024 + 2048))
 need_inodes=$((FILES * per_inodes + 100000))
 avail_mb=$(df -Pm "$OUT" | awk 'NR==2 {print $4}')
@@ -318,6 +328,18 @@ new_repo() {
 	"$GEN" files -n "$n" -dir data -seed "$SEED" -size "$FSIZE" >"$W/gen.out"
 }
 
+# disk_mark: the scratch folder's allocated KiB and inodes, kept if the
+# largest so far (after each clone, and at the end).
+PEAK_KIB=0 PEAK_INODES=0
+disk_mark() {
+	local k i
+	k=$(du -s --block-size=1K "$W" | cut -f1)
+	i=$(du -s --inodes "$W" | cut -f1)
+	((k > PEAK_KIB)) && PEAK_KIB=$k
+	((i > PEAK_INODES)) && PEAK_INODES=$i
+	return 0
+}
+
 store_of() { if [[ $1 == lode ]]; then echo .git/lode; else echo .git/lfs/objects; fi; }
 bare_store_of() { if [[ $1 == lode ]]; then echo lode; else echo lfs/objects; fi; }
 packs_in() { if [[ -d $1 ]]; then find "$1" -maxdepth 1 -name '*.pack' | wc -l; else echo 0; fi; }
@@ -509,6 +531,16 @@ for r in $(seq 1 "$MREPS"); do
 			else
 				check "clone_content_$tool" fail "$(wc -l <"$W/diff.out") difference(s): $(head -n1 "$W/diff.out")"
 			fi
+			if [[ $tool == lfs ]]; then
+				obj=$(find "$W/lfs-clone/.git/lfs/objects" -type f -print -quit)
+				if [[ -n $obj && $(stat -c %h "$obj") -gt 1 ]]; then meta lfs_transfer "hard-links them (same file system): its push and clone copy no object"; else meta lfs_transfer "copies them"; fi
+			fi
+		fi
+		disk_mark
+		if [[ $STEPS == core ]]; then
+			size "clone_store_$tool" "$(du_b "$W/$tool-clone/$(store_of "$tool")")"
+			[[ $tool == lode ]] && count clone_packs_lode "$(packs_in "$W/lode-clone/.git/lode/packs")"
+			rm -rf "$W/$tool-clone"
 		fi
 	done
 done
@@ -608,13 +640,15 @@ for tool in lode lfs; do
 	[[ -d $W/$tool ]] || continue
 	size "store_$tool" "$(du_b "$W/$tool/$(store_of "$tool")")"
 	size "git_objects_$tool" "$(du_b "$W/$tool/.git/objects")"
-	[[ -d $W/$tool-clone ]] && size "clone_store_$tool" "$(du_b "$W/$tool-clone/$(store_of "$tool")")"
+	if [[ -d $W/$tool-clone ]]; then size "clone_store_$tool" "$(du_b "$W/$tool-clone/$(store_of "$tool")")"; fi
 done
 count packs_lode "$(packs_in "$W/lode/.git/lode/packs")"
-count clone_packs_lode "$(packs_in "$W/lode-clone/.git/lode/packs")"
+if [[ -d $W/lode-clone ]]; then count clone_packs_lode "$(packs_in "$W/lode-clone/.git/lode/packs")"; fi
 count bare_packs_lode "$(packs_in "${BARE[lode]}/lode/packs")"
 size work_bytes "$(du_b "$W")"
-count work_inodes "$(du -s --inodes "$W" | cut -f1)"
+disk_mark
+count peak_disk_kib "$PEAK_KIB"
+count peak_inodes "$PEAK_INODES"
 count elapsed_s $(($(date +%s) - START))
 # The commands' output (small), kept next to the results: the failure
 # messages the report quotes point here.

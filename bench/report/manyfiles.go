@@ -156,7 +156,7 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 		m["date"], m["lode"], m["lode_commit"], m["git"], m["git_lfs"], m["cpu"], m["nproc"], m["ram"], m["kernel"], m["fs"], m["steps"], m["cache"])
 	fmt.Fprintf(w, "Data (`gen files`, seed %s): %s bytes in all, half CSV-like text, half random bytes, folders of 100 (%s). "+
 		"Each tool in its own fresh repositories (`git lode install` + `git lode track \"*.csv\" \"*.bin\"`, or `git lfs install --local` + `git lfs track`), "+
-		"pushing to a bare repository by path (lode: to `<bare>/lode`, its embedded default remote; Git LFS: its standalone file transfer); clones smudge through "+
+		"pushing to a bare repository by path (lode: to `<bare>/lode`, its embedded default remote; Git LFS: its standalone file transfer, which here "+orDash(m["lfs_transfer"])+"); clones smudge through "+
 		"the global filters. Quick steps are medians of %s repetitions, slow ones (add, push, clone, verify, reading every file) of %s; "+
 		"the tool that goes first alternates from step to step. Ratio = LFS median / lode median (> 1: lode is faster).\n\n",
 		m["seed"], strconv.FormatInt(r.Sizes["data_bytes"], 10), m["layout"], m["reps"], m["manyfiles_reps"])
@@ -268,7 +268,7 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 			fmt.Fprintf(w, " | |\n")
 		}
 	}
-	fmt.Fprintf(w, "| scratch space used at the end (du -sb; inodes) | %s; %s inodes | (both tools) |\n", r.bytes("work_bytes"), r.count("work_inodes"))
+	fmt.Fprintf(w, "| scratch space, largest seen (allocated KiB; inodes; both tools) | %s KiB; %s inodes | |\n", r.count("peak_disk_kib"), r.count("peak_inodes"))
 	fmt.Fprintf(w, "| whole run | %s s | |\n\n", r.count("elapsed_s"))
 	var sums []string
 	for _, k := range []string{"push_rep1_summary_lode", "push_noop_summary_lode", "clone_rep1_summary_lode", "pull_summary_lode"} {
@@ -338,8 +338,8 @@ func writeManySummary(w io.Writer, r *results, out *mfJSON) {
 	fmt.Fprintf(w, "  filter fds peak add/clone: lode %s/%s, LFS %s/%s; lode packs local/bare/clone %s/%s/%s; push requests %s\n",
 		r.count("add_fd_peak_lode"), r.count("clone_fd_peak_lode"), r.count("add_fd_peak_lfs"), r.count("clone_fd_peak_lfs"),
 		r.count("packs_lode"), r.count("bare_packs_lode"), r.count("clone_packs_lode"), r.count("push_rep1_requests_lode"))
-	fmt.Fprintf(w, "  store: lode %s, LFS %s; scratch used %s, %s inodes; %s s in all\n",
-		r.bytes("store_lode"), r.bytes("store_lfs"), r.bytes("work_bytes"), r.count("work_inodes"), r.count("elapsed_s"))
+	fmt.Fprintf(w, "  store: lode %s, LFS %s; scratch at most %s KiB, %s inodes; %s s in all\n",
+		r.bytes("store_lode"), r.bytes("store_lfs"), r.count("peak_disk_kib"), r.count("peak_inodes"), r.count("elapsed_s"))
 	for _, c := range out.VsBase {
 		fmt.Fprintf(w, "  vs base %-16s %-5s time x%.2f, cost per file x%.2f\n", c.Measure, c.Tool, c.TimeRatio, c.PerFileCost)
 	}
@@ -353,4 +353,11 @@ func writeManySummary(w io.Writer, r *results, out *mfJSON) {
 	for _, b := range bad {
 		fmt.Fprintf(w, "  FAIL %s\n", b)
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
