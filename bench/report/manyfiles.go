@@ -205,7 +205,7 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 		if v, ok := out.Ratios[st.Measure]; ok {
 			ratio = fmt.Sprintf("%.2fx", v)
 		}
-		if a != nil && nfiles > 0 && (st.Measure == "add" || st.Measure == "push" || st.Measure == "clone" || strings.HasPrefix(st.Measure, "status") ||
+		if a != nil && nfiles > 0 && (st.Measure == "add" || st.Measure == "push" || st.Measure == "clone" || st.Measure == "status_clean" || st.Measure == "pull_tool" ||
 			st.Measure == "verify" || strings.Contains(st.Measure, "cat") || st.Measure == "mount_find") {
 			per = fmt.Sprintf("%.1f", a.Median/nfiles*1e6)
 		}
@@ -245,7 +245,7 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 	}
 	both("local store after the add (du -sb `.git/lode` / `.git/lfs/objects`)", func(t string) string { return r.bytes("store_after_add_" + t) })
 	both("local store at the end, working repository", func(t string) string { return r.bytes("store_" + t) })
-	both("local store of the clone", func(t string) string { return r.bytes("clone_store_" + t) })
+	both("local store of the clone (Git LFS: hard links to the bare repository's objects if its transfer hard-linked)", func(t string) string { return r.bytes("clone_store_" + t) })
 	both("remote data (`<bare>/lode` / `<bare>/lfs/objects`)", func(t string) string { return r.bytes("bare_store_" + t) })
 	both("git objects of the working repository (`.git/objects`, loose)", func(t string) string { return r.bytes("git_objects_" + t) })
 	fmt.Fprintf(w, "| pack files in `.git/lode/packs`: after the add / at the end / clone | %s / %s / %s | |\n",
