@@ -15,6 +15,8 @@
 #                          `git lode mount` vs `restic mount`, remote-only reads)
 #   BENCH_REMOTE [1]       0: skip measurement 6 (push to and clone from a
 #                          local S3 server, lode vs Git LFS)
+#   BENCH_MANYFILES [1]    0: skip measurement 8 (bench/manyfiles.sh: BENCH_FILES
+#                          small files, lode vs Git LFS; its variables there)
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -525,4 +527,11 @@ if [[ ${BENCH_MOUNT:-1} == 1 ]]; then
 	log "7. mount (bench/mount.sh)"
 	"$ROOT/bench/mount.sh"
 	{ echo; cat "$OUT/mount.md"; } >>"$OUT/results.md"
+fi
+
+# ---------------------------------------------------------------- 8. many files
+# bench/manyfiles.sh keeps its own scratch; its section is appended.
+if [[ ${BENCH_MANYFILES:-1} == 1 ]]; then
+	log "8. many files (bench/manyfiles.sh)"
+	BENCH_OUT=$OUT BENCH_MANYFILES_APPEND=$OUT/results.md "$ROOT/bench/manyfiles.sh"
 fi

@@ -2,6 +2,8 @@
 //
 //	gen random -size 1GiB [-seed N] [-o FILE]   incompressible bytes (stdout by default)
 //	gen csv -size 1GiB [-seed N] -dir DIR         v1.csv .. v4.csv, the four CSV versions
+//	gen files -n 100000 -dir DIR [-seed N] [-size small|tiny] [-change PCT]
+//	                                              many small files (see files.go)
 //
 // The CSV versions are:
 //
@@ -40,6 +42,8 @@ func main() {
 		err = cmdRandom(os.Args[2:])
 	case "csv":
 		err = cmdCSV(os.Args[2:])
+	case "files":
+		err = cmdFiles(os.Args[2:])
 	default:
 		usage()
 	}
@@ -50,7 +54,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gen random -size N [-seed S] [-o FILE]\n       gen csv -size N [-seed S] -dir DIR")
+	fmt.Fprintln(os.Stderr, "usage: gen random -size N [-seed S] [-o FILE]\n       gen csv -size N [-seed S] -dir DIR\n       gen files -n N -dir DIR [-seed S] [-size small|tiny] [-change PCT]")
 	os.Exit(2)
 }
 

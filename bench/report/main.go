@@ -1,5 +1,7 @@
 // Command report turns the raw measurements that bench/run.sh records
 // (bench/out/raw.tsv) into results.md, results.json and a summary on stdout.
+// With -manyfiles it does the same for bench/manyfiles.sh (manyfiles.tsv
+// into manyfiles.md and manyfiles.json; see manyfiles.go).
 //
 // raw.tsv has one fact per line, tab-separated:
 //
@@ -67,11 +69,20 @@ func main() {
 	rawPath := flag.String("raw", "bench/out/raw.tsv", "raw measurements")
 	mdPath := flag.String("md", "bench/out/results.md", "Markdown output")
 	jsonPath := flag.String("json", "bench/out/results.json", "JSON output")
+	many := flag.Bool("manyfiles", false, "the raw file is bench/manyfiles.sh's (write its own section; see manyfiles.go)")
+	basePath := flag.String("base", "", "with -manyfiles: the JSON of an earlier many-files run to compare each step with")
 	flag.Parse()
 	res, err := load(*rawPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
+	}
+	if *many {
+		if err := manyFiles(res, *basePath, *mdPath, *jsonPath, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "report:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	res.Targets = targets(res)
 
