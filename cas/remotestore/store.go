@@ -61,8 +61,10 @@ type Store struct {
 	cacheDir string
 	codec    *compress.Codec
 
-	mu       sync.RWMutex // guards packs, problems, synced, damaged
-	packs    map[cas.ID]*remotePack
+	mu       sync.RWMutex // guards packs, mid, midTried, problems, synced, damaged
+	packs    map[cas.ID]*remotePack // packs outside mid, with their index in memory
+	mid      *remoteMidx            // the merged index of the other packs, or nil
+	midTried bool
 	problems []Problem
 	synced   bool
 	damaged  map[cas.ID][]byte // good copies of indexes damaged on the remote
@@ -86,8 +88,14 @@ func New(b remote.Backend, cacheDir string, codec *compress.Codec) *Store {
 // Backend is the remote's back end.
 func (s *Store) Backend() remote.Backend { return s.b.Backend }
 
-// Close closes the back end.
-func (s *Store) Close() error { return s.b.Backend.Close() }
+// Close releases the merged index and closes the back end.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	s.mid.close()
+	s.mid = nil
+	s.mu.Unlock()
+	return s.b.Backend.Close()
+}
 
 // Requests is the number of requests made to the back end so far.
 func (s *Store) Requests() int64 { return s.b.Requests() }
@@ -144,6 +152,20 @@ func (s *Store) sync(ctx context.Context, fresh bool) error {
 	}
 	var todos []todo
 	listed := map[cas.ID]bool{}
+	s.mu.Lock()
+	if !s.midTried {
+		s.midTried = true
+		if m, err := s.loadMidx(); err == nil {
+			s.mid = m
+		}
+	}
+	mid := s.mid
+	if mid != nil {
+		for i := range mid.gone {
+			mid.gone[i] = true // until the listing shows it
+		}
+	}
+	s.mu.Unlock()
 	for name, n := range sizes {
 		hex, ok := strings.CutSuffix(name, ".idx")
 		if !ok {
@@ -159,6 +181,14 @@ func (s *Store) sync(ctx context.Context, fresh bool) error {
 			continue
 		}
 		listed[id] = true
+		if mid != nil && !fresh {
+			if n, ok := mid.num[id]; ok && mid.size[n] == packSize {
+				s.mu.Lock()
+				mid.gone[n] = false
+				s.mu.Unlock()
+				continue
+			}
+		}
 		s.mu.RLock()
 		p, known := s.packs[id]
 		s.mu.RUnlock()
@@ -203,6 +233,12 @@ func (s *Store) sync(ctx context.Context, fresh bool) error {
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	s.mu.RLock()
+	rebuild := len(s.packs) > midxThreshold || fresh && len(s.packs) > 0 && s.mid != nil
+	s.mu.RUnlock()
+	if rebuild {
+		_ = s.rebuildMidx() // only costs speed when it fails
 	}
 	// Marks say what was whole on the remote: once packs are gone, or an
 	// index cannot be used, they may no longer hold.
@@ -434,6 +470,13 @@ func (s *Store) Locate(id cas.ID) []Loc {
 			out = append(out, Loc{Pack: pid, Entry: e})
 		}
 	}
+	if m := s.mid; m != nil {
+		for l := range m.ix.Lookup(id) {
+			if !m.gone[l.PackNum] && s.packs[l.Pack] == nil {
+				out = append(out, Loc{Pack: l.Pack, Entry: l.Entry})
+			}
+		}
+	}
 	if len(out) > 1 {
 		sort.Slice(out, func(i, j int) bool { return out[i].Pack.Compare(out[j].Pack) < 0 })
 	}
@@ -447,6 +490,13 @@ func (s *Store) Has(id cas.ID) bool {
 	for _, p := range s.packs {
 		if _, ok, err := p.idx.Lookup(id); err == nil && ok {
 			return true
+		}
+	}
+	if m := s.mid; m != nil {
+		for l := range m.ix.Lookup(id) {
+			if !m.gone[l.PackNum] {
+				return true
+			}
 		}
 	}
 	return false

@@ -365,3 +365,51 @@ func TestManifestPublishedLast(t *testing.T) {
 		t.Fatal("the manifest is published although some of its chunks are not")
 	}
 }
+
+// A remote of many packs: its merged index becomes one multi-pack index
+// in the cache; a new process maps it without reading the cached indexes,
+// and a pack the remote loses stops being used.
+func TestRemoteMidx(t *testing.T) {
+	f := newFixture(t)
+	var ptrs []pointer.Pointer
+	var mans []*manifest.Manifest
+	for i := range 24 {
+		p, m := f.clean(randData(uint64(50+i), 20000+i*100))
+		f.upload(p, m, 0) // one pack each
+		ptrs, mans = append(ptrs, p), append(mans, m)
+	}
+	r := f.remote()
+	if err := r.Sync(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(f.cache, "remote.midx")); err != nil {
+		t.Fatalf("no multi-pack index in the cache: %v", err)
+	}
+	// A new process: one listing, no index fetched or read.
+	counted := remote.NewCounting(f.b)
+	r2 := remotestore.New(counted, f.cache, f.codec)
+	if err := r2.Sync(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := counted.Requests(); n != 1 {
+		t.Fatalf("%d requests to sync a cached remote, want the listing only", n)
+	}
+	for i, m := range mans {
+		out, err := readAll(f.ctx, r2, m, remotestore.ReadOptions{})
+		if err != nil || int64(len(out)) != ptrs[i].Size {
+			t.Fatalf("file %d: %v", i, err)
+		}
+	}
+	// The remote loses a pack: its objects are no longer found.
+	ids := mustPacks(t, f)
+	lost := mustIndex(t, f, ids[0])
+	e, _ := lost.Entry(0)
+	f.b.Delete(f.ctx, hostile.PackName(ids[0]))
+	r3 := remotestore.New(f.b, f.cache, f.codec)
+	if err := r3.Sync(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r3.Has(e.ID) || len(r3.Locate(e.ID)) != 0 {
+		t.Fatal("an object of a lost pack is still found")
+	}
+}
