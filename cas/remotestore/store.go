@@ -61,7 +61,7 @@ type Store struct {
 	cacheDir string
 	codec    *compress.Codec
 
-	mu       sync.RWMutex // guards packs, mid, midTried, problems, synced, damaged
+	mu       sync.RWMutex           // guards packs, mid, midTried, problems, synced, damaged
 	packs    map[cas.ID]*remotePack // packs outside mid, with their index in memory
 	mid      *remoteMidx            // the merged index of the other packs, or nil
 	midTried bool
