@@ -44,6 +44,8 @@ func main() {
 		err = cmdCSV(os.Args[2:])
 	case "files":
 		err = cmdFiles(os.Args[2:])
+	case "textcsv":
+		err = cmdTextCSV(os.Args[2:])
 	default:
 		usage()
 	}

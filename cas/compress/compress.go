@@ -1,5 +1,5 @@
 // Package compress compresses single objects (chunks and manifests) for
-// packs. Three methods exist; which one a chunk gets is decided per file
+// packs. Four methods exist; which one a chunk gets is decided per file
 // by a FileCompressor (see there), and nothing is compressed unless that
 // saves at least 1/32 of its bytes.
 //
@@ -8,7 +8,11 @@
 // Huffman-coded bytes in the 4-stream format of zstd's compressed literals
 // (RFC 8878, section 3.1.1.3.1: a Huffman tree description followed by a
 // 6-byte jump table and four bit streams), whose decoded length is the
-// object's raw length.
+// object's raw length; 3 = one S2 block (the block format of
+// github.com/klauspost/compress/s2, a Snappy extension: a varint of the
+// decoded length, then literals and copies), what ingest uses for data
+// that LZ compression pays on, at three times zstd's speed; pushes
+// recompress such chunks with zstd (Recompress).
 package compress
 
 import (
@@ -17,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/huff0"
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -27,6 +32,7 @@ const (
 	None    Method = 0 // stored bytes are the raw bytes
 	Zstd    Method = 1 // stored bytes are one zstd frame
 	Huffman Method = 2 // stored bytes are Huffman-coded literals (4 streams)
+	S2      Method = 3 // stored bytes are one S2 block
 )
 
 func (m Method) String() string {
@@ -37,6 +43,8 @@ func (m Method) String() string {
 		return "zstd"
 	case Huffman:
 		return "huffman"
+	case S2:
+		return "s2"
 	}
 	return fmt.Sprintf("method(%d)", uint8(m))
 }
@@ -129,6 +137,41 @@ func (c *Codec) huffman(dst, raw []byte) (out []byte, ok bool) {
 	return out, true
 }
 
+// s2 compresses raw as one S2 block, appending to dst[:0]. ok is false
+// when that does not pay.
+func (c *Codec) s2(dst, raw []byte) (out []byte, ok bool) {
+	if len(raw) < minLen {
+		return raw, false
+	}
+	if n := s2.MaxEncodedLen(len(raw)); cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	out = s2.Encode(dst[:cap(dst)], raw)
+	if !pays(len(out), raw) {
+		return raw, false
+	}
+	return out, true
+}
+
+// Recompress returns the bytes to store on a remote for an object stored
+// with method m: an S2 block is decoded and compressed with zstd, which
+// keeps what travels and what the remote holds small; other methods are
+// returned as they are.
+func (c *Codec) Recompress(dst, stored []byte, m Method, rawLen int) ([]byte, Method, error) {
+	if m != S2 {
+		return stored, m, nil
+	}
+	raw, err := c.Decompress(nil, stored, m, rawLen)
+	if err != nil {
+		return nil, 0, err
+	}
+	out, zm := c.Compress(dst, raw)
+	if zm == Zstd && len(out) < len(stored) {
+		return out, Zstd, nil
+	}
+	return stored, m, nil
+}
+
 // Decompress returns the raw bytes encoded by stored, appended to dst[:0].
 // For None it returns stored itself. It fails with an error wrapping
 // ErrCorrupt unless the result is exactly rawLen bytes.
@@ -152,6 +195,19 @@ func (c *Codec) Decompress(dst, stored []byte, m Method, rawLen int) ([]byte, er
 		}
 		if len(out) != rawLen {
 			return nil, fmt.Errorf("%w: decoded %d bytes, header says %d", ErrCorrupt, len(out), rawLen)
+		}
+		return out, nil
+	case S2:
+		n, err := s2.DecodedLen(stored)
+		if err != nil || n != rawLen {
+			return nil, fmt.Errorf("%w: s2 block of %d bytes, header says %d (%v)", ErrCorrupt, n, rawLen, err)
+		}
+		if cap(dst) < rawLen {
+			dst = make([]byte, rawLen)
+		}
+		out, err := s2.Decode(dst[:rawLen], stored)
+		if err != nil || len(out) != rawLen {
+			return nil, fmt.Errorf("%w: s2: %v", ErrCorrupt, err)
 		}
 		return out, nil
 	case Huffman:

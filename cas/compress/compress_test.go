@@ -2,6 +2,7 @@ package compress
 
 import (
 	"bytes"
+	"fmt"
 	"errors"
 	"math/rand/v2"
 	"strings"
@@ -83,6 +84,41 @@ func TestDecompressRejects(t *testing.T) {
 				t.Fatalf("err = %v, want ErrCorrupt", err)
 			}
 		})
+	}
+	s2b, ok := c.s2(nil, raw)
+	if !ok {
+		t.Fatal("expected s2 to pay")
+	}
+	for _, tt := range []struct {
+		name   string
+		stored []byte
+		rawLen int
+	}{
+		{"s2 wrong length", s2b, len(raw) + 1},
+		{"s2 truncated", s2b[:len(s2b)/2], len(raw)},
+		{"s2 garbage", []byte("\xff\xff\xff\xff\x0fnot s2"), 100},
+	} {
+		if _, err := c.Decompress(nil, tt.stored, S2, tt.rawLen); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: err = %v, want ErrCorrupt", tt.name, err)
+		}
+	}
+	if got, err := c.Decompress(nil, s2b, S2, len(raw)); err != nil || !bytes.Equal(got, raw) {
+		t.Fatalf("s2 round trip: %v", err)
+	}
+	// Recompress turns S2 into zstd, and leaves other methods alone.
+	var text bytes.Buffer
+	for i := 0; text.Len() < 60000; i++ {
+		fmt.Fprintf(&text, "%d,order %d for customer %d was %s\n", i, i*7%1000, i*13%97, []string{"late", "early", "on time"}[i%3])
+	}
+	ts2, ok := c.s2(nil, text.Bytes())
+	if !ok {
+		t.Fatal("expected s2 to pay on text")
+	}
+	if out, m, err := c.Recompress(nil, ts2, S2, text.Len()); err != nil || m != Zstd || len(out) >= len(ts2) {
+		t.Fatalf("Recompress = %v, %d bytes, %v", m, len(out), err)
+	}
+	if out, m, _ := c.Recompress(nil, stored, Zstd, len(raw)); m != Zstd || !bytes.Equal(out, stored) {
+		t.Fatal("Recompress changed a zstd object")
 	}
 	// A flipped byte either fails to decode or decodes to different bytes;
 	// callers catch the latter with the object's hash.

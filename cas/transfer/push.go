@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/compress"
 	"github.com/lodevcs/lode/cas/filer"
 	"github.com/lodevcs/lode/cas/manifest"
 	"github.com/lodevcs/lode/cas/pack"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/remotestore"
 	"github.com/lodevcs/lode/cas/store"
+	"golang.org/x/sync/errgroup"
 )
 
 // ErrLocalMissing is wrapped when a file to push is not whole in the local
@@ -173,19 +176,67 @@ func Push(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []poi
 			opts.Progress(Progress{Done: d, Total: total})
 		},
 	})
-	for _, o := range append(need, manifests...) {
-		e, stored, err := st.GetStored(ctx, o.id)
-		if err != nil {
-			u.Abort()
-			return stats, fmt.Errorf("read %s %s for upload: %w", o.kind, o.id.Short(), err)
+	// Objects are read (and S2 chunks recompressed with zstd) by
+	// workers, and added to the upload from this goroutine.
+	type ready struct {
+		o      object
+		method compress.Method
+		rawLen int
+		stored []byte
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	jobs := make(chan object)
+	out := make(chan ready, runtime.GOMAXPROCS(0))
+	g.Go(func() error {
+		defer close(jobs)
+		for _, o := range append(need, manifests...) {
+			select {
+			case jobs <- o:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
 		}
-		if err := u.Add(o.id, o.kind, e.Method, int(e.RawLen), stored); err != nil {
-			u.Abort()
-			return stats, err
+		return nil
+	})
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		g.Go(func() error {
+			defer wg.Done()
+			for o := range jobs {
+				e, stored, err := st.GetStored(gctx, o.id)
+				if err != nil {
+					return fmt.Errorf("read %s %s for upload: %w", o.kind, o.id.Short(), err)
+				}
+				m := e.Method
+				if stored, m, err = st.Codec().Recompress(nil, stored, m, int(e.RawLen)); err != nil {
+					return fmt.Errorf("recompress %s %s for upload: %w", o.kind, o.id.Short(), err)
+				}
+				select {
+				case out <- ready{o, m, int(e.RawLen), stored}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	go func() { wg.Wait(); close(out) }()
+	var addErr error
+	for r := range out {
+		if addErr != nil {
+			continue
 		}
-		if o.kind == cas.KindChunk {
+		if addErr = u.Add(r.o.id, r.o.kind, r.method, r.rawLen, r.stored); addErr == nil && r.o.kind == cas.KindChunk {
 			stats.Chunks++
 		}
+	}
+	if err := g.Wait(); err != nil || addErr != nil {
+		u.Abort()
+		if err == nil {
+			err = addErr
+		}
+		return stats, err
 	}
 	us, err := u.Finish()
 	stats.Packs, stats.Bytes = us.Packs, us.Bytes

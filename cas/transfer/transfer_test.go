@@ -383,3 +383,46 @@ func TestFetchGetsWhatItCan(t *testing.T) {
 		}
 	}
 }
+
+// Text is stored with S2 at ingest (fast), and pushed with zstd (small):
+// the remote's copy of each such chunk is zstd, and a fetch reads it back.
+func TestPushRecompressesS2(t *testing.T) {
+	ctx := context.Background()
+	src, dst := newStore(t), newStore(t)
+	b := mem.New()
+	var text bytes.Buffer
+	for i := 0; text.Len() < 2<<20; i++ {
+		fmt.Fprintf(&text, "%d,2026-11-%02d,customer %d called about order %d, status %s\n", i, 1+i%28, i*7%5000, i*13%100000, []string{"late", "shipped", "ok", "cancelled"}[i%4])
+	}
+	p := add(t, src, text.Bytes())
+	m, err := filer.Manifest(ctx, src, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2Local := 0
+	for _, c := range m.Chunks {
+		if e, ok := src.Lookup(c.ID); ok && e.Method == compress.S2 {
+			s2Local++
+		}
+	}
+	if s2Local < len(m.Chunks)/2 {
+		t.Fatalf("%d of %d chunks stored with S2 at ingest", s2Local, len(m.Chunks))
+	}
+	r := newRemote(t, b)
+	if _, err := Push(ctx, src, r, []pointer.Pointer{p}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range m.Chunks {
+		for _, l := range r.Locate(c.ID) {
+			if l.Entry.Method == compress.S2 {
+				t.Fatalf("chunk %s is S2 on the remote", c.ID.Short())
+			}
+		}
+	}
+	if _, err := Fetch(ctx, dst, newRemote(t, b), []pointer.Pointer{p}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(read(t, dst, p), text.Bytes()) {
+		t.Fatal("fetched text differs")
+	}
+}
