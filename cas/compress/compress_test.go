@@ -2,8 +2,8 @@ package compress
 
 import (
 	"bytes"
-	"fmt"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"

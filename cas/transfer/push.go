@@ -176,67 +176,82 @@ func Push(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []poi
 			opts.Progress(Progress{Done: d, Total: total})
 		},
 	})
-	// Objects are read (and S2 chunks recompressed with zstd) by
-	// workers, and added to the upload from this goroutine.
-	type ready struct {
+	// Objects are read (and S2 chunks recompressed with zstd) by workers,
+	// and added to the upload from this goroutine in the order asked for,
+	// so that a file's chunks stay together in the remote's packs (one
+	// ranged read for a run of them).
+	type job struct {
 		o      object
 		method compress.Method
 		rawLen int
 		stored []byte
+		err    error
+		done   chan struct{}
 	}
+	workers := runtime.GOMAXPROCS(0)
 	g, gctx := errgroup.WithContext(ctx)
-	jobs := make(chan object)
-	out := make(chan ready, runtime.GOMAXPROCS(0))
+	jobs := make(chan *job, 2*workers)
+	order := make(chan *job, 2*workers)
 	g.Go(func() error {
 		defer close(jobs)
+		defer close(order)
 		for _, o := range append(need, manifests...) {
+			j := &job{o: o, done: make(chan struct{})}
 			select {
-			case jobs <- o:
+			case order <- j:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
+			jobs <- j // cannot block: jobs holds as many as order
 		}
 		return nil
 	})
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
+	for range workers {
 		g.Go(func() error {
-			defer wg.Done()
-			for o := range jobs {
-				e, stored, err := st.GetStored(gctx, o.id)
-				if err != nil {
-					return fmt.Errorf("read %s %s for upload: %w", o.kind, o.id.Short(), err)
+			for j := range jobs {
+				e, stored, err := st.GetStored(gctx, j.o.id)
+				if err == nil {
+					j.method, j.rawLen = e.Method, int(e.RawLen)
+					j.stored, j.method, err = st.Codec().Recompress(nil, stored, e.Method, j.rawLen)
 				}
-				m := e.Method
-				if stored, m, err = st.Codec().Recompress(nil, stored, m, int(e.RawLen)); err != nil {
-					return fmt.Errorf("recompress %s %s for upload: %w", o.kind, o.id.Short(), err)
-				}
-				select {
-				case out <- ready{o, m, int(e.RawLen), stored}:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
+				j.err = err
+				close(j.done)
 			}
 			return nil
 		})
 	}
-	go func() { wg.Wait(); close(out) }()
 	var addErr error
-	for r := range out {
-		if addErr != nil {
-			continue
+	stopped := false
+	for j := range order {
+		if addErr == nil {
+			select {
+			case <-j.done:
+			case <-gctx.Done():
+				addErr = gctx.Err()
+				continue
+			}
 		}
-		if addErr = u.Add(r.o.id, r.o.kind, r.method, r.rawLen, r.stored); addErr == nil && r.o.kind == cas.KindChunk {
-			stats.Chunks++
+		switch {
+		case addErr != nil:
+		case j.err != nil:
+			addErr = fmt.Errorf("read %s %s for upload: %w", j.o.kind, j.o.id.Short(), j.err)
+		default:
+			if addErr = u.Add(j.o.id, j.o.kind, j.method, j.rawLen, j.stored); addErr == nil && j.o.kind == cas.KindChunk {
+				stats.Chunks++
+			}
+		}
+		if addErr != nil && !stopped {
+			stopped = true
+			err := addErr
+			g.Go(func() error { return err }) // cancels the feeder and workers
 		}
 	}
 	if err := g.Wait(); err != nil || addErr != nil {
 		u.Abort()
-		if err == nil {
-			err = addErr
+		if addErr == nil {
+			addErr = err
 		}
-		return stats, err
+		return stats, addErr
 	}
 	us, err := u.Finish()
 	stats.Packs, stats.Bytes = us.Packs, us.Bytes
