@@ -126,6 +126,7 @@ type repo struct {
 	gitDir    string // .git of this work tree (differs from commonDir in linked worktrees)
 	commonDir string // shared .git directory
 	workTree  string // "" when bare
+	prePush   string // where git looks for the pre-push hook (core.hooksPath honoured)
 }
 
 // git runs the git binary in dir with args and returns its stdout. stdin
@@ -159,19 +160,35 @@ func (a *app) gitEnv(ctx context.Context, dir string, env []string, stdin []byte
 // findRepo locates the repository around the current directory, honouring
 // GIT_DIR and GIT_WORK_TREE as git does.
 func (a *app) findRepo(ctx context.Context) (*repo, error) {
-	out, err := a.git(ctx, "", nil, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir", "--is-bare-repository")
+	// One git process: every command and every filter start pays for it.
+	out, err := a.git(ctx, "", nil, "rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir", "--is-bare-repository", "--git-path", "hooks/pre-push", "--is-inside-work-tree", "--show-cdup")
 	if err != nil {
 		if strings.Contains(err.Error(), "not a git repository") {
 			return nil, errNotRepo
 		}
 		return nil, err
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 3 {
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) == 5 { // --show-cdup printed an empty line
+		lines = append(lines, "")
+	}
+	if len(lines) != 6 {
 		return nil, fmt.Errorf("git rev-parse printed %q", out)
 	}
-	r := &repo{gitDir: lines[0], commonDir: lines[1]}
-	if lines[2] != "true" {
+	r := &repo{gitDir: lines[0], commonDir: lines[1], prePush: lines[3]}
+	switch {
+	case lines[2] == "true":
+	case lines[4] == "true":
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		r.workTree = filepath.Clean(filepath.Join(wd, lines[5]))
+		// git reports the top level with symlinks resolved.
+		if real, err := filepath.EvalSymlinks(r.workTree); err == nil {
+			r.workTree = real
+		}
+	default: // in the git dir of a work tree, or GIT_WORK_TREE elsewhere
 		top, err := a.git(ctx, "", nil, "rev-parse", "--show-toplevel")
 		if err == nil {
 			r.workTree = strings.TrimSpace(string(top))

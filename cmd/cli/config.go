@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -76,13 +78,34 @@ func (a *app) repoConfig(ctx context.Context, r *repo) (*configSource, error) {
 	if dir == "" {
 		dir = r.gitDir
 	}
-	for _, spec := range []string{":.lode.toml", "HEAD:.lode.toml"} {
-		if r.workTree == "" && spec == ":.lode.toml" {
+	specs := []string{":.lode.toml", "HEAD:.lode.toml"}
+	if r.workTree == "" {
+		specs = specs[1:]
+	}
+	// One git process for both places (the filter starts often).
+	out, err := a.git(ctx, dir, []byte(strings.Join(specs, "\n")+"\n"), "cat-file", "--batch")
+	if err != nil {
+		return nil, nil
+	}
+	for _, spec := range specs {
+		// "<oid> blob <size>\n<content>\n", or "<spec> missing\n".
+		hdr, rest, ok := bytes.Cut(out, []byte{'\n'})
+		if !ok {
+			break
+		}
+		f := strings.Fields(string(hdr))
+		if len(f) != 3 || f[1] != "blob" {
+			out = rest
 			continue
 		}
-		if b, err := a.git(ctx, dir, nil, "cat-file", "blob", spec); err == nil {
-			return &configSource{name: ".lode.toml (" + strings.TrimSuffix(spec, ".lode.toml") + ")", data: b}, nil
+		n, err := strconv.Atoi(f[2])
+		if err != nil || n > len(rest) {
+			break
 		}
+		if n > 1<<20 {
+			return nil, fmt.Errorf("configuration %s in git is %d bytes; that is not a configuration file", spec, n)
+		}
+		return &configSource{name: ".lode.toml (" + strings.TrimSuffix(spec, ".lode.toml") + ")", data: rest[:n]}, nil
 	}
 	return nil, nil
 }

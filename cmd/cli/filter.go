@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -216,18 +214,10 @@ func (h procHandler) Available(ctx context.Context) ([]string, error) {
 // happens in a clone made with lode configured globally: without the
 // pre-push hook, a push from it could send commits without their data.
 func (a *app) ensureHooks(ctx context.Context, r *repo) {
-	if r.workTree == "" {
+	if r.workTree == "" || r.prePush == "" {
 		return
 	}
-	out, err := a.git(ctx, r.workTree, nil, "rev-parse", "--git-path", "hooks/pre-push")
-	if err != nil {
-		return
-	}
-	p := strings.TrimSpace(string(out))
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(r.workTree, p)
-	}
-	if _, err := os.Lstat(p); err == nil {
+	if _, err := os.Lstat(r.prePush); err == nil {
 		return
 	}
 	if _, err := install.Install(ctx, install.Options{Dir: r.workTree, HooksOnly: true}); err != nil {
