@@ -61,6 +61,7 @@ type Filter struct {
 
 	delay   delayState
 	repairs singleflight.Group // keyed by object id
+	readers sync.Pool          // of *bufio.Reader, for Smudge
 
 	mu      sync.Mutex    // guards the fields below; held while cleaning or flushing
 	small   []byte        // SmallFile+1 bytes: a file's start, or all of it
@@ -184,7 +185,13 @@ func (f *Filter) Clean(ctx context.Context, r io.Reader, w io.Writer) error {
 // what was written to w must be discarded (git does so when told the
 // filter failed).
 func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br, _ := f.readers.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(r, 64<<10)
+	} else {
+		br.Reset(r)
+	}
+	defer func() { br.Reset(nil); f.readers.Put(br) }()
 	head, err := br.Peek(pointer.MaxLen + 1)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return fmt.Errorf("read: %w", err)
