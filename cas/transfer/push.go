@@ -91,9 +91,52 @@ func Push(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []poi
 	// A file the remote has whole needs nothing, and need not be local
 	// (a clone made without data pushes commits whose trees name files it
 	// never fetched). Every other file must be whole locally before
-	// anything is sent.
-	var mans []*manifest.Manifest
+	// anything is sent. Files are taken one at a time: only the ids of
+	// what must go up are kept (a push of a million files holds no
+	// million chunk lists).
+	bad := map[cas.ID]bool{}
+	onRemote := func(id cas.ID) bool { return !bad[id] && r.Has(id) }
+	type object struct {
+		id   cas.ID
+		kind cas.Kind
+	}
+	var need, manifests []object
+	queued := map[cas.ID]struct{}{}
+	var total int64
+	queue := func(id cas.ID, kind cas.Kind) bool {
+		if _, ok := queued[id]; ok {
+			return true
+		}
+		if onRemote(id) {
+			return false
+		}
+		queued[id] = struct{}{}
+		if kind == cas.KindManifest {
+			manifests = append(manifests, object{id, kind})
+		} else {
+			need = append(need, object{id, kind})
+		}
+		if e, ok := st.Lookup(id); ok {
+			total += pack.EntryHeaderSize + int64(e.StoredLen)
+		}
+		return true
+	}
+	take := func(p pointer.Pointer, m *manifest.Manifest) {
+		sent := false
+		for _, c := range m.Chunks {
+			sent = queue(c.ID, cas.KindChunk) || sent
+		}
+		if mid, ok := manifest.ObjectID(p); ok {
+			sent = queue(mid, cas.KindManifest) || sent
+		}
+		if sent {
+			stats.Files++
+		} else {
+			stats.FilesPresent++
+		}
+	}
 	var local []pointer.Pointer
+	var mans []*manifest.Manifest // with Repair only
 	for _, p := range files {
 		there := remoteHasFile(r, p)
 		if there && !opts.Repair {
@@ -108,53 +151,21 @@ func Push(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []poi
 			}
 			return stats, err
 		}
+		if !opts.Repair {
+			take(p, m)
+			continue
+		}
 		local = append(local, p)
 		mans = append(mans, m)
 	}
-	files = local
-	bad := map[cas.ID]bool{}
 	if opts.Repair {
 		var err error
-		if bad, err = damagedOnRemote(ctx, r, files, mans, opts); err != nil {
+		if bad, err = damagedOnRemote(ctx, r, local, mans, opts); err != nil {
 			return stats, err
 		}
 		stats.Repaired += len(bad)
-	}
-	onRemote := func(id cas.ID) bool { return !bad[id] && r.Has(id) }
-
-	type object struct {
-		id   cas.ID
-		kind cas.Kind
-	}
-	var need []object
-	queued := map[cas.ID]bool{}
-	var total int64
-	queue := func(id cas.ID, kind cas.Kind) bool {
-		if queued[id] || onRemote(id) {
-			return queued[id]
-		}
-		queued[id] = true
-		need = append(need, object{id, kind})
-		if e, ok := st.Lookup(id); ok {
-			total += pack.EntryHeaderSize + int64(e.StoredLen)
-		}
-		return true
-	}
-	var manifests []object
-	for i, p := range files {
-		sent := false
-		for _, c := range mans[i].Chunks {
-			sent = queue(c.ID, cas.KindChunk) || sent
-		}
-		if mid, ok := manifest.ObjectID(p); ok && !onRemote(mid) && !queued[mid] {
-			queued[mid] = true
-			manifests = append(manifests, object{mid, cas.KindManifest})
-			sent = true
-		}
-		if sent {
-			stats.Files++
-		} else {
-			stats.FilesPresent++
+		for i, p := range local {
+			take(p, mans[i])
 		}
 	}
 	if len(need)+len(manifests) == 0 {
