@@ -176,6 +176,7 @@ func Push(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []poi
 	u := r.NewUpload(ctx, remotestore.UploadOptions{
 		TempDir:  st.TempDir(),
 		PackSize: opts.PackSize,
+		Workers:  max(1, opts.Workers/2), // packs in flight (each a temporary file)
 		Progress: func(n int64) {
 			if opts.Progress == nil {
 				return

@@ -80,14 +80,14 @@ type counting struct {
 	puts, gets      int
 	putBytes        int64
 	packPuts        int
-	failManifestPut bool // fail every upload after the first pack (and its index)
+	failManifestPut bool // fail every upload after the first two packs (and their indexes)
 }
 
 func (c *counting) Put(ctx context.Context, name string, src io.ReaderAt, size int64, o remote.PutOptions) error {
 	c.mu.Lock()
 	c.puts++
 	c.putBytes += size
-	fail := c.failManifestPut && c.packPuts >= 2 && strings.HasPrefix(name, "packs/")
+	fail := c.failManifestPut && c.packPuts >= 3 && strings.HasPrefix(name, "packs/")
 	if strings.HasSuffix(name, ".pack") {
 		c.packPuts++
 	}
@@ -184,8 +184,9 @@ func TestInterruptedPushResumes(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
 	b := &counting{Backend: mem.New(), failManifestPut: true}
-	p := add(t, s, randData(5, 900000))
-	if _, err := Push(ctx, s, newRemote(t, b), []pointer.Pointer{p}, Options{PackSize: 300 << 10}); err == nil {
+	p := add(t, s, randData(5, 1500000))
+	// One pack in flight at a time, so that which uploads fail is certain.
+	if _, err := Push(ctx, s, newRemote(t, b), []pointer.Pointer{p}, Options{PackSize: 300 << 10, Workers: 1}); err == nil {
 		t.Fatal("push succeeded although manifest uploads fail")
 	}
 	// Nothing names the file yet: a reader sees it as absent, not broken.
@@ -199,7 +200,7 @@ func TestInterruptedPushResumes(t *testing.T) {
 	packBytes := b.putBytes
 	b.failManifestPut = false
 	b.putBytes = 0
-	if _, err := Push(ctx, s, newRemote(t, b), []pointer.Pointer{p}, Options{PackSize: 300 << 10}); err != nil {
+	if _, err := Push(ctx, s, newRemote(t, b), []pointer.Pointer{p}, Options{PackSize: 300 << 10, Workers: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if b.putBytes > packBytes*3/4 {
