@@ -37,6 +37,17 @@ type Packer struct {
 	mu       sync.Mutex          // guards pending and inflight
 	pending  map[cas.ID]struct{} // in the pack being written
 	inflight map[cas.ID]struct{} // in the pack being sealed
+
+	lockOnce sync.Once // takes the store lock, shared, on first use
+	unlock   func()    // releases it; nil if it could not be taken
+}
+
+// lock takes the store lock shared (see lock.go) the first time the
+// Packer is used. A store that cannot be locked is written without it.
+func (p *Packer) lock() {
+	p.lockOnce.Do(func() {
+		p.unlock, _ = p.s.lockStore(context.Background(), false)
+	})
 }
 
 // NewPacker starts a write session.
@@ -44,8 +55,17 @@ func (s *Store) NewPacker() *Packer {
 	return &Packer{s: s, pending: map[cas.ID]struct{}{}}
 }
 
+// newUnlockedPacker is a Packer that takes no store lock: for the prune,
+// which holds the lock exclusively itself.
+func (s *Store) newUnlockedPacker() *Packer {
+	p := s.NewPacker()
+	p.lockOnce.Do(func() {})
+	return p
+}
+
 // Has reports whether id is in the store or waiting in this Packer.
 func (p *Packer) Has(id cas.ID) bool {
+	p.lock()
 	p.mu.Lock()
 	_, ok := p.pending[id]
 	if !ok {
@@ -67,6 +87,7 @@ func (p *Packer) Add(id cas.ID, kind cas.Kind, method compress.Method, rawLen in
 	if p.err != nil {
 		return p.err
 	}
+	p.lock()
 	p.mu.Lock()
 	_, dup := p.pending[id]
 	p.mu.Unlock()
@@ -177,6 +198,11 @@ func (p *Packer) Close() error {
 	if p.sealing != nil {
 		<-p.sealing
 		p.sealing = nil
+	}
+	p.lockOnce.Do(func() {}) // no lock after Close
+	if p.unlock != nil {
+		p.unlock()
+		p.unlock = nil
 	}
 	p.discard()
 	if p.err == nil {
