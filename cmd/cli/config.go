@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -31,13 +32,23 @@ type config struct {
 		// or http(s)://host/path (read only).
 		URL string `toml:"url"`
 	} `toml:"remote"`
+	Prune struct {
+		// Recent is how many days of history `git lode prune` keeps in
+		// the local store besides the tips (default 7; 0 keeps the tips
+		// only).
+		Recent *int `toml:"recent"`
+		// Grace is how long `git lode prune --remote` waits between
+		// condemning a pack and deleting it (a Go duration, default
+		// "24h"): longer than any push may take.
+		Grace string `toml:"grace"`
+	} `toml:"prune"`
 
 	// storeFrom and remoteFrom name the source that set Store.Dir and
 	// Remote.URL last, for messages.
 	storeFrom, remoteFrom string
 }
 
-const knownSettings = "store.dir, remote.url"
+const knownSettings = "store.dir, remote.url, prune.recent, prune.grace"
 
 // configSource is one TOML document and where it came from.
 type configSource struct {
@@ -144,6 +155,18 @@ func (a *app) loadConfig(ctx context.Context, r *repo) (*config, error) {
 		}
 		if md.IsDefined("remote", "url") {
 			cfg.Remote.URL, cfg.remoteFrom = c.Remote.URL, s.name
+		}
+		if md.IsDefined("prune", "recent") {
+			if *c.Prune.Recent < 0 {
+				return nil, fmt.Errorf("configuration %s: prune.recent is %d; it is a number of days, 0 or more", s.name, *c.Prune.Recent)
+			}
+			cfg.Prune.Recent = c.Prune.Recent
+		}
+		if md.IsDefined("prune", "grace") {
+			if _, err := time.ParseDuration(c.Prune.Grace); err != nil {
+				return nil, fmt.Errorf("configuration %s: prune.grace %q: %v (write a duration such as \"24h\")", s.name, c.Prune.Grace, err)
+			}
+			cfg.Prune.Grace = c.Prune.Grace
 		}
 	}
 	return &cfg, nil
