@@ -24,7 +24,6 @@ import (
 // prune does.
 const defaultRecentDays = 7
 
-
 type pruneFlags struct {
 	dryRun, verifyRemote, onRemote bool
 	recent                         int
