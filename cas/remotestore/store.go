@@ -65,6 +65,11 @@ type Store struct {
 	packs    map[cas.ID]*remotePack // packs outside mid, with their index in memory
 	mid      *remoteMidx            // the merged index of the other packs, or nil
 	midTried bool
+	// condemned are the packs a remote prune condemned (Sync reads
+	// them): their objects are still read, but Has does not count them,
+	// so a push uploads them again rather than rely on them.
+	condemned map[cas.ID]time.Time
+	unindexed map[cas.ID]int64 // packs listed without an index
 	problems []Problem
 	synced   bool
 	damaged  map[cas.ID][]byte // good copies of indexes damaged on the remote
@@ -139,6 +144,13 @@ func (s *Store) sync(ctx context.Context, fresh bool) error {
 	if err != nil {
 		return err
 	}
+	condemned, err := s.readCondemned(ctx)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.condemned, s.unindexed = condemned, parseUnindexed(sizes)
+	s.mu.Unlock()
 	var problems []Problem
 	var probMu sync.Mutex
 	report := func(name string, err error) {
@@ -478,7 +490,14 @@ func (s *Store) Locate(id cas.ID) []Loc {
 		}
 	}
 	if len(out) > 1 {
-		sort.Slice(out, func(i, j int) bool { return out[i].Pack.Compare(out[j].Pack) < 0 })
+		// Copies in condemned packs last: they may go.
+		sort.Slice(out, func(i, j int) bool {
+			ci, cj := s.isCondemned(out[i].Pack), s.isCondemned(out[j].Pack)
+			if ci != cj {
+				return cj
+			}
+			return out[i].Pack.Compare(out[j].Pack) < 0
+		})
 	}
 	return out
 }
@@ -487,14 +506,14 @@ func (s *Store) Locate(id cas.ID) []Loc {
 func (s *Store) Has(id cas.ID) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, p := range s.packs {
-		if _, ok, err := p.idx.Lookup(id); err == nil && ok {
+	for pid, p := range s.packs {
+		if _, ok, err := p.idx.Lookup(id); err == nil && ok && !s.isCondemned(pid) {
 			return true
 		}
 	}
 	if m := s.mid; m != nil {
 		for l := range m.ix.Lookup(id) {
-			if !m.gone[l.PackNum] {
+			if !m.gone[l.PackNum] && !s.isCondemned(l.Pack) {
 				return true
 			}
 		}

@@ -385,14 +385,14 @@ func TestRemoteMidx(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(f.cache, "remote.midx")); err != nil {
 		t.Fatalf("no multi-pack index in the cache: %v", err)
 	}
-	// A new process: one listing, no index fetched or read.
+	// A new process: one listing and the prune record, no index fetched.
 	counted := remote.NewCounting(f.b)
 	r2 := remotestore.New(counted, f.cache, f.codec)
 	if err := r2.Sync(f.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := counted.Requests(); n != 1 {
-		t.Fatalf("%d requests to sync a cached remote, want the listing only", n)
+	if n := counted.Requests(); n != 2 {
+		t.Fatalf("%d requests to sync a cached remote, want the listing and the prune record", n)
 	}
 	for i, m := range mans {
 		out, err := readAll(f.ctx, r2, m, remotestore.ReadOptions{})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/remotestore"
 	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/cas/transfer"
 	"github.com/lodevcs/lode/hooks/gitrepo"
 	"github.com/spf13/cobra"
 )
@@ -56,9 +58,18 @@ rewritten, so that the space really comes back. A prune waits for the git
 commands writing to the store (git add, fetch) to finish, and they wait for
 it, so nothing they rely on is deleted under them.
 
-With --remote, see 'git lode prune --remote --help'... (it marks from every
-ref of the git remote and of --also repositories, condemns packs nothing
-needs, and deletes condemned packs after --grace; see docs/FORMAT.md).
+With --remote, prune frees space on the lode remote: it fetches every ref of
+the git remote (the current branch's remote, or origin) and of each --also
+repository that shares the lode remote, keeps what all their history needs,
+and condemns the packs nothing needs (recorded on the remote with the time).
+A later prune deletes a condemned pack once --grace has passed (default 24h,
+or prune.grace; longer than any push takes) if it is still not needed;
+pushes meanwhile upload again what they would have found there, so a push
+running at the same time on another machine never ends with a commit whose
+data was deleted. Packs mostly dead are repacked (their live objects
+uploaded into a new pack, the old one condemned). --grace 0 deletes at
+once: only for tests and emergencies, when nothing pushes meanwhile.
+Pruning a remote needs credentials that may delete.
 
 --dry-run says what would be deleted and how much it would free.`,
 		Args: maxArgs(0),
@@ -429,7 +440,109 @@ func (a *app) indexPointers(ctx context.Context, dir string) ([]pointer.Pointer,
 	return ptrs, nil
 }
 
-// pruneRemote is 'git lode prune --remote'.
+// pruneRemote is 'git lode prune --remote': it marks what every ref of
+// the git remote (and of the --also repositories) needs, and condemns,
+// deletes and repacks on the lode remote as transfer.PruneRemote does.
 func (a *app) pruneRemote(ctx context.Context, f pruneFlags) error {
-	return errors.New("prune --remote: not built yet")
+	r, st, err := a.openRepoStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	grace, err := a.pruneGrace(ctx, r, f)
+	if err != nil {
+		return err
+	}
+	gitRemote := a.defaultGitRemote(ctx, r.dir())
+	rem, err := a.openRemote(ctx, r, st, gitRemote)
+	if err != nil {
+		return err
+	}
+	defer rem.Close()
+	host, _ := os.Hostname()
+	if !f.dryRun {
+		release, err := rem.LockPrune(ctx, fmt.Sprintf("git lode prune on %s (pid %d)", host, os.Getpid()), time.Now())
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
+	// Every ref of the git remote, and of the other repositories, brought
+	// into a private namespace for the walk.
+	sources := append([]string{gitRemote}, f.also...)
+	defer a.dropPruneRefs(context.WithoutCancel(ctx), r)
+	for i, src := range sources {
+		fmt.Fprintf(a.io.Err, "lode: prune --remote: fetching every ref of %s\n", src)
+		if _, err := a.git(ctx, r.dir(), nil, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--force", src, fmt.Sprintf("+refs/*:refs/lode-prune/%d/*", i)); err != nil {
+			return fmt.Errorf("fetch the refs of %s: %w (every ref that keeps data must be seen before anything is deleted)", src, err)
+		}
+	}
+	out, err := a.git(ctx, r.dir(), nil, "for-each-ref", "--format=%(objectname) %(objecttype) %(*objectname)", "refs/lode-prune")
+	if err != nil {
+		return err
+	}
+	var commits []plumbing.Hash
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[1] == "commit":
+			commits = append(commits, plumbing.NewHash(f[0]))
+		case len(f) == 3 && f[1] == "tag":
+			commits = append(commits, plumbing.NewHash(f[2]))
+		}
+	}
+	var ptrs []pointer.Pointer
+	if len(commits) > 0 {
+		if ptrs, err = a.reachablePointers(ctx, r, commits, nil); err != nil {
+			return err
+		}
+	}
+	if err := rem.Sync(ctx); err != nil {
+		return err
+	}
+	live, err := transfer.RemoteLive(ctx, st, rem, ptrs)
+	if err != nil {
+		return err
+	}
+	stats, err := transfer.PruneRemote(ctx, rem, func(id cas.ID) bool { _, ok := live[id]; return ok }, transfer.PruneRemoteOptions{
+		Grace: grace, DryRun: f.dryRun, TempDir: st.TempDir(),
+	})
+	if err != nil {
+		return fmt.Errorf("prune %s: %w", rem, err)
+	}
+	verb := "deleted"
+	if f.dryRun {
+		verb = "would delete"
+	}
+	fmt.Fprintf(a.io.Err, "lode: prune --remote %s: %d pack(s) in use (%s); %s %d pack(s), freeing %s; %d newly condemned, %d waiting out the grace of %v (%s, freed by a later prune); %d repacked, %d revived\n",
+		rem, stats.Packs, humanBytes(stats.BytesBefore), verb, stats.Deleted, humanBytes(stats.BytesFreed), stats.Condemned, stats.Waiting, grace, humanBytes(stats.BytesCondemned), stats.Repacked, stats.Revived)
+	return nil
+}
+
+// dropPruneRefs deletes the refs a remote prune fetched.
+func (a *app) dropPruneRefs(ctx context.Context, r *repo) {
+	out, err := a.git(ctx, r.dir(), nil, "for-each-ref", "--format=delete %(refname)", "refs/lode-prune")
+	if err != nil || len(bytes.TrimSpace(out)) == 0 {
+		return
+	}
+	_, _ = a.git(ctx, r.dir(), out, "update-ref", "--stdin")
+}
+
+// pruneGrace is --grace, else prune.grace, else the default.
+func (a *app) pruneGrace(ctx context.Context, r *repo, f pruneFlags) (time.Duration, error) {
+	if f.grace != "" {
+		d, err := time.ParseDuration(f.grace)
+		if err != nil || d < 0 {
+			return 0, usageError("--grace %q: want a duration such as 24h, or 0", f.grace)
+		}
+		return d, nil
+	}
+	cfg, err := a.loadConfig(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	if cfg.Prune.Grace != "" {
+		return time.ParseDuration(cfg.Prune.Grace)
+	}
+	return transfer.DefaultGrace, nil
 }

@@ -121,20 +121,17 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 		}
 		return hs
 	}
-	known := marks()
-	if allIn(req.include, known) {
-		// These very commits were pushed whole to this remote already.
-		if !req.quiet {
-			fmt.Fprintln(a.io.Err, "lode: nothing to push (these commits' data was pushed to this remote before)")
-		}
-		return nil
-	}
+	var known []plumbing.Hash
 	if remErr == nil {
-		// Before trusting the marks: a remote that lost packs drops them.
+		// Before trusting the marks: a remote that lost packs drops them,
+		// and so does one where a prune condemned some (what a mark says
+		// is whole may be in them).
 		if err := rem.Sync(ctx); err != nil {
 			return err
 		}
-		known = marks()
+		if len(rem.Condemned()) == 0 {
+			known = marks()
+		}
 	}
 	ptrs, err := a.reachablePointers(ctx, r, req.include, append(slices.Clone(req.exclude), known...))
 	if err != nil {
@@ -165,18 +162,6 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 	return nil
 }
 
-// allIn reports whether every one of hs is in set (and hs is not empty).
-func allIn(hs, set []plumbing.Hash) bool {
-	if len(hs) == 0 {
-		return false
-	}
-	for _, h := range hs {
-		if !slices.Contains(set, h) {
-			return false
-		}
-	}
-	return true
-}
 
 // markPushed records that the trees of commits are whole on rem.
 func (a *app) markPushed(rem *remotestore.Store, commits []plumbing.Hash) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"syscall"
 
 	"github.com/lodevcs/lode/remote"
@@ -53,7 +54,29 @@ func New(dir string, opts Options) (*Backend, error) {
 	case !fi.IsDir():
 		return nil, fmt.Errorf("local remote %s: not a directory", abs)
 	}
-	return &Backend{dir: abs, opts: opts}, nil
+	b := &Backend{dir: abs, opts: opts}
+	b.tidy(time.Now().Add(-tmpGrace))
+	return b, nil
+}
+
+// tmpGrace is how old a file in .tmp must be before New removes it: one a
+// killed writer left (a Put in progress keeps its file younger than that,
+// or its own handle open; removing it under an open handle only fails
+// that Put).
+const tmpGrace = 24 * time.Hour
+
+// tidy removes files in .tmp older than cutoff; failures only leave them.
+func (b *Backend) tidy(cutoff time.Time) {
+	dir := filepath.Join(b.dir, tmpDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Dir is the root directory.

@@ -136,3 +136,4 @@ func TestPermission(t *testing.T) {
 		t.Errorf("Put: %v, want ErrPermission", err)
 	}
 }
+
