@@ -177,6 +177,14 @@ func (w *Writer) Size() int64 { return w.off }
 // Len is the number of objects added so far.
 func (w *Writer) Len() int { return len(w.entries) }
 
+// PeekID returns the ID the pack would have if finished now.
+func (w *Writer) PeekID() cas.ID {
+	idx := EncodeIndex(w.entries, w.off)
+	var id cas.ID
+	copy(id[:], idx[len(idx)-32:])
+	return id
+}
+
 // Finish flushes the pack and returns its ID and encoded index. The Writer
 // must not be used afterwards. The caller publishes the pack before the
 // index.

@@ -3,6 +3,7 @@ package remotestore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,7 +46,7 @@ func (s *Store) readCondemned(ctx context.Context) (map[cas.ID]time.Time, error)
 	var rec condemnedRecord
 	if err == nil {
 		if err := json.Unmarshal(b, &rec); err != nil || rec.Version != 1 {
-			return nil, fmt.Errorf("%s on %s is not a condemned-pack record of version 1 (%v): a prune of another git-lode wrote it, or it is damaged; until it is fixed, pushes cannot tell which packs may go", condemnedName, s, err)
+			return nil, fmt.Errorf("%s on %s is not a condemned-pack record of version 1 (%v): a newer git-lode wrote it, or it is damaged; pushes and prunes refuse until it is fixed; deleting it is safe (packs it condemned are then only condemned again, afresh, by the next prune)", condemnedName, s, err)
 		}
 	}
 	out := map[cas.ID]time.Time{}
@@ -55,6 +56,16 @@ func (s *Store) readCondemned(ctx context.Context) (map[cas.ID]time.Time, error)
 		}
 	}
 	return out, nil
+}
+
+// CheckCondemned returns why the last Sync could not read the record of
+// condemned packs, or nil. A reader need not care (condemned packs are
+// still read), but a writer must: a push that cannot tell which packs are
+// condemned could rely on one that a prune is about to delete.
+func (s *Store) CheckCondemned() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.condemnedErr
 }
 
 // Condemned returns the packs the last Sync found condemned, and when.
@@ -82,7 +93,7 @@ func (s *Store) WriteCondemned(ctx context.Context, packs map[cas.ID]time.Time) 
 		return fmt.Errorf("write %s on %s: %w", condemnedName, s, err)
 	}
 	s.mu.Lock()
-	s.condemned = packs
+	s.condemned, s.condemnedErr = packs, nil
 	s.mu.Unlock()
 	return nil
 }
@@ -180,6 +191,25 @@ func (s *Store) DeletePack(ctx context.Context, id cas.ID, indexed bool) error {
 	return nil
 }
 
+// knownPack reports whether the last Sync saw pack id on the remote, in
+// use, condemned or without an index.
+func (s *Store) knownPack(id cas.ID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.packs[id] != nil || s.isCondemned(id) {
+		return true
+	}
+	if _, ok := s.unindexed[id]; ok {
+		return true
+	}
+	if m := s.mid; m != nil {
+		if n, ok := m.num[id]; ok && !m.gone[n] {
+			return true
+		}
+	}
+	return false
+}
+
 // isCondemned reports whether pack id is condemned. s.mu is held.
 func (s *Store) isCondemned(id cas.ID) bool {
 	_, ok := s.condemned[id]
@@ -217,6 +247,7 @@ const pruneLockTTL = time.Hour
 type pruneLock struct {
 	Holder string    `json:"holder"`
 	Since  time.Time `json:"since"`
+	Token  string    `json:"token"` // tells the holder's lock from a later one
 }
 
 // ErrPruneRunning means another prune holds the remote's prune lock.
@@ -233,12 +264,23 @@ func (s *Store) LockPrune(ctx context.Context, holder string, now time.Time) (fu
 	} else if !notExist(err) {
 		return nil, fmt.Errorf("read %s on %s: %w", pruneLockName, s, err)
 	}
-	b, _ := json.Marshal(pruneLock{Holder: holder, Since: now.UTC()})
+	mine := pruneLock{Holder: holder, Since: now.UTC(), Token: rand.Text()}
+	b, _ := json.Marshal(mine)
 	if err := s.b.Put(ctx, pruneLockName, bytes.NewReader(b), int64(len(b)), remote.PutOptions{ContentType: "application/json"}); err != nil {
 		if errors.Is(err, remote.ErrPermission) || errors.Is(err, remote.ErrReadOnly) {
 			return nil, fmt.Errorf("write %s on %s: %w (pruning a remote needs credentials that may write and delete)", pruneLockName, s, err)
 		}
 		return nil, fmt.Errorf("write %s on %s: %w", pruneLockName, s, err)
 	}
-	return func() { _ = s.b.Delete(context.WithoutCancel(ctx), pruneLockName) }, nil
+	return func() {
+		// Only the lock this prune took: if it outlived its time, another
+		// prune may hold the name now.
+		ctx := context.WithoutCancel(ctx)
+		if b, err := s.getAll(ctx, pruneLockName, 1<<16); err == nil {
+			var l pruneLock
+			if json.Unmarshal(b, &l) == nil && l.Token == mine.Token {
+				_ = s.b.Delete(ctx, pruneLockName)
+			}
+		}
+	}, nil
 }

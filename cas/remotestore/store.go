@@ -69,7 +69,11 @@ type Store struct {
 	// them): their objects are still read, but Has does not count them,
 	// so a push uploads them again rather than rely on them.
 	condemned map[cas.ID]time.Time
-	unindexed map[cas.ID]int64 // packs listed without an index
+	// condemnedErr is why the last Sync could not read the record of
+	// condemned packs (then condemned is empty): readers go on, writers
+	// (CheckCondemned) stop.
+	condemnedErr error
+	unindexed    map[cas.ID]int64 // packs listed without an index
 	problems []Problem
 	synced   bool
 	damaged  map[cas.ID][]byte // good copies of indexes damaged on the remote
@@ -144,15 +148,19 @@ func (s *Store) sync(ctx context.Context, fresh bool) error {
 	if err != nil {
 		return err
 	}
-	condemned, err := s.readCondemned(ctx)
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.condemned, s.unindexed = condemned, parseUnindexed(sizes)
-	s.mu.Unlock()
 	var problems []Problem
 	var probMu sync.Mutex
+	condemned, condErr := s.readCondemned(ctx)
+	if condErr != nil {
+		if ctx.Err() != nil {
+			return condErr
+		}
+		condemned = map[cas.ID]time.Time{}
+		problems = append(problems, Problem{Name: condemnedName, Err: condErr})
+	}
+	s.mu.Lock()
+	s.condemned, s.condemnedErr, s.unindexed = condemned, condErr, parseUnindexed(sizes)
+	s.mu.Unlock()
 	report := func(name string, err error) {
 		probMu.Lock()
 		problems = append(problems, Problem{Name: name, Err: err})

@@ -3,6 +3,7 @@ package remotestore
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -140,6 +141,21 @@ func (u *Upload) fail(err error) error {
 func (u *Upload) seal() (*os.File, cas.ID, []byte, error) {
 	f, w := u.f, u.w
 	u.f, u.w = nil, nil
+	if u.s.knownPack(w.PeekID()) {
+		// The same objects in the same order make the same pack: the
+		// remote holds (or held) it, perhaps condemned by a prune that
+		// will delete it whatever this push uploads under its name. An
+		// object that nothing names makes this pack a different one.
+		var filler [16]byte
+		if _, err := rand.Read(filler[:]); err != nil {
+			discard(f)
+			return nil, cas.ID{}, nil, err
+		}
+		if err := w.Add(cas.Sum(filler[:]), cas.KindChunk, compress.None, len(filler), filler[:]); err != nil {
+			discard(f)
+			return nil, cas.ID{}, nil, err
+		}
+	}
 	id, idx, err := w.Finish()
 	if err != nil {
 		discard(f)

@@ -108,6 +108,9 @@ func PruneRemote(ctx context.Context, r *remotestore.Store, live func(cas.ID) bo
 	if err := r.Sync(ctx); err != nil {
 		return st, err
 	}
+	if err := r.CheckCondemned(); err != nil {
+		return st, err
+	}
 	t := now()
 	cond := r.Condemned()
 	changed := false

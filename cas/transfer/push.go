@@ -81,6 +81,9 @@ func Push(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []poi
 	if err := syncIndexes(ctx); err != nil {
 		return stats, err
 	}
+	if err := r.CheckCondemned(); err != nil {
+		return stats, err
+	}
 	if opts.Repair {
 		n, err := r.RepairIndexes(ctx)
 		if err != nil {
