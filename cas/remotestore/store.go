@@ -74,9 +74,9 @@ type Store struct {
 	// (CheckCondemned) stop.
 	condemnedErr error
 	unindexed    map[cas.ID]int64 // packs listed without an index
-	problems []Problem
-	synced   bool
-	damaged  map[cas.ID][]byte // good copies of indexes damaged on the remote
+	problems     []Problem
+	synced       bool
+	damaged      map[cas.ID][]byte // good copies of indexes damaged on the remote
 
 	syncMu sync.Mutex // held while syncing
 }

@@ -162,7 +162,6 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 	return nil
 }
 
-
 // markPushed records that the trees of commits are whole on rem.
 func (a *app) markPushed(rem *remotestore.Store, commits []plumbing.Hash) {
 	var tokens []string

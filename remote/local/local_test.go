@@ -136,4 +136,3 @@ func TestPermission(t *testing.T) {
 		t.Errorf("Put: %v, want ErrPermission", err)
 	}
 }
-
