@@ -144,7 +144,8 @@ func (s *Store) RewriteMidx() error {
 
 // Tidy removes what killed writers left behind once it is older than
 // grace: files in tmp/ (temporary packs of a killed git add, upload packs
-// of a killed push) and packs that never got their index. It returns the
+// of a killed push) and packs that never got their index; and the caches
+// of remotes unused for RemoteCacheIdle. It returns the
 // paths it removed. Files younger than grace may belong to a writer that
 // is still running and are left alone.
 func (s *Store) Tidy(grace time.Duration) ([]string, error) {
@@ -183,5 +184,31 @@ func (s *Store) Tidy(grace time.Duration) ([]string, error) {
 			removed = append(removed, p)
 		}
 	}
+	// Caches of remotes not used for a long time (a URL that changed).
+	cutoff = time.Now().Add(-RemoteCacheIdle)
+	ents, _ = os.ReadDir(filepath.Join(s.dir, remotesDir))
+	for _, e := range ents {
+		p := filepath.Join(s.dir, remotesDir, e.Name())
+		if old(p) && os.RemoveAll(p) == nil {
+			removed = append(removed, p)
+		}
+	}
 	return removed, nil
+}
+
+// RemoteCacheIdle is how long the cache of a remote that is not used any
+// more is kept (Tidy removes it then; it is rebuilt if needed).
+const RemoteCacheIdle = 30 * 24 * time.Hour
+
+const remotesDir = "remotes"
+
+// RemoteCacheDir returns the directory for the local cache of the remote
+// at location (its checked index copies, marks), and marks it used now.
+func (s *Store) RemoteCacheDir(location string) string {
+	dir := filepath.Join(s.dir, remotesDir, cas.Sum([]byte(location)).Short())
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		now := time.Now()
+		_ = os.Chtimes(dir, now, now)
+	}
+	return dir
 }

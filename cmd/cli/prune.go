@@ -136,6 +136,19 @@ func (a *app) pruneLocal(ctx context.Context, f pruneFlags) error {
 	return nil
 }
 
+// prunable is what a local prune with the configured retention would free.
+func (a *app) prunable(ctx context.Context, r *repo, st *store.Store) (store.PruneStats, error) {
+	recent, err := a.recentDays(ctx, r, pruneFlags{})
+	if err != nil {
+		return store.PruneStats{}, err
+	}
+	res, err := a.localKeep(ctx, r, st, recent, false)
+	if err != nil {
+		return store.PruneStats{}, err
+	}
+	return st.Prune(ctx, res.keep, store.PruneOptions{DryRun: true})
+}
+
 // lockStore takes the store lock for a prune, saying so when it has to
 // wait for other lode processes.
 func (a *app) lockStore(ctx context.Context, st *store.Store) (func(), error) {

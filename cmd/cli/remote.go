@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/remotestore"
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/remote"
@@ -138,8 +137,7 @@ func (a *app) openRemoteFor(ctx context.Context, r *repo, st *store.Store, gitRe
 			}
 		},
 	})
-	key := cas.Sum([]byte(b.Location())).Short()
-	return remotestore.New(b, filepath.Join(st.Dir(), "remotes", key), st.Codec()), nil
+	return remotestore.New(b, st.RemoteCacheDir(b.Location()), st.Codec()), nil
 }
 
 // openRemoteBackend resolves the lode remote (resolveRemote) and opens its

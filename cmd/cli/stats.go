@@ -23,7 +23,9 @@ branch and tag, and reports:
   stored bytes    size of the pack and index files on disk
   chunks          distinct chunks, their raw and compressed size
   dedup ratio     logical bytes / distinct chunk bytes
-  compression     distinct chunk bytes / their compressed size`,
+  compression     distinct chunk bytes / their compressed size
+  prunable        what 'git lode prune' would free now, with the configured
+                  retention (prune.recent), by the remote's indexes`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -40,6 +42,8 @@ branch and tag, and reports:
 			if st.Files, st.LogicalBytes, err = a.localHistoryFiles(ctx, r, s); err != nil {
 				return err
 			}
+			// What a prune with the configured retention would free.
+			freeable, freeErr := a.prunable(ctx, r, s)
 			if asJSON {
 				enc := json.NewEncoder(a.io.Out)
 				enc.SetIndent("", "  ")
@@ -55,6 +59,8 @@ branch and tag, and reports:
 					"dedup_ratio":        st.DedupRatio(),
 					"compression_ratio":  st.CompressionRatio(),
 					"total_ratio":        st.TotalRatio(),
+					"prunable_bytes":     freeable.BytesFreed,
+					"prunable_objects":   freeable.ObjectsDropped,
 				})
 			}
 			out := a.io.Out
@@ -66,6 +72,11 @@ branch and tag, and reports:
 			fmt.Fprintf(out, "Dedup ratio:     %.2fx\n", st.DedupRatio())
 			fmt.Fprintf(out, "Compression:     %.2fx\n", st.CompressionRatio())
 			fmt.Fprintf(out, "Overall:         %.2fx (logical / stored)\n", st.TotalRatio())
+			if freeErr != nil {
+				fmt.Fprintf(out, "Prunable:        unknown (%v)\n", freeErr)
+			} else {
+				fmt.Fprintf(out, "Prunable:        %s in %d objects ('git lode prune' frees it)\n", humanBytes(freeable.BytesFreed), freeable.ObjectsDropped)
+			}
 			return nil
 		},
 	}

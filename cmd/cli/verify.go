@@ -34,7 +34,9 @@ func (a *app) verifyCommand() *cobra.Command {
      every file once. With --full, every file is also reassembled and its
      content hashed against its oid (a second pass over the data). Files of
      version 1 pointers, whose chunk lists nothing binds, are always checked
-     that way.
+     that way. The files of REV itself must be local; older versions need
+     not be (a clone fetches what it checks out, a prune deletes what the
+     remote holds): those absent are counted, and not an error.
 
 With --remote, checks the lode remote instead of the local store: its indexes
 (read again from the remote, not from the local copies), every pointer's
@@ -114,12 +116,16 @@ missing data was found.`,
 			}
 
 			if !storeOnly {
-				n, nbad, err := a.verifyPointers(cmd, r, s, rev, bad, full, prog)
+				n, nbad, absent, err := a.verifyPointers(cmd, r, s, rev, bad, full, prog)
 				if err != nil && !errors.Is(err, errNoCommits) {
 					return err
 				}
 				errs += nbad
-				fmt.Fprintf(out, "pointers: %d distinct in the history of %s, %d with problems\n", n, rev, nbad)
+				fmt.Fprintf(out, "pointers: %d distinct in the history of %s, %d with problems", n, rev, nbad)
+				if absent > 0 {
+					fmt.Fprintf(out, ", %d older version(s) not local (not an error: 'git lode fetch REV' gets a revision's files, 'git lode verify --remote' checks the remote's copies)", absent)
+				}
+				fmt.Fprintln(out)
 			}
 			prog.done()
 			if errs > 0 {
@@ -213,17 +219,30 @@ func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, git
 // verifyPointers checks every distinct pointer reachable from rev: its
 // chunk list is present and bound to it, and every chunk is present and
 // not among those the store check found damaged (bad); with full, or for
-// a version 1 pointer, by reassembling the content and hashing it. It
-// returns how many were checked and how many had problems (each printed).
-func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev string, bad map[cas.ID]bool, full bool, prog *progress) (int, int, error) {
+// a version 1 pointer, by reassembling the content and hashing it. The
+// files of rev's own tree must be local; older versions may be absent (a
+// clone fetches only what it checks out, a prune deletes what the remote
+// holds): those are counted, not reported, unless they are there and
+// damaged. It returns how many were checked, how many had problems (each
+// printed), and how many older versions are not local.
+func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev string, bad map[cas.ID]bool, full bool, prog *progress) (n, nbad, absent int, err error) {
 	ctx := cmd.Context()
 	gr, head, err := a.openRev(r, rev)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer gr.Close()
+	needed := map[cas.ID]bool{}
+	err = gr.TreePointers(ctx, []plumbing.Hash{head}, nil, func(_ plumbing.Hash, e gitrepo.Entry) error {
+		if e.Err == nil {
+			needed[e.Pointer.OID] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	seen := map[cas.ID]bool{}
-	n, nbad := 0, 0
 	err = gr.ReachablePointers(ctx, []plumbing.Hash{head}, nil, func(commit plumbing.Hash, e gitrepo.Entry) error {
 		if e.Err != nil {
 			nbad++
@@ -240,12 +259,16 @@ func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev st
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if errors.Is(err, cas.ErrNotFound) && !needed[e.Pointer.OID] {
+				absent++
+				return nil
+			}
 			nbad++
 			fmt.Fprintf(a.io.Out, "error: %s (commit %s, oid %s): %v\n", e.Path, commit.String()[:12], e.Pointer.OID.Short(), err)
 		}
 		return nil
 	})
-	return n, nbad, err
+	return n, nbad, absent, err
 }
 
 // checkPointer checks the data of the file p points to in s.
