@@ -15,6 +15,8 @@
 #                          `git lode mount` vs `restic mount`, remote-only reads)
 #   BENCH_REMOTE [1]       0: skip measurement 6 (push to and clone from a
 #                          local S3 server, lode vs Git LFS)
+#   BENCH_PRUNE [1]        0: skip measurement 9 (bench/prune.sh: a retrain
+#                          loop, then local and remote prune, against git lfs prune)
 #   BENCH_MANYFILES [1]    0: skip measurement 8 (bench/manyfiles.sh: BENCH_FILES
 #                          small files, lode vs Git LFS; its variables there)
 set -Eeuo pipefail
@@ -534,4 +536,11 @@ fi
 if [[ ${BENCH_MANYFILES:-1} == 1 ]]; then
 	log "8. many files (bench/manyfiles.sh)"
 	BENCH_OUT=$OUT BENCH_MANYFILES_APPEND=$OUT/results.md "$ROOT/bench/manyfiles.sh"
+fi
+
+# ---------------------------------------------------------------- 9. store life cycle
+# bench/prune.sh keeps its own scratch; its section is appended.
+if [[ ${BENCH_PRUNE:-1} == 1 ]]; then
+	log "9. retrain loop and prune (bench/prune.sh)"
+	BENCH_OUT=$OUT BENCH_PRUNE_APPEND=$OUT/results.md "$ROOT/bench/prune.sh"
 fi

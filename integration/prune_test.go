@@ -81,6 +81,10 @@ func TestLocalPrune(t *testing.T) {
 	s.run("a", "git", "add", "data.csv")
 	s.commitAt("a", "w2", 34)
 	s.run("a", "git", "checkout", "-q", "main")
+	// Another worktree, with a file staged and not committed.
+	s.run("a", "git", "worktree", "add", "-q", "../wt", "-b", "wt", c[3])
+	s.write("wt/staged.csv", v(30))
+	s.run("wt", "git", "add", "staged.csv")
 	// A change looked at and thrown away, then one stashed.
 	churn := v(20)
 	s.write("a/data.csv", churn)
@@ -131,6 +135,11 @@ func TestLocalPrune(t *testing.T) {
 	}
 	if _, err := s.try("a", strings.NewReader(ptr), "git", "lode", "smudge", "data.csv"); err == nil {
 		t.Error("the discarded change is still in the store")
+	}
+	s.run("wt", "rm", "staged.csv")
+	s.run("wt", "git", "checkout", "--", "staged.csv")
+	if !bytes.Equal(s.read("wt/staged.csv"), v(30)) {
+		t.Fatal("a file staged in another worktree differs after prune")
 	}
 	s.run("a", "git", "stash", "pop", "-q")
 	if !bytes.Equal(s.read("a/data.csv"), v(21)) {

@@ -4,6 +4,9 @@
 //	gen csv -size 1GiB [-seed N] -dir DIR         v1.csv .. v4.csv, the four CSV versions
 //	gen files -n 100000 -dir DIR [-seed N] [-size small|tiny] [-change PCT]
 //	                                              many small files (see files.go)
+//	gen textcsv -size 1G -out FILE [-seed N]      one text-heavy CSV; a larger size appends rows
+//	gen model -size 256M -version V -out FILE [-change PCT] [-tensor FLOATS] [-seed N]
+//	                                              version V of a float32 checkpoint (see model.go)
 //
 // The CSV versions are:
 //
@@ -46,6 +49,8 @@ func main() {
 		err = cmdFiles(os.Args[2:])
 	case "textcsv":
 		err = cmdTextCSV(os.Args[2:])
+	case "model":
+		err = cmdModel(os.Args[2:])
 	default:
 		usage()
 	}
@@ -56,7 +61,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: gen random -size N [-seed S] [-o FILE]\n       gen csv -size N [-seed S] -dir DIR\n       gen files -n N -dir DIR [-seed S] [-size small|tiny] [-change PCT]")
+	fmt.Fprintln(os.Stderr, "usage: gen random -size N [-seed S] [-o FILE]\n       gen csv -size N [-seed S] -dir DIR\n       gen files -n N -dir DIR [-seed S] [-size small|tiny] [-change PCT]\n       gen textcsv -size N -out FILE [-seed S]\n       gen model -size N -version V -out FILE [-change PCT] [-tensor FLOATS] [-seed S]")
 	os.Exit(2)
 }
 

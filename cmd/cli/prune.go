@@ -350,7 +350,13 @@ func (a *app) pruneRoots(ctx context.Context, r *repo, recentDays int) (*pruneRo
 	}
 	// Stashes: each entry's commit, its index commit and its untracked
 	// files commit.
-	if out, err := a.git(ctx, dir, nil, "log", "-g", "--format=%H %P", "refs/stash", "--"); err == nil {
+	// (Failing to read any root stops the prune: what it would keep
+	// cannot be known.)
+	if _, err := a.git(ctx, dir, nil, "rev-parse", "--verify", "--quiet", "refs/stash"); err == nil {
+		out, err := a.git(ctx, dir, nil, "log", "-g", "--format=%H %P", "refs/stash", "--")
+		if err != nil {
+			return nil, fmt.Errorf("read the stash: %w", err)
+		}
 		for _, line := range strings.Split(string(out), "\n") {
 			for _, h := range strings.Fields(line) {
 				addTo(&roots.kept, h)
@@ -358,21 +364,28 @@ func (a *app) pruneRoots(ctx context.Context, r *repo, recentDays int) (*pruneRo
 		}
 	}
 	// Worktrees: their HEADs and their indexes.
-	wts := []string{r.workTree}
-	if out, err := a.git(ctx, dir, nil, "worktree", "list", "--porcelain"); err == nil {
-		wts = nil
-		for _, line := range strings.Split(string(out), "\n") {
-			if p, ok := strings.CutPrefix(line, "worktree "); ok {
-				wts = append(wts, p)
-			}
-			if h, ok := strings.CutPrefix(line, "HEAD "); ok {
-				addTo(&roots.kept, h)
-			}
+	out, err = a.git(ctx, dir, nil, "worktree", "list", "--porcelain")
+	if err != nil {
+		return nil, fmt.Errorf("list worktrees: %w", err)
+	}
+	var wts []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if p, ok := strings.CutPrefix(line, "worktree "); ok {
+			wts = append(wts, p)
+		}
+		if line == "bare" && len(wts) > 0 {
+			wts = wts[:len(wts)-1] // no index
+		}
+		if h, ok := strings.CutPrefix(line, "HEAD "); ok {
+			addTo(&roots.kept, h)
 		}
 	}
 	for _, wt := range wts {
 		if wt == "" {
 			continue
+		}
+		if _, err := os.Stat(wt); errors.Is(err, os.ErrNotExist) {
+			continue // a worktree deleted without 'git worktree remove': its HEAD is kept
 		}
 		ptrs, err := a.indexPointers(ctx, wt)
 		if err != nil {
@@ -392,10 +405,12 @@ func (a *app) pruneRoots(ctx context.Context, r *repo, recentDays int) (*pruneRo
 		if _, err := a.git(ctx, dir, nil, "rev-parse", "--verify", "--quiet", "HEAD"); err == nil {
 			args = append(args, "HEAD")
 		}
-		if out, err := a.git(ctx, dir, nil, args...); err == nil {
-			for _, h := range strings.Fields(string(out)) {
-				addTo(&roots.kept, h)
-			}
+		out, err := a.git(ctx, dir, nil, args...)
+		if err != nil {
+			return nil, fmt.Errorf("list the recent history: %w", err)
+		}
+		for _, h := range strings.Fields(string(out)) {
+			addTo(&roots.kept, h)
 		}
 	}
 	return roots, nil
