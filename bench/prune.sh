@@ -10,14 +10,14 @@
 # BENCH_PRUNE_VERSIONS times: write version k of a float32 checkpoint
 # (`gen model`: each version changes 5% of the weights, in whole 1 MiB
 # tensors) and of a text-heavy CSV that grows by 1 MiB a version (`gen
-# textcsv`), commit it dated VERSIONS-k days ago, push. Then:
+# textcsv`), commit it dated (VERSIONS-k) x 25 hours ago, push. Then:
 #   - git status BENCH_PRUNE_STATUS times over one modified model, then
 #     the change discarded; then BENCH_PRUNE_DISCARDS more versions each
 #     looked at with git status and discarded (what a user inspecting
 #     retrains does): the store's size after each;
 #   - a local prune keeping the last BENCH_PRUNE_DAYS days: lode `git lode
 #     prune --recent DAYS`, Git LFS `git lfs prune` with
-#     lfs.fetchrecentcommitsdays=0 and lfs.pruneoffsetdays=DAYS (so that
+#     lfs.fetchrecentcommitsdays=DAYS and lfs.pruneoffsetdays=0 (so that
 #     it keeps the commits of the last DAYS days and the tip);
 #   - a pruned version checked out again (fetched from the remote);
 #   - the history squashed to its last commit, force-pushed, and `git lode
@@ -109,9 +109,10 @@ size() { printf 'size\t%s\t%s\t%s\n' "$1" "$2" "$(du -sb "$3" 2>/dev/null | cut 
 check() { printf 'check\t%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
 store_of() { if [[ $1 == lode ]]; then echo "$W/$1/.git/lode"; else echo "$W/$1/.git/lfs/objects"; fi; }
 remote_of() { if [[ $1 == lode ]]; then echo "$W/$1-server.git/lode"; else echo "$W/$1-server.git/lfs/objects"; fi; }
-commit_at() { # commit_at DAYS_AGO MSG
+commit_at() { # commit_at N MSG: dated N times 25 hours ago (a version a day, and
+	# never on the boundary of a retention counted in whole days)
 	local when
-	when=$(date -u -d "@$(($(date +%s) - $1 * 86400))" +%Y-%m-%dT%H:%M:%SZ)
+	when=$(date -u -d "@$(($(date +%s) - $1 * 90000))" +%Y-%m-%dT%H:%M:%SZ)
 	GIT_AUTHOR_DATE=$when GIT_COMMITTER_DATE=$when git commit -q -m "$2"
 }
 model() { "$GEN" model -size "$MODEL" -version "$1" -out "$2"; }
@@ -171,7 +172,7 @@ printf 'size\tstats_prunable\tlode\t%s\n' "$(sed -n 's/.*"prunable_bytes": \([0-
 tm prune_local lode bash -c "git lode prune --recent $DAYS 2>'$W/prune-lode.err'"
 sed 's/^/    /' "$W/prune-lode.err" >&2
 cd "$W/lfs"
-tm prune_local lfs bash -c "git -c lfs.fetchrecentcommitsdays=0 -c lfs.pruneoffsetdays=$DAYS lfs prune >'$W/prune-lfs.err' 2>&1"
+tm prune_local lfs bash -c "git -c lfs.fetchrecentcommitsdays=$DAYS -c lfs.pruneoffsetdays=0 lfs prune >'$W/prune-lfs.err' 2>&1"
 sed 's/^/    /' "$W/prune-lfs.err" >&2
 for tool in lode lfs; do size after_prune_store "$tool" "$(store_of $tool)"; done
 cd "$W/lode"
@@ -218,7 +219,7 @@ sz() { awk -F'\t' -v n="$1" -v t="$2" '$1 == "size" && $2 == n && $3 == t {print
 {
 	echo "## Store life cycle: retrain loop, prune (bench/prune.sh)"
 	echo
-	echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(git lfs version | cut -d' ' -f1), git-lode $(git -C "$ROOT" describe --always --dirty 2>/dev/null). $VERSIONS versions of a $MODEL float32 model (5% of the weights change each version, in whole 1 MiB tensors) and of a text CSV of $CSV_MB MiB growing 1 MiB a version; commit k dated $VERSIONS-k days ago, each pushed."
+	echo "$(date -u +%Y-%m-%d), $(nproc) cores, $(git lfs version | cut -d' ' -f1), git-lode $(git -C "$ROOT" describe --always --dirty 2>/dev/null). $VERSIONS versions of a $MODEL float32 model (5% of the weights change each version, in whole 1 MiB tensors) and of a text CSV of $CSV_MB MiB growing 1 MiB a version; commit k dated ($VERSIONS-k) x 25 h ago, each pushed."
 	echo
 	echo "| | lode | Git LFS |"
 	echo "| --- | --- | --- |"
