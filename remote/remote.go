@@ -70,6 +70,12 @@ type Info struct {
 type PutOptions struct {
 	// ContentType is a hint for back ends that record one.
 	ContentType string
+	// SHA256, if set, returns the SHA-256 of the content without reading
+	// src. A back end that must hash the content before sending it (S3
+	// signs the payload) uses it instead of reading src twice, so that src
+	// is read once, as the bytes go out (progress reported from src's
+	// reads then follows the upload).
+	SHA256 func() ([]byte, error)
 }
 
 // GetOptions adjust Get. The zero value is the default.

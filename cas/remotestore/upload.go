@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -17,8 +18,11 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// DefaultPackSize is the size at which upload packs are sealed.
-const DefaultPackSize = 64 << 20
+// DefaultPackSize is the size at which upload packs are sealed: the unit
+// in which an interrupted push resumes (a pack not yet published is sent
+// again whole). 16 MiB is also the most one coalesced read fetches, so
+// readers lose nothing to smaller packs; local packs stay at 64 MiB.
+const DefaultPackSize = 16 << 20
 
 // UploadOptions tune an Upload. TempDir is required.
 type UploadOptions struct {
@@ -235,7 +239,14 @@ func (s *Store) uploadPack(ctx context.Context, id cas.ID, f *os.File, idx []byt
 	if progress != nil {
 		src = &progressReader{r: f, report: progress}
 	}
-	if err := s.b.Put(ctx, packName(id), src, fi.Size(), remote.PutOptions{ContentType: "application/octet-stream"}); err != nil {
+	hash := func() ([]byte, error) {
+		h := sha256.New()
+		if _, err := io.Copy(h, io.NewSectionReader(f, 0, fi.Size())); err != nil {
+			return nil, err
+		}
+		return h.Sum(nil), nil
+	}
+	if err := s.b.Put(ctx, packName(id), src, fi.Size(), remote.PutOptions{ContentType: "application/octet-stream", SHA256: hash}); err != nil {
 		return fmt.Errorf("upload pack %s to %s: %w", id.Short(), s, err)
 	}
 	if err := s.b.Put(ctx, indexName(id), bytes.NewReader(idx), int64(len(idx)), remote.PutOptions{ContentType: "application/octet-stream"}); err != nil {

@@ -3,6 +3,7 @@ package s3
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,9 @@ import (
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/lodevcs/lode/remote"
 )
@@ -108,10 +111,31 @@ func (b *Backend) Put(ctx context.Context, name string, src io.ReaderAt, size in
 	if opts.ContentType != "" {
 		in.ContentType = aws.String(opts.ContentType)
 	}
-	if _, err := b.client.PutObject(ctx, in); err != nil {
+	var callOpts []func(*awss3.Options)
+	if opts.SHA256 != nil {
+		sum, err := opts.SHA256()
+		if err != nil {
+			return fmt.Errorf("s3 put %s: hash the content: %w", b.describe(name), err)
+		}
+		callOpts = append(callOpts, withPayloadHash(hex.EncodeToString(sum)))
+	}
+	if _, err := b.client.PutObject(ctx, in, callOpts...); err != nil {
 		return b.translate(ctx, "put", name, err)
 	}
 	return nil
+}
+
+// withPayloadHash gives the request signer the payload's SHA-256, so that
+// it does not read the whole body to compute it before sending.
+func withPayloadHash(hash string) func(*awss3.Options) {
+	return func(o *awss3.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("lodePayloadHash",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					return next.HandleFinalize(v4.SetPayloadHash(ctx, hash), in)
+				}), "ComputePayloadHash", middleware.Before)
+		})
+	}
 }
 
 // Get returns length bytes of name from off (length < 0: to the end).

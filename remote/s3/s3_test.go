@@ -3,6 +3,7 @@ package s3_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -314,4 +315,63 @@ func TestHostile(t *testing.T) {
 		cfg.AWS.HTTPClient = s3.NewHTTPClient(timeouts)
 		return newBackend(t, cfg, "bucket", "prefix")
 	}, remotetest.HostileOptions{})
+}
+
+// countingSrc counts the bytes read from it.
+type countingSrc struct {
+	r *bytes.Reader
+	n int64
+}
+
+func (c *countingSrc) ReadAt(b []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(b, off)
+	c.n += int64(n)
+	return n, err
+}
+
+// With the payload's SHA-256 given, the body is read once, as it is sent
+// (progress follows the upload); a wrong hash is refused by the server.
+func TestPutWithSHA256ReadsOnce(t *testing.T) {
+	env := servers.StartS3(t)
+	b := newBackend(t, testConfig(env), env.S3Bucket, servers.Prefix(t))
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("lode chunk "), 100000)
+	sum := sha256.Sum256(data)
+	for _, tc := range []struct {
+		name  string
+		hash  []byte
+		reads int64 // bytes read from the source
+		ok    bool
+	}{
+		{"none", nil, 2 * int64(len(data)), true},
+		{"given", sum[:], int64(len(data)), true},
+		{"wrong", make([]byte, 32), int64(len(data)), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := &countingSrc{r: bytes.NewReader(data)}
+			var opts remote.PutOptions
+			if tc.hash != nil {
+				opts.SHA256 = func() ([]byte, error) { return tc.hash, nil }
+			}
+			err := b.Put(ctx, "obj-"+tc.name, src, int64(len(data)), opts)
+			if (err == nil) != tc.ok {
+				t.Fatalf("put: %v", err)
+			}
+			if tc.ok && src.n != tc.reads {
+				t.Fatalf("read %d bytes of the source for %d of data; want %d", src.n, len(data), tc.reads)
+			}
+			if !tc.ok {
+				return
+			}
+			rc, err := b.Get(ctx, "obj-"+tc.name, 0, -1, remote.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(rc)
+			rc.Close()
+			if !bytes.Equal(got, data) {
+				t.Fatal("read back differs")
+			}
+		})
+	}
 }
