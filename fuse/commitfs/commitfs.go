@@ -189,8 +189,12 @@ func FSOptions(opts Options) *fs.Options {
 			EnableSymlinkCaching:     true,
 			ExplicitDataCacheControl: true,
 			DisableXAttrs:            true,
-			Debug:                    opts.Debug,
-			Logger:                   logger,
+			// Replies are served from memory (ReadResultData), which
+			// go-fuse would first try to splice through a pipe, and
+			// fail, on every read.
+			DisableSplice: true,
+			Debug:         opts.Debug,
+			Logger:        logger,
 		},
 	}
 }

@@ -56,7 +56,12 @@
 // A commit never changes, so the kernel may cache everything for as long as
 // it likes: entry, attribute and negative-lookup timeouts are a year;
 // files open with FOPEN_KEEP_CACHE, so pages read once are served by the
-// kernel to every later open without a request; directory listings use
+// kernel to every later open without a request, and with FOPEN_NOFLUSH,
+// so close(2) does not wait for a FLUSH round trip (nothing is ever
+// written); replies carry their data in the reply itself (splice is off:
+// every read is served from memory, and go-fuse's attempt to splice such
+// a reply costs system calls on every read for nothing); directory
+// listings use
 // FOPEN_CACHE_DIR; symlink targets are cached (EnableSymlinkCaching). The
 // mount asks for 1 MiB reads (max_read, capped by the kernel's fuse
 // max_pages_limit) and, as root, raises the mount's readahead from the
@@ -113,8 +118,9 @@
 //
 //   - every write operation (Setattr, Write, Create, Mkdir, Mknod, Link,
 //     Symlink, Unlink, Rmdir, Rename, Setxattr, Removexattr, Allocate,
-//     CopyFileRange, Fsync, Flush): the mount is read-only and the kernel
+//     CopyFileRange, Fsync): the mount is read-only and the kernel
 //     rejects them first; go-fuse's defaults answer ENOTSUP/ENOSYS;
+//   - Flush: files open with FOPEN_NOFLUSH, so the kernel never sends it;
 //   - Access: default_permissions makes the kernel decide;
 //   - Getxattr, Listxattr: git keeps no extended attributes; the mount
 //     disables them, so the kernel stops asking after the first ENOSYS;

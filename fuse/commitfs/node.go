@@ -389,12 +389,13 @@ func (b *blobNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 }
 
 // Open returns a handle that reads the blob on its first read. The kernel
-// keeps pages across opens (FOPEN_KEEP_CACHE).
+// keeps pages across opens (FOPEN_KEEP_CACHE) and closes without a FLUSH
+// (FOPEN_NOFLUSH).
 func (b *blobNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if errno := checkOpen(flags); errno != 0 {
 		return nil, 0, errno
 	}
-	return &blobHandle{n: b}, fuse.FOPEN_KEEP_CACHE, 0
+	return &blobHandle{n: b}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
 }
 
 // blobHandle is an open git file. It holds the whole blob once read.
@@ -464,12 +465,12 @@ func (l *lodeNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 
 // Open returns a handle with its own reader (so readahead follows each
 // handle's reads), opened on the first read. The kernel keeps pages across
-// opens (FOPEN_KEEP_CACHE).
+// opens (FOPEN_KEEP_CACHE) and closes without a FLUSH (FOPEN_NOFLUSH).
 func (l *lodeNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if errno := checkOpen(flags); errno != 0 {
 		return nil, 0, errno
 	}
-	return &lodeHandle{n: l, opening: make(chan struct{}, 1)}, fuse.FOPEN_KEEP_CACHE, 0
+	return &lodeHandle{n: l, opening: make(chan struct{}, 1)}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
 }
 
 // lodeHandle is an open lode file.

@@ -1,0 +1,84 @@
+package commitfs
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+)
+
+// opcodes counts the FUSE requests a mount receives, from go-fuse's debug
+// log (Options.Debug).
+type opcodes struct {
+	mu     sync.Mutex // guards counts
+	counts map[string]int
+}
+
+var requestLine = regexp.MustCompile(`^rx \d+: ([A-Z_]+)`)
+
+func (o *opcodes) logf(format string, args ...any) {
+	m := requestLine.FindStringSubmatch(fmt.Sprintf(format, args...))
+	if m == nil {
+		return
+	}
+	o.mu.Lock()
+	o.counts[m[1]]++
+	o.mu.Unlock()
+}
+
+// take returns the counts so far and starts again from zero.
+func (o *opcodes) take() map[string]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c := o.counts
+	o.counts = map[string]int{}
+	return c
+}
+
+// smallDir is a tree of one directory of n small lode files, f000 ... .
+func smallDir(n int) (*memObjects, Hash, *fakeFiles, []*fakeFile) {
+	files := newFakeFiles()
+	m := newMemObjects()
+	var es []Entry
+	var ffs []*fakeFile
+	for i := range n {
+		f := files.add(fmt.Sprintf("small%d", i), int64(2<<10+i*100))
+		ffs = append(ffs, f)
+		es = append(es, Entry{Name: fmt.Sprintf("f%03d", i), Mode: ModeRegular, Hash: m.blob(f.ptr.Encode())})
+	}
+	root := m.tree(Entry{Name: "dir", Mode: ModeDir, Hash: m.tree(es...)})
+	return m, root, files, ffs
+}
+
+// TestSmallFileRequests checks what reading a small file costs in FUSE
+// requests once its directory is listed: an open, one read and a release;
+// no FLUSH (FOPEN_NOFLUSH), and a second read of it none at all.
+func TestSmallFileRequests(t *testing.T) {
+	m, root, files, ffs := smallDir(3)
+	ops := &opcodes{counts: map[string]int{}}
+	_, dir := mount(t, Options{Root: root, Objects: m, Files: files, Debug: true, Logf: ops.logf})
+	if _, err := os.ReadDir(filepath.Join(dir, "dir")); err != nil {
+		t.Fatal(err)
+	}
+	ops.take()
+	name := filepath.Join(dir, "dir", "f001")
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ffs[1].content(0, ffs[1].ptr.Size); string(b) != string(want) {
+		t.Fatalf("read %d bytes, not the file's %d", len(b), len(want))
+	}
+	got := ops.take()
+	if got["FLUSH"] != 0 || got["OPEN"] != 1 || got["READ"] != 1 {
+		t.Errorf("reading a small file cost %v; want one OPEN and one READ, no FLUSH", got)
+	}
+	if _, err := os.ReadFile(name); err != nil {
+		t.Fatal(err)
+	}
+	if got := ops.take(); got["READ"] != 0 {
+		t.Errorf("a second read of the file reached the server: %v", got)
+	}
+}
