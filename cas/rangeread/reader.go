@@ -129,10 +129,15 @@ type File struct {
 // store when there, else from the remote (one request), and is checked
 // against p: a version 2 pointer binds it, so every byte a read returns is
 // the file's; for a version 1 pointer, Open reads the whole file once and
-// checks it against the oid before it serves any of it.
+// checks it against the oid before it serves any of it. A file of one
+// chunk (most small files) has no chunk list to read: its one chunk is the
+// oid, so opening it costs nothing.
 func (s *Source) Open(ctx context.Context, p pointer.Pointer) (*File, error) {
 	if p.Size == 0 {
 		return &File{s: s, oid: p.OID, info: &fileInfo{m: &manifest.Manifest{OID: p.OID}}}, nil
+	}
+	if p.SingleChunk() {
+		return &File{s: s, oid: p.OID, info: &fileInfo{m: manifest.Single(p.OID, p.Size)}}, nil
 	}
 	s.mu.Lock()
 	info, ok := s.manifests[p.OID]
@@ -252,37 +257,48 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 
 // chunk returns chunk i decoded, from the memory cache, the local store,
 // the disk cache or, failing all, the remote. Concurrent calls for one
-// chunk share one load.
+// chunk share one load. Every chunk it returns has the id and the length
+// the chunk list gives (a chunk list bound to its pointer may still claim
+// a length its chunk does not have).
 func (f *File) chunk(ctx context.Context, i int) ([]byte, error) {
 	s := f.s
 	c := f.info.m.Chunks[i]
-	if b, ok := s.mem.get(c.ID); ok {
-		return b, nil
-	}
-	v, err, _ := s.loads.Do(string(c.ID[:]), func() (any, error) {
-		if b, ok := s.mem.get(c.ID); ok {
+	b, ok := s.mem.get(c.ID)
+	if !ok {
+		v, err, _ := s.loads.Do(string(c.ID[:]), func() (any, error) {
+			if b, ok := s.mem.get(c.ID); ok {
+				return b, nil
+			}
+			b, err := f.load(ctx, i)
+			if err != nil {
+				return nil, err
+			}
+			s.mem.put(c.ID, b)
 			return b, nil
-		}
-		b, err := f.load(ctx, i)
+		})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("file %s at offset %d: %w", f.oid.Short(), c.Offset, err)
 		}
-		if len(b) != int(c.Len) {
-			return nil, fmt.Errorf("%w: chunk %s has %d bytes, manifest says %d", cas.ErrCorrupt, c.ID.Short(), len(b), c.Len)
-		}
-		s.mem.put(c.ID, b)
-		return b, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("file %s at offset %d: %w", f.oid.Short(), c.Offset, err)
+		b = v.([]byte)
 	}
-	return v.([]byte), nil
+	if len(b) != int(c.Len) {
+		return nil, fmt.Errorf("file %s at offset %d: %w: chunk %s has %d bytes, the chunk list says %d", f.oid.Short(), c.Offset, cas.ErrCorrupt, c.ID.Short(), len(b), c.Len)
+	}
+	return b, nil
 }
 
 // load reads chunk i from the local store, the disk cache or the remote.
 func (f *File) load(ctx context.Context, i int) ([]byte, error) {
 	s := f.s
 	id := f.info.m.Chunks[i].ID
+	if s.r == nil && s.disk == nil {
+		// The local store is the only place: no need to ask whether it
+		// has the chunk before getting it.
+		if s.st == nil {
+			return nil, fmt.Errorf("chunk %s: %w (no store, no remote)", id.Short(), cas.ErrNotFound)
+		}
+		return s.st.Get(ctx, id)
+	}
 	if ok, _ := s.has(ctx, id); ok {
 		b, err := s.st.Get(ctx, id)
 		if !errors.Is(err, cas.ErrCorrupt) || s.r == nil {
@@ -341,6 +357,9 @@ func (s *Source) available(ctx context.Context, id cas.ID) bool {
 // [first, last] that are not available locally. Chunks another goroutine
 // is already fetching are waited for, not fetched twice.
 func (f *File) ensure(ctx context.Context, first, last int) error {
+	if f.s.r == nil {
+		return nil // nothing to fetch: chunk reads the local copies
+	}
 	return f.plan(ctx, first, last).run(ctx, true)
 }
 
