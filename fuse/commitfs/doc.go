@@ -8,7 +8,12 @@
 //
 //   - a tree (mode 040000) is a directory, read from Objects on its first
 //     lookup or listing, never before: mounting reads nothing, so a tree of
-//     any size mounts in the time the kernel takes (a few milliseconds);
+//     any size mounts in the time the kernel takes (a few milliseconds).
+//     A lookup reads the head of its entry's blob (BlobHead: the size, and
+//     the content when small enough to be a pointer); the first listing
+//     reads the heads of all the directory's files and symlinks in one
+//     pass, so that the lookups that follow it (READDIRPLUS, stat, open)
+//     read nothing;
 //   - a blob (100644, 100755) that is a lode pointer (at most
 //     pointer.MaxLen bytes, and pointer.Parse accepts it) is a regular file
 //     of the pointer's size, whose bytes come from Files: every open file
@@ -68,8 +73,10 @@
 // kernel's default 128 KiB to 1 MiB (the FUSE init reply can only lower
 // it), so a sequential read arrives as 1 MiB requests, up to 64 in flight.
 // The package itself keeps only what a node needs: a directory's entries
-// once read, and an open git file's bytes while it is open. Chunk caching
-// and readahead of lode files belong to Files (transfer.Source).
+// and their blob heads (size, pointer, or content of a blob small enough
+// to be one) once read, and an open git file's bytes while it is open.
+// Chunk caching and readahead of lode files belong to Files
+// (rangeread.Source).
 //
 // # Errors
 //

@@ -353,6 +353,8 @@ type memObjects struct {
 	blobs    map[Hash][]byte
 	fail     map[Hash]error // every read of the object fails
 	failRead map[Hash]error // ReadBlob fails (BlobHead works)
+
+	heads atomic.Int64 // BlobHead calls
 }
 
 func newMemObjects() *memObjects {
@@ -394,6 +396,7 @@ func (m *memObjects) ReadTree(ctx context.Context, h Hash) ([]Entry, error) {
 }
 
 func (m *memObjects) BlobHead(ctx context.Context, h Hash, max int64) (int64, []byte, error) {
+	m.heads.Add(1)
 	if err := m.fail[h]; err != nil {
 		return 0, nil, err
 	}

@@ -146,10 +146,66 @@ type dirNode struct {
 	tree      Hash
 	submodule bool // a gitlink: tree is a commit of another repository, never read
 
-	mu      sync.Mutex // guards loaded, entries, index; held while the tree is read
+	mu      sync.Mutex // guards loaded, entries, index, heads, listed; held while the tree or heads are read
 	loaded  bool
 	entries []Entry        // valid names that git would check out, in git's order
 	index   map[string]int // name -> position in entries
+	heads   []head         // heads[i] is entries[i]'s blob head, once read
+	listed  bool           // every head was read (or tried) for a listing
+}
+
+// headKind says what a blob shows as.
+type headKind uint8
+
+const (
+	headPlain   headKind = iota // a file whose content is its blob
+	headLode                    // a lode pointer: the file it names
+	headDamaged                 // starts like a lode pointer, does not parse
+	headLink                    // a symlink's target
+)
+
+// head is what a lookup needs of a file's or symlink's blob: its size and,
+// for a small one, its content, read once. A pointer is kept parsed.
+type head struct {
+	read    bool
+	kind    headKind
+	size    int64
+	content []byte          // headPlain: the blob if small enough to be a pointer; headLink: the target if read
+	ptr     pointer.Pointer // headLode
+	err     error           // headDamaged: why pointer.Parse refused it
+}
+
+// needsHead reports whether entries of mode m have a blob head to read:
+// files and symlinks.
+func needsHead(m uint32) bool {
+	switch m & syscall.S_IFMT {
+	case ModeDir, ModeSubmodule:
+		return false
+	}
+	return true
+}
+
+// readHead reads the head of e's blob.
+func (f *filesys) readHead(ctx context.Context, e Entry) (head, error) {
+	if e.Mode&syscall.S_IFMT == ModeSymlink {
+		size, target, err := f.objects.BlobHead(ctx, e.Hash, maxLinkHead)
+		return head{read: true, kind: headLink, size: size, content: target}, err
+	}
+	size, b, err := f.objects.BlobHead(ctx, e.Hash, pointer.MaxLen)
+	if err != nil {
+		return head{}, err
+	}
+	h := head{read: true, kind: headPlain, size: size, content: b}
+	if b != nil && pointer.MightBe(b) {
+		ptr, err := pointer.Parse(b)
+		switch {
+		case err == nil:
+			return head{read: true, kind: headLode, size: ptr.Size, ptr: ptr}, nil
+		case !errors.Is(err, pointer.ErrNotPointer):
+			return head{read: true, kind: headDamaged, err: err}, nil
+		}
+	}
+	return h, nil
 }
 
 // load returns the directory's entries, reading the tree the first time.
@@ -157,6 +213,10 @@ type dirNode struct {
 func (d *dirNode) load(ctx context.Context) ([]Entry, map[string]int, syscall.Errno) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.loadLocked(ctx)
+}
+
+func (d *dirNode) loadLocked(ctx context.Context) ([]Entry, map[string]int, syscall.Errno) {
 	if d.loaded || d.submodule {
 		return d.entries, d.index, 0
 	}
@@ -178,8 +238,51 @@ func (d *dirNode) load(ctx context.Context) ([]Entry, map[string]int, syscall.Er
 		index[e.Name] = len(entries)
 		entries = append(entries, e)
 	}
-	d.entries, d.index, d.loaded = entries, index, true
+	d.entries, d.index, d.heads, d.loaded = entries, index, make([]head, len(entries)), true
 	return entries, index, 0
+}
+
+// list loads the directory and reads the heads of all its files and
+// symlinks in one pass, so that the lookups of a listing (READDIRPLUS
+// looks up every entry, and ls -l or find would next) need no object
+// reads. A head that cannot be read is left for its lookup, which tries
+// again and reports the error.
+func (d *dirNode) list(ctx context.Context) ([]Entry, syscall.Errno) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	entries, _, errno := d.loadLocked(ctx)
+	if errno != 0 || d.listed {
+		return entries, errno
+	}
+	for i, e := range entries {
+		if d.heads[i].read || !needsHead(e.Mode) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return entries, 0 // the lookups read the rest
+		}
+		if h, err := d.fsys.readHead(ctx, e); err == nil {
+			d.heads[i] = h
+		}
+	}
+	d.listed = true
+	return entries, 0
+}
+
+// headOf returns the head of entry i, reading it if no listing or earlier
+// lookup did.
+func (d *dirNode) headOf(ctx context.Context, i int) (head, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if h := d.heads[i]; h.read {
+		return h, nil
+	}
+	h, err := d.fsys.readHead(ctx, d.entries[i])
+	if err != nil {
+		return head{}, err
+	}
+	d.heads[i] = h
+	return h, nil
 }
 
 func (d *dirNode) fillAttr(a *fuse.Attr) {
@@ -195,9 +298,10 @@ func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrO
 }
 
 // Lookup finds name in the directory. A file's size takes one read of its
-// blob's header (and of its content, when small enough to be a pointer).
+// blob's header (and of its content, when small enough to be a pointer),
+// unless a listing of the directory read it already.
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	entries, index, errno := d.load(ctx)
+	_, index, errno := d.load(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -205,7 +309,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	return d.child(ctx, entries[i], out)
+	return d.child(ctx, i, out)
 }
 
 // attrNode is a node that can report its attributes.
@@ -214,8 +318,9 @@ type attrNode interface {
 	fillAttr(a *fuse.Attr)
 }
 
-// child makes the node for entry e.
-func (d *dirNode) child(ctx context.Context, e Entry, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+// child makes the node for entry i.
+func (d *dirNode) child(ctx context.Context, i int, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	e := d.entries[i] // set once by load, then read-only
 	p := childPath(d.path, e.Name)
 	ino, gen := identity(p)
 	info := nodeInfo{fsys: d.fsys, path: p, ino: ino}
@@ -225,30 +330,26 @@ func (d *dirNode) child(ctx context.Context, e Entry, out *fuse.EntryOut) (*fs.I
 		ops = &dirNode{node: node{nodeInfo: info}, tree: e.Hash}
 	case ModeSubmodule:
 		ops = &dirNode{node: node{nodeInfo: info}, tree: e.Hash, submodule: true}
-	case ModeSymlink:
-		size, head, err := d.fsys.objects.BlobHead(ctx, e.Hash, maxLinkHead)
+	default: // a file or a symlink
+		h, err := d.headOf(ctx, i)
 		if err != nil {
-			return nil, d.fsys.fail(ctx, err, "read symlink /%s (blob %s)", p, e.Hash)
-		}
-		ops = &linkNode{node: node{nodeInfo: info}, blob: e.Hash, size: size, target: head}
-	default: // regular or executable file
-		size, head, err := d.fsys.objects.BlobHead(ctx, e.Hash, pointer.MaxLen)
-		if err != nil {
-			return nil, d.fsys.fail(ctx, err, "read file /%s (blob %s)", p, e.Hash)
+			what := "file"
+			if e.Mode&syscall.S_IFMT == ModeSymlink {
+				what = "symlink"
+			}
+			return nil, d.fsys.fail(ctx, err, "read %s /%s (blob %s)", what, p, e.Hash)
 		}
 		exec := e.Mode&0o111 != 0
-		if head != nil && pointer.MightBe(head) {
-			ptr, err := pointer.Parse(head)
-			if err == nil {
-				ops = &lodeNode{node: node{nodeInfo: info}, ptr: ptr, exec: exec}
-				break
-			}
-			if !errors.Is(err, pointer.ErrNotPointer) {
-				ops = &damagedNode{node: node{nodeInfo: info}, blob: e.Hash, exec: exec, err: err}
-				break
-			}
+		switch h.kind {
+		case headLink:
+			ops = &linkNode{node: node{nodeInfo: info}, blob: e.Hash, size: h.size, target: h.content}
+		case headLode:
+			ops = &lodeNode{node: node{nodeInfo: info}, ptr: h.ptr, exec: exec}
+		case headDamaged:
+			ops = &damagedNode{node: node{nodeInfo: info}, blob: e.Hash, exec: exec, err: h.err}
+		default:
+			ops = &blobNode{node: node{nodeInfo: info}, blob: e.Hash, size: h.size, exec: exec, content: h.content}
 		}
-		ops = &blobNode{node: node{nodeInfo: info}, blob: e.Hash, size: size, exec: exec, content: head}
 	}
 	var attr fuse.Attr
 	ops.fillAttr(&attr)
@@ -279,7 +380,7 @@ func (h *dirHandle) build(ctx context.Context) syscall.Errno {
 	if h.list != nil {
 		return 0
 	}
-	entries, _, errno := h.d.load(ctx)
+	entries, errno := h.d.list(ctx)
 	if errno != 0 {
 		return errno
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+
+	"github.com/hanwen/go-fuse/v2/fs"
 )
 
 // opcodes counts the FUSE requests a mount receives, from go-fuse's debug
@@ -80,5 +82,67 @@ func TestSmallFileRequests(t *testing.T) {
 	}
 	if got := ops.take(); got["READ"] != 0 {
 		t.Errorf("a second read of the file reached the server: %v", got)
+	}
+}
+
+// TestListingReadsHeadsOnce checks that a listing reads the blob head of
+// every file once, in one pass, and that the lookups that follow need no
+// object reads: neither those of the listing itself (READDIRPLUS), nor
+// stat or open of every entry, nor the lookups again after the kernel
+// dropped its entries. A lookup before any listing reads only its own
+// entry's head, which the listing does not read again.
+func TestListingReadsHeadsOnce(t *testing.T) {
+	requireFUSE(t)
+	m, root, files, ffs := smallDir(50)
+	opts := Options{Root: root, Objects: m, Files: files}
+	top, err := NewRoot(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	srv, err := fs.Mount(dir, top, FSOptions(opts))
+	if err != nil {
+		skipOrFail(t, fmt.Sprintf("cannot mount FUSE here: %v", err))
+	}
+	t.Cleanup(func() { _ = srv.Unmount() })
+	d := filepath.Join(dir, "dir")
+	if fi, err := os.Stat(filepath.Join(d, "f007")); err != nil || fi.Size() != ffs[7].ptr.Size {
+		t.Fatalf("stat f007: %v, %v", fi, err)
+	}
+	if n := m.heads.Load(); n != 1 {
+		t.Fatalf("a lookup read %d blob heads, want 1", n)
+	}
+	es, err := os.ReadDir(d)
+	if err != nil || len(es) != len(ffs) {
+		t.Fatalf("ReadDir: %d entries, %v", len(es), err)
+	}
+	statAll := func() {
+		t.Helper()
+		for i, e := range es {
+			fi, err := os.Stat(filepath.Join(d, e.Name()))
+			if err != nil || fi.Size() != ffs[i].ptr.Size {
+				t.Fatalf("%s: %v, %v; want size %d", e.Name(), fi, err, ffs[i].ptr.Size)
+			}
+		}
+	}
+	statAll()
+	if n := m.heads.Load(); n != int64(len(ffs)) {
+		t.Fatalf("after the listing %d blob heads were read, want each of the %d once", n, len(ffs))
+	}
+	// The kernel forgets the names (as under memory pressure): each
+	// stat is a LOOKUP again, answered from the directory's heads.
+	sub := top.EmbeddedInode().GetChild("dir")
+	for _, e := range es {
+		if errno := sub.NotifyEntry(e.Name()); errno != 0 {
+			t.Fatalf("invalidate %s: %v", e.Name(), errno)
+		}
+	}
+	statAll()
+	b, err := os.ReadFile(filepath.Join(d, "f042"))
+	if err != nil || string(b) != string(ffs[42].content(0, ffs[42].ptr.Size)) {
+		t.Fatalf("read f042: %d bytes, %v", len(b), err)
+	}
+	if n := m.heads.Load(); n != int64(len(ffs)) {
+		t.Fatalf("lookups and reads after the listing read %d more blob heads", n-int64(len(ffs)))
 	}
 }
