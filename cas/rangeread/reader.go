@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -452,14 +453,129 @@ func (f *File) fetchRun(ctx context.Context, first, last int) error {
 			s.fetchReqs.Add(1)
 		},
 	}, func(o remotestore.Object) error {
-		raw := bytes.Clone(o.Raw)
-		s.mem.put(o.ID, raw)
-		if s.disk != nil {
-			s.disk.Put(o.ID, raw)
-		}
+		s.keep(o.ID, bytes.Clone(o.Raw))
 		return nil
 	})
 	return err
+}
+
+// Prefetch makes the files ps point to cheap to read soon (the files a
+// reader is about to read: the next files of a directory read in order).
+// It returns at once and works in the background: it gets each file's
+// chunk list (none to get for a file of one chunk) and takes the chunks,
+// in order, into the memory cache, from the local store or the disk
+// cache, or from the remote in one Read for all the chunks of ps that are
+// nowhere else (which coalesces the chunks that sit together in a pack).
+// Every chunk is checked against its id on the way, as a read would; one
+// that cannot be got is left for the read to report. It takes at most an
+// eighth of the memory cache (prefetchShare), the chunks of ps in order up
+// to the first that does not fit, so that they are still there when read. Version 1 pointers
+// are skipped: opening one reads the whole file. Prefetch shares its
+// goroutines with readahead (SourceOptions.Prefetchers); when all are
+// busy it does nothing and returns false.
+func (s *Source) Prefetch(ps []pointer.Pointer) bool {
+	select {
+	case s.prefetch <- struct{}{}:
+	default:
+		return false
+	}
+	ps = slices.Clone(ps)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.prefetch }()
+		s.prefetchFiles(s.ctx, ps)
+	}()
+	return true
+}
+
+// prefetchShare is the part of the memory cache one Prefetch may fill: one
+// in prefetchShare bytes.
+const prefetchShare = 8
+
+// prefetchFiles does the work of Prefetch.
+func (s *Source) prefetchFiles(ctx context.Context, ps []pointer.Pointer) {
+	type want struct {
+		f *File
+		i int
+	}
+	var wants []want
+	budget := s.mem.max / prefetchShare
+files:
+	for _, p := range ps {
+		if p.V1 || p.Size == 0 {
+			continue
+		}
+		f, err := s.Open(ctx, p)
+		if err != nil {
+			continue // the read reports it
+		}
+		for i, c := range f.info.m.Chunks {
+			if budget < int64(c.Len) {
+				break files
+			}
+			budget -= int64(c.Len)
+			wants = append(wants, want{f, i})
+		}
+	}
+	if s.r != nil {
+		// One request for everything that is nowhere but on the
+		// remote. Readers of these chunks wait for it.
+		ids := make([]cas.ID, 0, len(wants))
+		for _, w := range wants {
+			ids = append(ids, w.f.info.m.Chunks[w.i].ID)
+		}
+		s.fetchMissing(ctx, ids)
+	}
+	for _, w := range wants {
+		if ctx.Err() != nil {
+			return
+		}
+		_, _ = w.f.chunk(ctx, w.i)
+	}
+}
+
+// fetchMissing reads from the remote, in one Read, the chunks of ids that
+// are neither available locally nor being fetched already, and keeps them
+// in the caches. Failures are left for the reads to meet.
+func (s *Source) fetchMissing(ctx context.Context, ids []cas.ID) {
+	var mine []remotestore.Want
+	s.mu.Lock()
+	for _, id := range ids {
+		if _, ok := s.inflight[id]; ok || s.available(ctx, id) {
+			continue
+		}
+		s.inflight[id] = make(chan struct{})
+		mine = append(mine, remotestore.ChunkWant(id))
+	}
+	s.mu.Unlock()
+	if len(mine) == 0 {
+		return
+	}
+	_ = s.r.Read(ctx, mine, remotestore.ReadOptions{
+		Progress: func(n int64) {
+			s.fetched.Add(n)
+			s.fetchReqs.Add(1)
+		},
+		OnFail: func(remotestore.Want, error) {},
+	}, func(o remotestore.Object) error {
+		s.keep(o.ID, bytes.Clone(o.Raw))
+		return nil
+	})
+	s.mu.Lock()
+	for _, w := range mine {
+		close(s.inflight[w.ID])
+		delete(s.inflight, w.ID)
+	}
+	s.mu.Unlock()
+}
+
+// keep puts a verified chunk fetched from the remote in the caches.
+func (s *Source) keep(id cas.ID, raw []byte) {
+	s.mem.put(id, raw)
+	if s.disk != nil {
+		s.disk.Put(id, raw)
+	}
 }
 
 // Reader reads one file sequentially or at random, as one open file handle

@@ -65,6 +65,18 @@ type Files interface {
 	Open(ctx context.Context, p pointer.Pointer) (LodeFile, error)
 }
 
+// Prefetcher is an optional interface of Files. Prefetch is told of lode
+// files that are likely to be read soon (the next small files of a
+// directory whose files are being read in order) and may start reading
+// them in the background, so that their first reads find them in memory.
+// It must return at once, bound the memory and goroutines it uses, and
+// report false if it did not take the work (too much in flight already):
+// the files are then offered again with a later read. It is called from
+// many goroutines at once; ps is not used after it returns.
+type Prefetcher interface {
+	Prefetch(ps []pointer.Pointer) bool
+}
+
 // LodeFile is a file opened through Files. Size must equal the pointer's
 // size.
 type LodeFile interface {

@@ -76,7 +76,12 @@
 // and their blob heads (size, pointer, or content of a blob small enough
 // to be one) once read, and an open git file's bytes while it is open.
 // Chunk caching and readahead of lode files belong to Files
-// (rangeread.Source).
+// (rangeread.Source). When the files of a directory are read in order (a
+// handle's first read comes right after the previous file's, within a few
+// entries), the small lode files that follow in listing order are offered,
+// a batch of up to 1 MiB at a time, to Files' Prefetch (see Prefetcher),
+// so that they are in memory by the time they are read; random reads
+// offer nothing.
 //
 // # Errors
 //

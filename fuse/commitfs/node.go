@@ -146,12 +146,78 @@ type dirNode struct {
 	tree      Hash
 	submodule bool // a gitlink: tree is a commit of another repository, never read
 
-	mu      sync.Mutex // guards loaded, entries, index, heads, listed; held while the tree or heads are read
+	mu      sync.Mutex // guards the fields below; held while the tree or heads are read
 	loaded  bool
 	entries []Entry        // valid names that git would check out, in git's order
 	index   map[string]int // name -> position in entries
 	heads   []head         // heads[i] is entries[i]'s blob head, once read
 	listed  bool           // every head was read (or tried) for a listing
+
+	// Prefetch (see reading): entries are read in order up to next;
+	// those before ahead were offered to Files' Prefetch; a read of
+	// entry mid or later offers the next batch.
+	next, ahead, mid int
+}
+
+// Prefetch bounds: while a directory's files are read in order, the lode
+// files after the one being read are offered to Files' Prefetch in
+// batches of up to prefetchBatch bytes, each file of at most prefetchFile
+// bytes (a larger file stops the batch: it has its own readahead).
+// reorderSlack is how far back a read may go and still count as in order
+// (readers in parallel finish slightly out of order).
+const (
+	prefetchBatch = 1 << 20
+	prefetchFile  = 1 << 20
+	reorderSlack  = 16
+)
+
+// reading is told that lode file entry i is being read (a handle's first
+// read). If the directory's files are being read in order (entry i comes
+// right after the last read, or within what was prefetched), and the
+// reader has passed the middle of the last batch, it offers the next
+// batch of small lode files, in listing order, to Files' Prefetch. Only
+// entries whose heads are known (the directory was listed, or they were
+// looked up) are offered. It never waits: with the directory busy (a
+// listing reading heads) it does nothing.
+func (d *dirNode) reading(i int) {
+	p, ok := d.fsys.files.(Prefetcher)
+	if !ok || !d.mu.TryLock() {
+		return
+	}
+	defer d.mu.Unlock()
+	switch {
+	case i < d.next && i >= d.next-reorderSlack:
+		return // out of order, but close: neither in order nor a jump
+	case i >= d.next && (i <= d.next+1 || i < d.ahead):
+		d.next = i + 1
+	default: // a jump: not reading in order (yet)
+		d.next, d.ahead, d.mid = i+1, i+1, i+1
+		return
+	}
+	if i < d.mid {
+		return
+	}
+	start := max(d.ahead, i+1)
+	end := start
+	var ps []pointer.Pointer
+	var bytes int64
+	for ; end < len(d.entries) && bytes < prefetchBatch; end++ {
+		h := d.heads[end]
+		if !needsHead(d.entries[end].Mode) {
+			continue
+		}
+		if !h.read || h.kind == headLode && h.ptr.Size > prefetchFile {
+			break
+		}
+		if h.kind == headLode && h.ptr.Size > 0 {
+			ps = append(ps, h.ptr)
+			bytes += h.ptr.Size
+		}
+	}
+	if len(ps) > 0 && !p.Prefetch(ps) {
+		return // busy: offered again with the next read
+	}
+	d.ahead, d.mid = end, i+1+(end-i)/2
 }
 
 // headKind says what a blob shows as.
@@ -344,7 +410,7 @@ func (d *dirNode) child(ctx context.Context, i int, out *fuse.EntryOut) (*fs.Ino
 		case headLink:
 			ops = &linkNode{node: node{nodeInfo: info}, blob: e.Hash, size: h.size, target: h.content}
 		case headLode:
-			ops = &lodeNode{node: node{nodeInfo: info}, ptr: h.ptr, exec: exec}
+			ops = &lodeNode{node: node{nodeInfo: info}, ptr: h.ptr, exec: exec, dir: d, index: i}
 		case headDamaged:
 			ops = &damagedNode{node: node{nodeInfo: info}, blob: e.Hash, exec: exec, err: h.err}
 		default:
@@ -548,8 +614,10 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 // the pointer names, read through Files.
 type lodeNode struct {
 	node
-	ptr  pointer.Pointer
-	exec bool
+	ptr   pointer.Pointer
+	exec  bool
+	dir   *dirNode // the directory it is in, whose prefetch it drives
+	index int      // its position in dir.entries
 }
 
 func (l *lodeNode) fillAttr(a *fuse.Attr) {
@@ -607,6 +675,7 @@ func (h *lodeHandle) reader(ctx context.Context) (RangeReader, error) {
 	if r := h.current(); r != nil {
 		return r, nil
 	}
+	h.n.dir.reading(h.n.index)
 	f, err := h.n.fsys.files.Open(ctx, h.n.ptr)
 	if err != nil {
 		return nil, err

@@ -5,10 +5,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/lodevcs/lode/cas/pointer"
 )
 
 // opcodes counts the FUSE requests a mount receives, from go-fuse's debug
@@ -45,8 +48,9 @@ func smallDir(n int) (*memObjects, Hash, *fakeFiles, []*fakeFile) {
 	m := newMemObjects()
 	var es []Entry
 	var ffs []*fakeFile
+	pat := newPattern(uint64(n))
 	for i := range n {
-		f := files.add(fmt.Sprintf("small%d", i), int64(2<<10+i*100))
+		f := files.addPattern(fmt.Sprintf("small%d", i), int64(2<<10+i*100), pat)
 		ffs = append(ffs, f)
 		es = append(es, Entry{Name: fmt.Sprintf("f%03d", i), Mode: ModeRegular, Hash: m.blob(f.ptr.Encode())})
 	}
@@ -144,5 +148,116 @@ func TestListingReadsHeadsOnce(t *testing.T) {
 	}
 	if n := m.heads.Load(); n != int64(len(ffs)) {
 		t.Fatalf("lookups and reads after the listing read %d more blob heads", n-int64(len(ffs)))
+	}
+}
+
+// recordingFiles is fakeFiles that records what it is asked to prefetch,
+// and takes it or not as busy says.
+type recordingFiles struct {
+	*fakeFiles
+	mu     sync.Mutex // guards offers, busy
+	offers [][]pointer.Pointer
+	busy   bool
+}
+
+func (r *recordingFiles) Prefetch(ps []pointer.Pointer) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.offers = append(r.offers, slices.Clone(ps))
+	return !r.busy
+}
+
+func (r *recordingFiles) setBusy(b bool) {
+	r.mu.Lock()
+	r.busy = b
+	r.mu.Unlock()
+}
+
+// take returns the offers so far and forgets them.
+func (r *recordingFiles) take() [][]pointer.Pointer {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	o := r.offers
+	r.offers = nil
+	return o
+}
+
+// TestPrefetchNextFiles checks that reading the files of a listed
+// directory in order offers the files after the one being read to
+// Prefetch, in listing order and in batches, before they are read; that
+// an offer refused (busy) is made again with the next read; and that
+// reads out of order offer nothing.
+func TestPrefetchNextFiles(t *testing.T) {
+	m, root, fake, ffs := smallDir(200)
+	files := &recordingFiles{fakeFiles: fake}
+	_, dir := mount(t, Options{Root: root, Objects: m, Files: files})
+	d := filepath.Join(dir, "dir")
+	if _, err := os.ReadDir(d); err != nil {
+		t.Fatal(err)
+	}
+	read := func(i int) {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(d, fmt.Sprintf("f%03d", i)))
+		if err != nil || len(b) != int(ffs[i].ptr.Size) {
+			t.Fatalf("read f%03d: %d bytes, %v", i, len(b), err)
+		}
+	}
+	oids := func(offers [][]pointer.Pointer) []int {
+		var idx []int
+		for _, o := range offers {
+			for _, p := range o {
+				idx = append(idx, slices.IndexFunc(ffs, func(f *fakeFile) bool { return f.ptr == p }))
+			}
+		}
+		return idx
+	}
+
+	read(0)
+	got := oids(files.take())
+	if len(got) == 0 || got[0] != 1 {
+		t.Fatalf("reading f000 offered %v; want f001 and those after it", got)
+	}
+	for k, i := range got {
+		if i != k+1 {
+			t.Fatalf("reading f000 offered %v; want f001, f002, ... in order", got)
+		}
+	}
+	next := got[len(got)-1] + 1
+	// Reading on within the batch offers nothing until past its middle,
+	// then the next batch, which starts where the first ended.
+	var more []int
+	for i := 1; i < next && len(more) == 0; i++ {
+		read(i)
+		more = oids(files.take())
+		if len(more) > 0 && i < next/2 {
+			t.Fatalf("read f%03d, before the middle of the batch ending at %d, and got an offer", i, next)
+		}
+	}
+	if len(more) == 0 || more[0] != next {
+		t.Fatalf("reading the first batch in order offered %v next; want files from f%03d", more, next)
+	}
+
+	// Busy: the offer is refused, and made again with the next read.
+	files.setBusy(true)
+	i := next
+	var refused []int
+	for ; i <= more[len(more)-1] && len(refused) == 0; i++ {
+		read(i)
+		refused = oids(files.take())
+	}
+	files.setBusy(false)
+	if len(refused) == 0 {
+		t.Fatal("reading the second batch made no offer")
+	}
+	read(i) // the next file in order
+	if again := oids(files.take()); len(again) == 0 || again[0] != refused[0] {
+		t.Fatalf("after a refused offer starting at f%03d, the next read offered %v", refused[0], again)
+	}
+
+	// Out of order: a jump offers nothing.
+	read(10)
+	read(150)
+	if o := files.take(); len(o) != 0 {
+		t.Fatalf("reads out of order offered %v", oids(o))
 	}
 }

@@ -8,10 +8,13 @@ import (
 )
 
 // SourceFiles returns the Files that a rangeread.Source serves: each open
-// file handle gets its own rangeread.Reader, so readahead follows it.
+// file handle gets its own rangeread.Reader, so readahead follows it. It
+// is a Prefetcher.
 func SourceFiles(s *rangeread.Source) Files { return sourceFiles{s} }
 
 type sourceFiles struct{ s *rangeread.Source }
+
+var _ Prefetcher = sourceFiles{}
 
 func (f sourceFiles) Open(ctx context.Context, p pointer.Pointer) (LodeFile, error) {
 	file, err := f.s.Open(ctx, p)
@@ -20,6 +23,10 @@ func (f sourceFiles) Open(ctx context.Context, p pointer.Pointer) (LodeFile, err
 	}
 	return sourceFile{file}, nil
 }
+
+// Prefetch has the Source take the files' chunks into its memory cache
+// in the background (see rangeread.Source.Prefetch).
+func (f sourceFiles) Prefetch(ps []pointer.Pointer) bool { return f.s.Prefetch(ps) }
 
 type sourceFile struct{ f *rangeread.File }
 

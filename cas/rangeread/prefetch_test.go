@@ -1,0 +1,129 @@
+package rangeread
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/lodevcs/lode/cas/pointer"
+	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/remote/mem"
+)
+
+// smallFiles adds n files of 2-24 KiB (most of one chunk, half of them
+// text) to st and returns their pointers and contents.
+func smallFiles(t *testing.T, st *store.Store, n int) ([]pointer.Pointer, [][]byte) {
+	t.Helper()
+	var ps []pointer.Pointer
+	var datas [][]byte
+	for i := range n {
+		size := 2<<10 + (i*7919)%(22<<10)
+		d := randData(uint64(100+i), size)
+		if i%2 == 0 {
+			d = csvData(uint64(100+i), size/16)[:size/2]
+		}
+		ps = append(ps, add(t, st, d))
+		datas = append(datas, d)
+	}
+	return ps, datas
+}
+
+// TestPrefetchLocal checks that Prefetch takes the chunks of small files
+// from the local store into the memory cache, within its share of the
+// cache, and that the files then read right.
+func TestPrefetchLocal(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	ps, datas := smallFiles(t, st, 20)
+	s := NewSource(st, nil, nil, SourceOptions{})
+	t.Cleanup(s.Close)
+	if !s.Prefetch(ps[1:]) {
+		t.Fatal("Prefetch refused work with nothing in flight")
+	}
+	s.wg.Wait()
+	for i, p := range ps {
+		f, err := s.Open(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cached := s.cached(f); cached != (i > 0) {
+			t.Errorf("file %d (%d bytes): cached %v after prefetching files 1-19", i, p.Size, cached)
+		}
+		buf := make([]byte, p.Size)
+		if n, err := f.ReadAt(ctx, buf, 0); err != nil || !bytes.Equal(buf[:n], datas[i]) {
+			t.Fatalf("file %d: %d bytes, %v", i, n, err)
+		}
+	}
+
+	// A small memory cache: one Prefetch takes no more than its share.
+	small := NewSource(st, nil, nil, SourceOptions{MemCache: 256 << 10})
+	t.Cleanup(small.Close)
+	small.Prefetch(ps)
+	small.wg.Wait()
+	var cached, want int64
+	for _, p := range ps {
+		if f, err := small.Open(ctx, p); err == nil && small.cached(f) {
+			cached += p.Size
+		}
+	}
+	for _, p := range ps {
+		if want+p.Size > (256<<10)/prefetchShare {
+			break
+		}
+		want += p.Size
+	}
+	if cached != want {
+		t.Errorf("prefetch with a 256 KiB cache kept %d bytes, want the first files that fit in its share, %d bytes", cached, want)
+	}
+}
+
+// TestPrefetchRemote checks that Prefetch of small files that are only on
+// the remote fetches them all with one ranged read, after which reading
+// them costs no request.
+func TestPrefetchRemote(t *testing.T) {
+	ctx := context.Background()
+	src := newStore(t)
+	ps, datas := smallFiles(t, src, 30)
+	b := &counting{Backend: mem.New()}
+	if _, err := Push(ctx, src, newRemote(t, b), ps, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	s := newSourceT(t, b, true)
+	if !s.Prefetch(ps) {
+		t.Fatal("Prefetch refused work with nothing in flight")
+	}
+	s.wg.Wait()
+	manifests := 0 // files of several chunks: their chunk lists are read first
+	for _, p := range ps {
+		if !p.SingleChunk() {
+			manifests++
+		}
+	}
+	if _, reqs := s.Fetched(); reqs != 1 || b.gets != 1+manifests {
+		t.Fatalf("prefetch of %d small files (%d with a manifest) made %d ranged reads of chunks, %d requests; want one, and one per manifest", len(ps), manifests, reqs, b.gets)
+	}
+	gets := b.gets
+	for i, p := range ps {
+		f, err := s.Open(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, p.Size)
+		if n, err := f.ReadAt(ctx, buf, 0); err != nil || !bytes.Equal(buf[:n], datas[i]) {
+			t.Fatalf("file %d: %d bytes, %v", i, n, err)
+		}
+	}
+	if b.gets != gets {
+		t.Fatalf("reading the prefetched files made %d more requests", b.gets-gets)
+	}
+}
+
+// cached reports whether every chunk of f is in the memory cache.
+func (s *Source) cached(f *File) bool {
+	for _, c := range f.info.m.Chunks {
+		if _, ok := s.mem.get(c.ID); !ok {
+			return false
+		}
+	}
+	return true
+}
