@@ -3,6 +3,7 @@ package rangeread
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/lodevcs/lode/cas/pointer"
@@ -37,10 +38,19 @@ func TestPrefetchLocal(t *testing.T) {
 	ps, datas := smallFiles(t, st, 20)
 	s := NewSource(st, nil, nil, SourceOptions{})
 	t.Cleanup(s.Close)
-	if !s.Prefetch(ps[1:]) {
+	var got []int // files reported whole, by index in ps
+	if !s.Prefetch(ps[1:], func(i int, data []byte) {
+		if !bytes.Equal(data, datas[i+1]) {
+			t.Errorf("prefetch reported %d bytes for file %d, not its content", len(data), i+1)
+		}
+		got = append(got, i+1)
+	}) {
 		t.Fatal("Prefetch refused work with nothing in flight")
 	}
 	s.wg.Wait()
+	if len(got) != len(ps)-1 || !slices.IsSorted(got) || got[0] != 1 {
+		t.Errorf("prefetch reported files %v whole, want 1-%d in order", got, len(ps)-1)
+	}
 	for i, p := range ps {
 		f, err := s.Open(ctx, p)
 		if err != nil {
@@ -58,7 +68,7 @@ func TestPrefetchLocal(t *testing.T) {
 	// A small memory cache: one Prefetch takes no more than its share.
 	small := NewSource(st, nil, nil, SourceOptions{MemCache: 256 << 10})
 	t.Cleanup(small.Close)
-	small.Prefetch(ps)
+	small.Prefetch(ps, nil)
 	small.wg.Wait()
 	var cached, want int64
 	for _, p := range ps {
@@ -89,7 +99,7 @@ func TestPrefetchRemote(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := newSourceT(t, b, true)
-	if !s.Prefetch(ps) {
+	if !s.Prefetch(ps, nil) {
 		t.Fatal("Prefetch refused work with nothing in flight")
 	}
 	s.wg.Wait()

@@ -469,11 +469,18 @@ func (f *File) fetchRun(ctx context.Context, first, last int) error {
 // Every chunk is checked against its id on the way, as a read would; one
 // that cannot be got is left for the read to report. It takes at most an
 // eighth of the memory cache (prefetchShare), the chunks of ps in order up
-// to the first that does not fit, so that they are still there when read. Version 1 pointers
-// are skipped: opening one reads the whole file. Prefetch shares its
-// goroutines with readahead (SourceOptions.Prefetchers); when all are
-// busy it does nothing and returns false.
-func (s *Source) Prefetch(ps []pointer.Pointer) bool {
+// to the first that does not fit, so that they are still there when read.
+// Version 1 pointers are skipped: opening one reads the whole file.
+//
+// If got is not nil, it is called with the whole content of each file of
+// ps that was prefetched whole, read as ReadAt reads it (so bound to its
+// pointer), with its index in ps: in order, one call at a time, from the
+// prefetching goroutine; data is valid only during the call. A file that
+// could not be read is not reported.
+//
+// Prefetch shares its goroutines with readahead (SourceOptions.Prefetchers);
+// when all are busy it does nothing and returns false.
+func (s *Source) Prefetch(ps []pointer.Pointer, got func(i int, data []byte)) bool {
 	select {
 	case s.prefetch <- struct{}{}:
 	default:
@@ -484,7 +491,7 @@ func (s *Source) Prefetch(ps []pointer.Pointer) bool {
 	go func() {
 		defer s.wg.Done()
 		defer func() { <-s.prefetch }()
-		s.prefetchFiles(s.ctx, ps)
+		s.prefetchFiles(s.ctx, ps, got)
 	}()
 	return true
 }
@@ -494,15 +501,17 @@ func (s *Source) Prefetch(ps []pointer.Pointer) bool {
 const prefetchShare = 8
 
 // prefetchFiles does the work of Prefetch.
-func (s *Source) prefetchFiles(ctx context.Context, ps []pointer.Pointer) {
+func (s *Source) prefetchFiles(ctx context.Context, ps []pointer.Pointer, got func(int, []byte)) {
 	type want struct {
-		f *File
-		i int
+		f    *File
+		i    int  // chunk index
+		file int  // index in ps
+		last bool // the file's last chunk
 	}
 	var wants []want
 	budget := s.mem.max / prefetchShare
 files:
-	for _, p := range ps {
+	for k, p := range ps {
 		if p.V1 || p.Size == 0 {
 			continue
 		}
@@ -510,12 +519,13 @@ files:
 		if err != nil {
 			continue // the read reports it
 		}
-		for i, c := range f.info.m.Chunks {
+		chunks := f.info.m.Chunks
+		for i, c := range chunks {
 			if budget < int64(c.Len) {
 				break files
 			}
 			budget -= int64(c.Len)
-			wants = append(wants, want{f, i})
+			wants = append(wants, want{f, i, k, i == len(chunks)-1})
 		}
 	}
 	if s.r != nil {
@@ -527,11 +537,28 @@ files:
 		}
 		s.fetchMissing(ctx, ids)
 	}
+	var buf []byte
+	ok := true // every chunk of the current file so far
 	for _, w := range wants {
 		if ctx.Err() != nil {
 			return
 		}
-		_, _ = w.f.chunk(ctx, w.i)
+		if w.i == 0 {
+			ok = true
+		}
+		if _, err := w.f.chunk(ctx, w.i); err != nil {
+			ok = false
+		}
+		if !w.last || !ok || got == nil {
+			continue
+		}
+		size := w.f.Size()
+		if int64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		if n, err := w.f.ReadAt(ctx, buf[:size], 0); err == nil && int64(n) == size {
+			got(w.file, buf[:size])
+		}
 	}
 }
 

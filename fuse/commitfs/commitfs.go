@@ -69,12 +69,16 @@ type Files interface {
 // files that are likely to be read soon (the next small files of a
 // directory whose files are being read in order) and may start reading
 // them in the background, so that their first reads find them in memory.
-// It must return at once, bound the memory and goroutines it uses, and
-// report false if it did not take the work (too much in flight already):
-// the files are then offered again with a later read. It is called from
-// many goroutines at once; ps is not used after it returns.
+// If got is not nil, Prefetch calls it with the whole content of each
+// file of ps it read whole (checked as a read would check it) and its
+// index in ps, one call at a time, from a goroutine of its own; data is
+// valid only during the call. Prefetch must return at once, bound the
+// memory and goroutines it uses, and report false if it did not take the
+// work (too much in flight already): the files are then offered again
+// with a later read. It is called from many goroutines at once; ps is not
+// used after it returns.
 type Prefetcher interface {
-	Prefetch(ps []pointer.Pointer) bool
+	Prefetch(ps []pointer.Pointer, got func(i int, data []byte)) bool
 }
 
 // LodeFile is a file opened through Files. Size must equal the pointer's

@@ -79,9 +79,11 @@
 // (rangeread.Source). When the files of a directory are read in order (a
 // handle's first read comes right after the previous file's, within a few
 // entries), the small lode files that follow in listing order are offered,
-// a batch of up to 1 MiB at a time, to Files' Prefetch (see Prefetcher),
-// so that they are in memory by the time they are read; random reads
-// offer nothing.
+// a batch of up to 1 MiB at a time, to Files' Prefetch (see Prefetcher);
+// each file it reads whole (checked like any read) is stored in the
+// kernel's page cache (FUSE_NOTIFY_STORE), so that reading it costs no
+// READ request at all. Random reads offer nothing. The page cache is the
+// kernel's to reclaim; a file already being read is left alone.
 //
 // # Errors
 //

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -175,9 +176,11 @@ const (
 // read). If the directory's files are being read in order (entry i comes
 // right after the last read, or within what was prefetched), and the
 // reader has passed the middle of the last batch, it offers the next
-// batch of small lode files, in listing order, to Files' Prefetch. Only
-// entries whose heads are known (the directory was listed, or they were
-// looked up) are offered. It never waits: with the directory busy (a
+// batch of small lode files, in listing order, to Files' Prefetch, and
+// stores each file Prefetch reads whole in the kernel's page cache
+// (FUSE_NOTIFY_STORE), so that reading it costs no READ request at all.
+// Only entries whose heads are known (the directory was listed, or they
+// were looked up) are offered. It never waits: with the directory busy (a
 // listing reading heads) it does nothing.
 func (d *dirNode) reading(i int) {
 	p, ok := d.fsys.files.(Prefetcher)
@@ -200,6 +203,7 @@ func (d *dirNode) reading(i int) {
 	start := max(d.ahead, i+1)
 	end := start
 	var ps []pointer.Pointer
+	var names []string
 	var bytes int64
 	for ; end < len(d.entries) && bytes < prefetchBatch; end++ {
 		h := d.heads[end]
@@ -211,13 +215,30 @@ func (d *dirNode) reading(i int) {
 		}
 		if h.kind == headLode && h.ptr.Size > 0 {
 			ps = append(ps, h.ptr)
+			names = append(names, d.entries[end].Name)
 			bytes += h.ptr.Size
 		}
 	}
-	if len(ps) > 0 && !p.Prefetch(ps) {
+	if len(ps) > 0 && !p.Prefetch(ps, func(k int, data []byte) { d.store(names[k], ps[k], data) }) {
 		return // busy: offered again with the next read
 	}
 	d.ahead, d.mid = end, i+1+(end-i)/2
+}
+
+// store puts data, the whole content of the lode file name of the
+// directory, which ptr names, in the kernel's page cache, unless the file
+// is being read already or the kernel has forgotten it. The kernel keeps
+// it (files open with FOPEN_KEEP_CACHE) as long as memory allows.
+func (d *dirNode) store(name string, ptr pointer.Pointer, data []byte) {
+	ch := d.GetChild(name)
+	if ch == nil {
+		return
+	}
+	l, ok := ch.Operations().(*lodeNode)
+	if !ok || l.ptr != ptr || int64(len(data)) != ptr.Size || l.opened.Load() {
+		return
+	}
+	_ = ch.WriteCache(0, data) // a hint: the read fetches whatever is not there
 }
 
 // headKind says what a blob shows as.
@@ -618,6 +639,8 @@ type lodeNode struct {
 	exec  bool
 	dir   *dirNode // the directory it is in, whose prefetch it drives
 	index int      // its position in dir.entries
+
+	opened atomic.Bool // a handle has read it: prefetch leaves its pages alone
 }
 
 func (l *lodeNode) fillAttr(a *fuse.Attr) {
@@ -675,6 +698,7 @@ func (h *lodeHandle) reader(ctx context.Context) (RangeReader, error) {
 	if r := h.current(); r != nil {
 		return r, nil
 	}
+	h.n.opened.Store(true)
 	h.n.dir.reading(h.n.index)
 	f, err := h.n.fsys.files.Open(ctx, h.n.ptr)
 	if err != nil {

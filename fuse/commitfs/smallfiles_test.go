@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
 
@@ -152,19 +153,60 @@ func TestListingReadsHeadsOnce(t *testing.T) {
 }
 
 // recordingFiles is fakeFiles that records what it is asked to prefetch,
-// and takes it or not as busy says.
+// and takes it or not as busy says. With serve, it also reports each file
+// it takes as read whole, from a goroutine of its own (wait waits for
+// them).
 type recordingFiles struct {
 	*fakeFiles
-	mu     sync.Mutex // guards offers, busy
-	offers [][]pointer.Pointer
-	busy   bool
+	serve bool
+
+	mu      sync.Mutex // guards offers, busy, serving
+	offers  [][]pointer.Pointer
+	busy    bool
+	serving int // batches being reported
 }
 
-func (r *recordingFiles) Prefetch(ps []pointer.Pointer) bool {
+func (r *recordingFiles) Prefetch(ps []pointer.Pointer, got func(int, []byte)) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.offers = append(r.offers, slices.Clone(ps))
-	return !r.busy
+	if r.busy {
+		return false
+	}
+	if r.serve && got != nil {
+		ps := slices.Clone(ps)
+		r.serving++
+		go func() {
+			defer func() {
+				r.mu.Lock()
+				r.serving--
+				r.mu.Unlock()
+			}()
+			for i, p := range ps {
+				r.fakeFiles.mu.Lock()
+				f := r.files[p.OID]
+				r.fakeFiles.mu.Unlock()
+				got(i, f.content(0, p.Size))
+			}
+		}()
+	}
+	return true
+}
+
+// wait waits until every batch taken has been reported.
+func (r *recordingFiles) wait(t *testing.T) {
+	t.Helper()
+	for start := time.Now(); ; time.Sleep(time.Millisecond) {
+		r.mu.Lock()
+		n := r.serving
+		r.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("%d prefetches still reporting after 10 s", n)
+		}
+	}
 }
 
 func (r *recordingFiles) setBusy(b bool) {
@@ -259,5 +301,33 @@ func TestPrefetchNextFiles(t *testing.T) {
 	read(150)
 	if o := files.take(); len(o) != 0 {
 		t.Fatalf("reads out of order offered %v", oids(o))
+	}
+}
+
+// TestPrefetchStoresPages checks that the files a prefetch reads whole go
+// to the kernel's page cache: reading them then costs an open and no READ
+// request, and gives their bytes.
+func TestPrefetchStoresPages(t *testing.T) {
+	m, root, fake, ffs := smallDir(20)
+	files := &recordingFiles{fakeFiles: fake, serve: true}
+	ops := &opcodes{counts: map[string]int{}}
+	_, dir := mount(t, Options{Root: root, Objects: m, Files: files, Debug: true, Logf: ops.logf})
+	d := filepath.Join(dir, "dir")
+	if _, err := os.ReadDir(d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.ReadFile(filepath.Join(d, "f000")); err != nil {
+		t.Fatal(err)
+	}
+	files.wait(t)
+	ops.take()
+	for i := 1; i < len(ffs); i++ {
+		b, err := os.ReadFile(filepath.Join(d, fmt.Sprintf("f%03d", i)))
+		if err != nil || string(b) != string(ffs[i].content(0, ffs[i].ptr.Size)) {
+			t.Fatalf("read f%03d: %d bytes, %v", i, len(b), err)
+		}
+	}
+	if got := ops.take(); got["READ"] != 0 {
+		t.Errorf("reading %d prefetched files made %d READ requests (%v); want none", len(ffs)-1, got["READ"], got)
 	}
 }

@@ -26,7 +26,9 @@ func (f sourceFiles) Open(ctx context.Context, p pointer.Pointer) (LodeFile, err
 
 // Prefetch has the Source take the files' chunks into its memory cache
 // in the background (see rangeread.Source.Prefetch).
-func (f sourceFiles) Prefetch(ps []pointer.Pointer) bool { return f.s.Prefetch(ps) }
+func (f sourceFiles) Prefetch(ps []pointer.Pointer, got func(int, []byte)) bool {
+	return f.s.Prefetch(ps, got)
+}
 
 type sourceFile struct{ f *rangeread.File }
 
