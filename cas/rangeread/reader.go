@@ -546,10 +546,15 @@ files:
 		if w.i == 0 {
 			ok = true
 		}
-		if _, err := w.f.chunk(ctx, w.i); err != nil {
+		b, err := w.f.chunk(ctx, w.i)
+		if err != nil {
 			ok = false
 		}
 		if !w.last || !ok || got == nil {
+			continue
+		}
+		if w.i == 0 {
+			got(w.file, b) // a file of one chunk is that chunk
 			continue
 		}
 		size := w.f.Size()
