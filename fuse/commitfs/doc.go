@@ -78,9 +78,10 @@
 // Chunk caching and readahead of lode files belong to Files
 // (rangeread.Source). When the files of a directory are read in order (a
 // handle's first read comes right after the previous file's, within a few
-// entries), the small lode files that follow in listing order are offered,
-// a batch of up to 1 MiB at a time, to Files' Prefetch (see Prefetcher);
-// each file it reads whole (checked like any read) is stored in the
+// entries), the small lode files (up to 1 MiB) that follow in listing
+// order are offered to Files' Prefetch (see Prefetcher), up to 2 MiB ahead
+// of the reader, in batches of 256 KiB that are read in parallel; each
+// file it reads whole (checked like any read) is stored in the
 // kernel's page cache (FUSE_NOTIFY_STORE), so that reading it costs no
 // READ request at all. Random reads offer nothing. The page cache is the
 // kernel's to reclaim; a file already being read is left alone.

@@ -160,28 +160,31 @@ type dirNode struct {
 	next, ahead, mid int
 }
 
-// Prefetch bounds: while a directory's files are read in order, the lode
-// files after the one being read are offered to Files' Prefetch in
-// batches of up to prefetchBatch bytes, each file of at most prefetchFile
-// bytes (a larger file stops the batch: it has its own readahead).
+// Prefetch bounds: while a directory's files are read in order, up to
+// prefetchWindow bytes of the small lode files after the one being read
+// are offered to Files' Prefetch, in batches of up to prefetchBatch bytes
+// (one call each, so that batches are read in parallel); a file of more
+// than prefetchFile bytes ends the window (it has its own readahead).
 // reorderSlack is how far back a read may go and still count as in order
 // (readers in parallel finish slightly out of order).
 const (
-	prefetchBatch = 1 << 20
-	prefetchFile  = 1 << 20
-	reorderSlack  = 16
+	prefetchWindow = 2 << 20
+	prefetchBatch  = 256 << 10
+	prefetchFile   = 1 << 20
+	reorderSlack   = 16
 )
 
 // reading is told that lode file entry i is being read (a handle's first
-// read). If the directory's files are being read in order (entry i comes
-// right after the last read, or within what was prefetched), and the
-// reader has passed the middle of the last batch, it offers the next
-// batch of small lode files, in listing order, to Files' Prefetch, and
-// stores each file Prefetch reads whole in the kernel's page cache
-// (FUSE_NOTIFY_STORE), so that reading it costs no READ request at all.
-// Only entries whose heads are known (the directory was listed, or they
-// were looked up) are offered. It never waits: with the directory busy (a
-// listing reading heads) it does nothing.
+// read). If the directory's files are being read in order
+// (entry i comes right after the last read, or within what was
+// prefetched), and the reader has passed the middle of what was offered,
+// it offers the small lode files that follow, in listing order, to Files'
+// Prefetch, up to prefetchWindow bytes ahead, and stores each file
+// Prefetch reads whole in the kernel's page cache (FUSE_NOTIFY_STORE), so
+// that reading it costs no READ request at all. Only entries whose heads
+// are known (the directory was listed, or they were looked up) are
+// offered. It never waits: with the directory busy (a listing reading
+// heads) it does nothing.
 func (d *dirNode) reading(i int) {
 	p, ok := d.fsys.files.(Prefetcher)
 	if !ok || !d.mu.TryLock() {
@@ -200,18 +203,41 @@ func (d *dirNode) reading(i int) {
 	if i < d.mid {
 		return
 	}
-	start := max(d.ahead, i+1)
-	end := start
-	var ps []pointer.Pointer
-	var names []string
-	var bytes int64
-	for ; end < len(d.entries) && bytes < prefetchBatch; end++ {
+	d.ahead = max(d.ahead, i+1)
+	var queued int64 // offered already, after i
+	for j := i + 1; j < d.ahead; j++ {
+		if h := d.heads[j]; h.kind == headLode {
+			queued += h.ptr.Size
+		}
+	}
+	d.mid = i + 1 // unless all is offered: try again with the next read
+	for queued < prefetchWindow {
+		ps, names, bytes, end, stop := d.batch(d.ahead)
+		if len(ps) > 0 && !p.Prefetch(ps, func(k int, data []byte) { d.store(names[k], ps[k], data) }) {
+			return // busy
+		}
+		queued += bytes
+		d.ahead = end
+		if stop {
+			break
+		}
+	}
+	d.mid = i + 1 + (d.ahead-i)/2
+}
+
+// batch returns the small lode files of entries from start on, up to
+// prefetchBatch bytes of them: their pointers, names and total size, the
+// entry after the last one looked at, and whether the window must stop
+// there (the end of the directory, an entry whose head is not known, or a
+// file too large to prefetch). d.mu is held.
+func (d *dirNode) batch(start int) (ps []pointer.Pointer, names []string, bytes int64, end int, stop bool) {
+	for end = start; end < len(d.entries) && bytes < prefetchBatch; end++ {
 		h := d.heads[end]
 		if !needsHead(d.entries[end].Mode) {
 			continue
 		}
 		if !h.read || h.kind == headLode && h.ptr.Size > prefetchFile {
-			break
+			return ps, names, bytes, end, true
 		}
 		if h.kind == headLode && h.ptr.Size > 0 {
 			ps = append(ps, h.ptr)
@@ -219,10 +245,7 @@ func (d *dirNode) reading(i int) {
 			bytes += h.ptr.Size
 		}
 	}
-	if len(ps) > 0 && !p.Prefetch(ps, func(k int, data []byte) { d.store(names[k], ps[k], data) }) {
-		return // busy: offered again with the next read
-	}
-	d.ahead, d.mid = end, i+1+(end-i)/2
+	return ps, names, bytes, end, end == len(d.entries)
 }
 
 // store puts data, the whole content of the lode file name of the

@@ -226,11 +226,12 @@ func (r *recordingFiles) take() [][]pointer.Pointer {
 
 // TestPrefetchNextFiles checks that reading the files of a listed
 // directory in order offers the files after the one being read to
-// Prefetch, in listing order and in batches, before they are read; that
-// an offer refused (busy) is made again with the next read; and that
-// reads out of order offer nothing.
+// Prefetch, in listing order and without gaps, up to prefetchWindow bytes
+// ahead in batches, and again each time the reader has passed the middle
+// of what was offered; that an offer refused (busy) is made again with the
+// next read; and that reads out of order offer nothing.
 func TestPrefetchNextFiles(t *testing.T) {
-	m, root, fake, ffs := smallDir(200)
+	m, root, fake, ffs := smallDir(400)
 	files := &recordingFiles{fakeFiles: fake}
 	_, dir := mount(t, Options{Root: root, Objects: m, Files: files})
 	d := filepath.Join(dir, "dir")
@@ -244,63 +245,92 @@ func TestPrefetchNextFiles(t *testing.T) {
 			t.Fatalf("read f%03d: %d bytes, %v", i, len(b), err)
 		}
 	}
-	oids := func(offers [][]pointer.Pointer) []int {
+	// offered returns the files offered since the last call, by index,
+	// and checks that the batches are of at most prefetchBatch bytes.
+	offered := func() []int {
+		t.Helper()
 		var idx []int
-		for _, o := range offers {
+		for _, o := range files.take() {
+			var bytes int64
 			for _, p := range o {
 				idx = append(idx, slices.IndexFunc(ffs, func(f *fakeFile) bool { return f.ptr == p }))
+				bytes += p.Size
+			}
+			if bytes-o[len(o)-1].Size >= prefetchBatch {
+				t.Errorf("a batch of %d bytes, more than prefetchBatch", bytes)
 			}
 		}
 		return idx
 	}
+	ahead := 0 // files before it were offered
+	check := func(reading int, got []int) {
+		t.Helper()
+		if len(got) == 0 {
+			return
+		}
+		for k, i := range got {
+			if i != ahead+k+1 {
+				t.Fatalf("reading f%03d offered %v; want files from f%03d in order", reading, got, ahead+1)
+			}
+		}
+		var bytes int64
+		for _, i := range got {
+			bytes += ffs[i].ptr.Size
+		}
+		for j := reading + 1; j <= ahead; j++ {
+			bytes += ffs[j].ptr.Size
+		}
+		if last := got[len(got)-1]; bytes < prefetchWindow && last != len(ffs)-1 {
+			t.Fatalf("reading f%03d offered up to f%03d, %d bytes ahead; want %d", reading, last, bytes, prefetchWindow)
+		}
+		ahead = got[len(got)-1]
+	}
 
 	read(0)
-	got := oids(files.take())
-	if len(got) == 0 || got[0] != 1 {
-		t.Fatalf("reading f000 offered %v; want f001 and those after it", got)
+	got := offered()
+	if len(got) == 0 {
+		t.Fatal("reading f000 offered nothing")
 	}
-	for k, i := range got {
-		if i != k+1 {
-			t.Fatalf("reading f000 offered %v; want f001, f002, ... in order", got)
-		}
-	}
-	next := got[len(got)-1] + 1
-	// Reading on within the batch offers nothing until past its middle,
-	// then the next batch, which starts where the first ended.
-	var more []int
-	for i := 1; i < next && len(more) == 0; i++ {
+	check(0, got)
+	// Reading on offers nothing until past the middle of what is ahead,
+	// then the files after what was offered.
+	first := ahead
+	i := 1
+	for ; i < first; i++ {
 		read(i)
-		more = oids(files.take())
-		if len(more) > 0 && i < next/2 {
-			t.Fatalf("read f%03d, before the middle of the batch ending at %d, and got an offer", i, next)
+		if got := offered(); len(got) > 0 {
+			if i < first/2 {
+				t.Fatalf("read f%03d, before the middle of the %d files offered, and got an offer", i, first)
+			}
+			check(i, got)
+			break
 		}
 	}
-	if len(more) == 0 || more[0] != next {
-		t.Fatalf("reading the first batch in order offered %v next; want files from f%03d", more, next)
+	if ahead == first {
+		t.Fatalf("reading f001-f%03d in order offered nothing more", first)
 	}
 
 	// Busy: the offer is refused, and made again with the next read.
 	files.setBusy(true)
-	i := next
 	var refused []int
-	for ; i <= more[len(more)-1] && len(refused) == 0; i++ {
+	for i++; len(refused) == 0; i++ {
+		if i >= len(ffs) {
+			t.Fatal("reading to the end made no offer")
+		}
 		read(i)
-		refused = oids(files.take())
+		refused = offered()
 	}
 	files.setBusy(false)
-	if len(refused) == 0 {
-		t.Fatal("reading the second batch made no offer")
-	}
 	read(i) // the next file in order
-	if again := oids(files.take()); len(again) == 0 || again[0] != refused[0] {
+	if again := offered(); len(again) == 0 || again[0] != refused[0] {
 		t.Fatalf("after a refused offer starting at f%03d, the next read offered %v", refused[0], again)
 	}
 
 	// Out of order: a jump offers nothing.
 	read(10)
-	read(150)
-	if o := files.take(); len(o) != 0 {
-		t.Fatalf("reads out of order offered %v", oids(o))
+	read(350)
+	if o := offered(); len(o) != 0 {
+		t.Fatalf("reads out of order offered %v", o)
 	}
 }
 
