@@ -131,6 +131,11 @@ type Options struct {
 	AllowOther bool
 	// Debug logs every FUSE request and reply through Logf.
 	Debug bool
+
+	// withOpens keeps files opening with a request (OPEN, RELEASE)
+	// even where the kernel can do without: for tests of the mount as
+	// kernels without FUSE_NO_OPEN_SUPPORT see it.
+	withOpens bool
 }
 
 // DefaultReadTimeout is the ReadTimeout of Options that do not set one.
@@ -163,7 +168,7 @@ func NewRoot(opts Options) (fs.InodeEmbedder, error) {
 	if opts.ReadTimeout < 0 {
 		return nil, errors.New("commitfs: Options.ReadTimeout is negative")
 	}
-	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout), uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), blobs: newBlobCache(blobCacheSize)}
 	if !opts.Time.IsZero() && opts.Time.Unix() > 0 {
 		f.mtime = uint64(opts.Time.Unix())
 		f.mtimeNs = uint32(opts.Time.Nanosecond())
@@ -253,6 +258,11 @@ func Mount(dir string, opts Options) (*Server, error) {
 	srv, err := fs.Mount(dir, root, FSOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	if srv.KernelSettings().Flags64()&fuse.CAP_NO_OPEN_SUPPORT != 0 && !opts.withOpens {
+		// Files open without a request from now on: each small file
+		// read then costs the kernel one READ, or nothing if prefetched.
+		root.(*dirNode).fsys.noOpen.Store(true)
 	}
 	s := &Server{srv: srv, dir: dir}
 	if os.Geteuid() == 0 {

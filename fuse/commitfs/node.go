@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,13 @@ type filesys struct {
 	mtime       uint64        // seconds since the epoch, for every node
 	mtimeNs     uint32
 	uid, gid    uint32 // owner shown for every node: whoever mounted
+	blobs       *blobCache
+
+	// noOpen is set once the kernel is known to open files without
+	// asking (FUSE_NO_OPEN_SUPPORT): Open then answers ENOSYS, after which
+	// the kernel sends no OPEN, FLUSH or RELEASE for files, and reads
+	// arrive without a handle.
+	noOpen atomic.Bool
 }
 
 // fail turns err, met while doing what format and args describe, into the
@@ -175,7 +183,7 @@ const (
 )
 
 // reading is told that lode file entry i is being read (a handle's first
-// read). If the directory's files are being read in order
+// read, or a caller's). If the directory's files are being read in order
 // (entry i comes right after the last read, or within what was
 // prefetched), and the reader has passed the middle of what was offered,
 // it offers the small lode files that follow, in listing order, to Files'
@@ -312,7 +320,7 @@ func (f *filesys) readHead(ctx context.Context, e Entry) (head, error) {
 		case err == nil:
 			return head{read: true, kind: headLode, size: ptr.Size, ptr: ptr}, nil
 		case !errors.Is(err, pointer.ErrNotPointer):
-			return head{read: true, kind: headDamaged, err: err}, nil
+			return head{read: true, kind: headDamaged, size: size, err: err}, nil
 		}
 	}
 	return h, nil
@@ -456,7 +464,7 @@ func (d *dirNode) child(ctx context.Context, i int, out *fuse.EntryOut) (*fs.Ino
 		case headLode:
 			ops = &lodeNode{node: node{nodeInfo: info}, ptr: h.ptr, exec: exec, dir: d, index: i}
 		case headDamaged:
-			ops = &damagedNode{node: node{nodeInfo: info}, blob: e.Hash, exec: exec, err: h.err}
+			ops = &damagedNode{node: node{nodeInfo: info}, blob: e.Hash, size: h.size, exec: exec, err: h.err}
 		default:
 			ops = &blobNode{node: node{nodeInfo: info}, blob: e.Hash, size: h.size, exec: exec, content: h.content}
 		}
@@ -599,14 +607,63 @@ func (b *blobNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 	return 0
 }
 
-// Open returns a handle that reads the blob on its first read. The kernel
-// keeps pages across opens (FOPEN_KEEP_CACHE) and closes without a FLUSH
-// (FOPEN_NOFLUSH).
+// Open returns a handle that reads the blob on its first read, or, once
+// the kernel opens files without asking, ENOSYS (see filesys.noOpen). The
+// kernel keeps pages across opens (FOPEN_KEEP_CACHE, also the default of
+// opens without a request) and closes without a FLUSH (FOPEN_NOFLUSH).
 func (b *blobNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if errno := checkOpen(flags); errno != 0 {
 		return nil, 0, errno
 	}
+	if b.fsys.noOpen.Load() {
+		return nil, 0, syscall.ENOSYS
+	}
 	return &blobHandle{n: b}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
+}
+
+// Read returns the bytes at off, through the handle if there is one, else
+// from the blob: kept in the node when small, else in the filesystem's
+// blob cache.
+func (b *blobNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h, ok := fh.(*blobHandle); ok {
+		return h.Read(ctx, dest, off)
+	}
+	if off >= b.size {
+		return fuse.ReadResultData(nil), 0
+	}
+	data := b.content
+	if data == nil {
+		var errno syscall.Errno
+		if data, errno = b.readBlob(ctx, off); errno != 0 {
+			return nil, errno
+		}
+	}
+	end := min(off+int64(len(dest)), int64(len(data)))
+	return fuse.ReadResultData(data[off:end]), 0
+}
+
+// readBlob returns the whole blob, from the blob cache or read and kept
+// there; off is the offset being read, for the log.
+func (b *blobNode) readBlob(ctx context.Context, off int64) ([]byte, syscall.Errno) {
+	if data, ok := b.fsys.blobs.get(b.blob); ok {
+		return data, 0
+	}
+	data, err := b.fsys.objects.ReadBlob(ctx, b.blob)
+	if err == nil && int64(len(data)) != b.size {
+		err = fmt.Errorf("read %d bytes, the blob's header says %d", len(data), b.size)
+	}
+	if err != nil {
+		return nil, b.fsys.fail(ctx, err, "read /%s (blob %s) at offset %d", b.path, b.blob, off)
+	}
+	b.fsys.blobs.put(b.blob, data)
+	return data, 0
+}
+
+// Flush answers ENOSYS, after which the kernel sends no more FLUSH: a
+// read-only file has nothing to flush. Files opened through Open do not
+// get it at all (FOPEN_NOFLUSH); opens without a request do.
+func (b *blobNode) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
 }
 
 // blobHandle is an open git file. It holds the whole blob once read.
@@ -630,12 +687,9 @@ func (h *blobHandle) load(ctx context.Context) ([]byte, syscall.Errno) {
 	if h.data != nil {
 		return h.data, 0
 	}
-	data, err := n.fsys.objects.ReadBlob(ctx, n.blob)
-	if err == nil && int64(len(data)) != n.size {
-		err = fmt.Errorf("read %d bytes, the blob's header says %d", len(data), n.size)
-	}
-	if err != nil {
-		return nil, n.fsys.fail(ctx, err, "read /%s (blob %s) at offset 0", n.path, n.blob)
+	data, errno := n.readBlob(ctx, 0)
+	if errno != 0 {
+		return nil, errno
 	}
 	h.data = data
 	return data, 0
@@ -664,7 +718,15 @@ type lodeNode struct {
 	index int      // its position in dir.entries
 
 	opened atomic.Bool // a handle has read it: prefetch leaves its pages alone
+
+	mu      sync.Mutex    // guards streams
+	streams []*lodeHandle // readers of reads without a handle, most recent caller first
 }
+
+// maxStreams bounds the readers a lode file keeps for reads that come
+// without a handle (opens without a request), one per calling thread, so
+// that readahead follows each of them.
+const maxStreams = 4
 
 func (l *lodeNode) fillAttr(a *fuse.Attr) {
 	l.setCommon(a)
@@ -679,18 +741,72 @@ func (l *lodeNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 }
 
 // Open returns a handle with its own reader (so readahead follows each
-// handle's reads), opened on the first read. The kernel keeps pages across
-// opens (FOPEN_KEEP_CACHE) and closes without a FLUSH (FOPEN_NOFLUSH).
+// handle's reads), opened on the first read, or, once the kernel opens
+// files without asking, ENOSYS (see filesys.noOpen); reads then come
+// without a handle, and each calling thread gets a reader of its own (up
+// to maxStreams, the least recent dropped). The kernel keeps pages across
+// opens (FOPEN_KEEP_CACHE, also the default of opens without a request)
+// and closes without a FLUSH (FOPEN_NOFLUSH).
 func (l *lodeNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if errno := checkOpen(flags); errno != 0 {
 		return nil, 0, errno
 	}
-	return &lodeHandle{n: l, opening: make(chan struct{}, 1)}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
+	if l.fsys.noOpen.Load() {
+		return nil, 0, syscall.ENOSYS
+	}
+	return l.newHandle(0), fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
 }
 
-// lodeHandle is an open lode file.
+func (l *lodeNode) newHandle(caller uint32) *lodeHandle {
+	return &lodeHandle{n: l, caller: caller, opening: make(chan struct{}, 1)}
+}
+
+// Read reads through the handle, or without one through the caller's
+// stream.
+func (l *lodeNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h, ok := fh.(*lodeHandle)
+	if !ok {
+		h = l.stream(ctx)
+	}
+	return h.Read(ctx, dest, off)
+}
+
+// stream returns the reader of the calling thread for reads without a
+// handle. Its reader is never closed: it is dropped with the node, or
+// when maxStreams other callers have read since.
+func (l *lodeNode) stream(ctx context.Context) *lodeHandle {
+	var caller uint32
+	if c, ok := fuse.FromContext(ctx); ok {
+		caller = c.Pid
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := slices.IndexFunc(l.streams, func(h *lodeHandle) bool { return h.caller == caller })
+	var h *lodeHandle
+	if i >= 0 {
+		h = l.streams[i]
+		l.streams = slices.Delete(l.streams, i, i+1)
+	} else {
+		h = l.newHandle(caller)
+		if len(l.streams) == maxStreams {
+			l.streams = l.streams[:maxStreams-1]
+		}
+	}
+	l.streams = slices.Insert(l.streams, 0, h)
+	return h
+}
+
+// Flush answers ENOSYS, after which the kernel sends no more FLUSH (see
+// blobNode.Flush).
+func (l *lodeNode) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+// lodeHandle is an open lode file, or the stream of one calling thread's
+// reads without a handle.
 type lodeHandle struct {
-	n *lodeNode
+	n      *lodeNode
+	caller uint32 // the thread whose stream it is; 0 for a handle
 
 	// opening holds a token while Files.Open runs, so that one handle
 	// opens one reader, and other reads wait for it no longer than
@@ -781,10 +897,13 @@ func (h *lodeHandle) Release(ctx context.Context) syscall.Errno {
 // damagedNode is a file whose git blob starts like a lode pointer but is
 // not one this build can read: malformed, or of an unknown version. Smudge
 // refuses such a blob, so git's checkout fails for it; the mount lists it
-// (with size 0, as its size is unknown) and fails every open with EIO.
+// with its blob's size (its real size is unknown; not 0, so that reads
+// reach the server) and fails every open with EIO, or, when files open
+// without a request, every read.
 type damagedNode struct {
 	node
 	blob Hash
+	size int64 // the blob's
 	exec bool
 	err  error // from pointer.Parse
 }
@@ -792,6 +911,7 @@ type damagedNode struct {
 func (n *damagedNode) fillAttr(a *fuse.Attr) {
 	n.setCommon(a)
 	a.Mode = syscall.S_IFREG | filePerm(n.exec)
+	setSize(a, n.size)
 }
 
 // Getattr reports the file.
@@ -800,13 +920,32 @@ func (n *damagedNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.A
 	return 0
 }
 
-// Open fails with EIO and logs why.
+// Open fails with EIO and logs why, or, once the kernel opens files
+// without asking, answers ENOSYS (and Read fails).
 func (n *damagedNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if errno := checkOpen(flags); errno != 0 {
 		return nil, 0, errno
 	}
-	n.fsys.logf("commitfs: open /%s (blob %s): a damaged lode pointer, which checkout would refuse too: %v", n.path, n.blob, n.err)
-	return nil, 0, syscall.EIO
+	if n.fsys.noOpen.Load() {
+		return nil, 0, syscall.ENOSYS
+	}
+	return nil, 0, n.refuse("open")
+}
+
+// Read fails with EIO and logs why.
+func (n *damagedNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	return nil, n.refuse("read")
+}
+
+func (n *damagedNode) refuse(what string) syscall.Errno {
+	n.fsys.logf("commitfs: %s /%s (blob %s): a damaged lode pointer, which checkout would refuse too: %v", what, n.path, n.blob, n.err)
+	return syscall.EIO
+}
+
+// Flush answers ENOSYS, after which the kernel sends no more FLUSH (see
+// blobNode.Flush).
+func (n *damagedNode) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
 }
 
 // linkNode is a symbolic link; its target is its blob's content.

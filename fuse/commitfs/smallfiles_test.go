@@ -1,6 +1,7 @@
 package commitfs
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/lodevcs/lode/cas/pointer"
 )
@@ -60,33 +62,45 @@ func smallDir(n int) (*memObjects, Hash, *fakeFiles, []*fakeFile) {
 }
 
 // TestSmallFileRequests checks what reading a small file costs in FUSE
-// requests once its directory is listed: an open, one read and a release;
-// no FLUSH (FOPEN_NOFLUSH), and a second read of it none at all.
+// requests once its directory is listed: with files opened without a
+// request, one READ (the first open and close teach the kernel that OPEN
+// and FLUSH need no answer); else an OPEN, one READ and a RELEASE, no
+// FLUSH (FOPEN_NOFLUSH). A second read of it costs no READ.
 func TestSmallFileRequests(t *testing.T) {
-	m, root, files, ffs := smallDir(3)
-	ops := &opcodes{counts: map[string]int{}}
-	_, dir := mount(t, Options{Root: root, Objects: m, Files: files, Debug: true, Logf: ops.logf})
-	if _, err := os.ReadDir(filepath.Join(dir, "dir")); err != nil {
-		t.Fatal(err)
-	}
-	ops.take()
-	name := filepath.Join(dir, "dir", "f001")
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := ffs[1].content(0, ffs[1].ptr.Size); string(b) != string(want) {
-		t.Fatalf("read %d bytes, not the file's %d", len(b), len(want))
-	}
-	got := ops.take()
-	if got["FLUSH"] != 0 || got["OPEN"] != 1 || got["READ"] != 1 {
-		t.Errorf("reading a small file cost %v; want one OPEN and one READ, no FLUSH", got)
-	}
-	if _, err := os.ReadFile(name); err != nil {
-		t.Fatal(err)
-	}
-	if got := ops.take(); got["READ"] != 0 {
-		t.Errorf("a second read of the file reached the server: %v", got)
+	for _, withOpens := range []bool{false, true} {
+		t.Run(fmt.Sprintf("withOpens=%v", withOpens), func(t *testing.T) {
+			m, root, files, ffs := smallDir(3)
+			ops := &opcodes{counts: map[string]int{}}
+			_, dir := mount(t, Options{Root: root, Objects: m, Files: files, Debug: true, Logf: ops.logf, withOpens: withOpens})
+			if _, err := os.ReadDir(filepath.Join(dir, "dir")); err != nil {
+				t.Fatal(err)
+			}
+			read := func(i int) {
+				t.Helper()
+				b, err := os.ReadFile(filepath.Join(dir, "dir", fmt.Sprintf("f%03d", i)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := ffs[i].content(0, ffs[i].ptr.Size); string(b) != string(want) {
+					t.Fatalf("read %d bytes, not the file's %d", len(b), len(want))
+				}
+			}
+			read(2) // the first file: the kernel learns what it may skip
+			ops.take()
+			read(1)
+			got := ops.take()
+			want := map[string]int{"READ": 1}
+			if withOpens {
+				want = map[string]int{"OPEN": 1, "READ": 1, "RELEASE": 1}
+			}
+			if got["READ"] != want["READ"] || got["OPEN"] != want["OPEN"] || got["FLUSH"] != 0 || got["RELEASE"] > want["RELEASE"] {
+				t.Errorf("reading a small file cost %v; want %v", got, want)
+			}
+			read(1)
+			if got := ops.take(); got["READ"] != 0 {
+				t.Errorf("a second read of the file reached the server: %v", got)
+			}
+		})
 	}
 }
 
@@ -359,5 +373,60 @@ func TestPrefetchStoresPages(t *testing.T) {
 	}
 	if got := ops.take(); got["READ"] != 0 {
 		t.Errorf("reading %d prefetched files made %d READ requests (%v); want none", len(ffs)-1, got["READ"], got)
+	}
+}
+
+// TestStreams checks the readers a lode file keeps for reads without a
+// handle: one per calling thread, the same for the same thread, at most
+// maxStreams, the least recent dropped first.
+func TestStreams(t *testing.T) {
+	l := &lodeNode{}
+	as := func(pid uint32) context.Context {
+		return fuse.NewContext(context.Background(), &fuse.Caller{Pid: pid})
+	}
+	first := l.stream(as(1))
+	if l.stream(as(1)) != first {
+		t.Fatal("the same caller got a new stream")
+	}
+	if l.stream(as(2)) == first {
+		t.Fatal("another caller got the first caller's stream")
+	}
+	for pid := uint32(3); pid < 3+maxStreams-2; pid++ {
+		l.stream(as(pid))
+	}
+	if len(l.streams) != maxStreams || l.stream(as(1)) != first {
+		t.Fatalf("%d streams, or the first caller's was dropped while %d were in use", len(l.streams), maxStreams)
+	}
+	l.stream(as(100)) // drops the least recent: caller 2
+	if len(l.streams) != maxStreams || l.stream(as(1)) != first {
+		t.Fatal("a new caller dropped a recent stream")
+	}
+	if slices.ContainsFunc(l.streams, func(h *lodeHandle) bool { return h.caller == 2 }) {
+		t.Fatal("the least recent caller's stream was kept")
+	}
+}
+
+// TestBlobCache checks that the blob cache keeps what fits, drops the
+// least recently used, and never keeps a blob larger than its bound.
+func TestBlobCache(t *testing.T) {
+	c := newBlobCache(100)
+	h := func(i byte) Hash { return Hash{i} }
+	c.put(h(1), make([]byte, 40))
+	c.put(h(2), make([]byte, 40))
+	if _, ok := c.get(h(1)); !ok { // 1 is now the most recent
+		t.Fatal("blob 1 not kept")
+	}
+	c.put(h(3), make([]byte, 40)) // over the bound: 2 goes
+	if _, ok := c.get(h(2)); ok {
+		t.Error("the least recent blob was kept past the bound")
+	}
+	for _, i := range []byte{1, 3} {
+		if _, ok := c.get(h(i)); !ok {
+			t.Errorf("blob %d dropped", i)
+		}
+	}
+	c.put(h(4), make([]byte, 101))
+	if _, ok := c.get(h(4)); ok || c.size > c.max {
+		t.Errorf("a blob larger than the bound was kept (%d of %d bytes)", c.size, c.max)
 	}
 }
