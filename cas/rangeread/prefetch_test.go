@@ -137,3 +137,27 @@ func (s *Source) cached(f *File) bool {
 	}
 	return true
 }
+
+// TestReadFromDiskCacheWithoutRemote checks that without a remote, a chunk
+// the local store lacks is still read from the disk cache (which an
+// earlier mount with a remote filled).
+func TestReadFromDiskCacheWithoutRemote(t *testing.T) {
+	ctx := context.Background()
+	data := randData(31, 20<<10)
+	p := add(t, newStore(t), data)
+	disk, err := OpenChunkCache(t.TempDir(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk.Put(p.OID, data)
+	s := NewSource(newStore(t), nil, disk, SourceOptions{})
+	t.Cleanup(s.Close)
+	f, err := s.Open(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, len(data))
+	if n, err := f.ReadAt(ctx, buf, 0); err != nil || !bytes.Equal(buf[:n], data) {
+		t.Fatalf("read %d bytes, %v", n, err)
+	}
+}

@@ -262,6 +262,11 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 // the chunk list gives (a chunk list bound to its pointer may still claim
 // a length its chunk does not have).
 func (f *File) chunk(ctx context.Context, i int) ([]byte, error) {
+	return f.chunkFrom(ctx, i, false)
+}
+
+// chunkFrom is chunk; with local, the local store is known to hold it.
+func (f *File) chunkFrom(ctx context.Context, i int, local bool) ([]byte, error) {
 	s := f.s
 	c := f.info.m.Chunks[i]
 	b, ok := s.mem.get(c.ID)
@@ -270,7 +275,7 @@ func (f *File) chunk(ctx context.Context, i int) ([]byte, error) {
 			if b, ok := s.mem.get(c.ID); ok {
 				return b, nil
 			}
-			b, err := f.load(ctx, i)
+			b, err := f.load(ctx, i, local)
 			if err != nil {
 				return nil, err
 			}
@@ -289,18 +294,27 @@ func (f *File) chunk(ctx context.Context, i int) ([]byte, error) {
 }
 
 // load reads chunk i from the local store, the disk cache or the remote.
-func (f *File) load(ctx context.Context, i int) ([]byte, error) {
+// The store is asked whether it has the chunk before it is got (a Get
+// that misses re-scans the store's packs), except with local (the caller
+// just asked) or without a remote (then nothing but the disk cache could
+// have it).
+func (f *File) load(ctx context.Context, i int, local bool) ([]byte, error) {
 	s := f.s
 	id := f.info.m.Chunks[i].ID
-	if s.r == nil && s.disk == nil {
-		// The local store is the only place: no need to ask whether it
-		// has the chunk before getting it.
-		if s.st == nil {
-			return nil, fmt.Errorf("chunk %s: %w (no store, no remote)", id.Short(), cas.ErrNotFound)
+	if s.st != nil && (local || s.r == nil) {
+		b, err := s.st.Get(ctx, id)
+		switch {
+		case err == nil:
+			return b, nil
+		case errors.Is(err, cas.ErrCorrupt) && s.r != nil:
+			// A damaged local copy: drop it, and read the remote's.
+			if _, err := s.st.DropCorrupt(ctx, id); err != nil {
+				return nil, err
+			}
+		case !errors.Is(err, cas.ErrNotFound):
+			return nil, err
 		}
-		return s.st.Get(ctx, id)
-	}
-	if ok, _ := s.has(ctx, id); ok {
+	} else if ok, _ := s.has(ctx, id); ok {
 		b, err := s.st.Get(ctx, id)
 		if !errors.Is(err, cas.ErrCorrupt) || s.r == nil {
 			return b, err
@@ -345,13 +359,7 @@ func (s *Source) available(ctx context.Context, id cas.ID) bool {
 	if ok, _ := s.has(ctx, id); ok {
 		return true
 	}
-	if s.disk != nil {
-		s.disk.mu.Lock()
-		_, ok := s.disk.byID[id]
-		s.disk.mu.Unlock()
-		return ok
-	}
-	return false
+	return s.disk != nil && s.disk.has(id)
 }
 
 // ensure fetches, with as few ranged reads as possible, the chunks of
@@ -528,6 +536,7 @@ files:
 			wants = append(wants, want{f, i, k, i == len(chunks)-1})
 		}
 	}
+	local := map[cas.ID]bool{} // chunks the local store has
 	if s.r != nil {
 		// One request for everything that is nowhere but on the
 		// remote. Readers of these chunks wait for it.
@@ -535,7 +544,7 @@ files:
 		for _, w := range wants {
 			ids = append(ids, w.f.info.m.Chunks[w.i].ID)
 		}
-		s.fetchMissing(ctx, ids)
+		s.fetchMissing(ctx, ids, local)
 	}
 	var buf []byte
 	ok := true // every chunk of the current file so far
@@ -546,7 +555,7 @@ files:
 		if w.i == 0 {
 			ok = true
 		}
-		b, err := w.f.chunk(ctx, w.i)
+		b, err := w.f.chunkFrom(ctx, w.i, local[w.f.info.m.Chunks[w.i].ID])
 		if err != nil {
 			ok = false
 		}
@@ -569,12 +578,29 @@ files:
 
 // fetchMissing reads from the remote, in one Read, the chunks of ids that
 // are neither available locally nor being fetched already, and keeps them
-// in the caches. Failures are left for the reads to meet.
-func (s *Source) fetchMissing(ctx context.Context, ids []cas.ID) {
+// in the caches; it notes in local the chunks the local store has.
+// Failures are left for the reads to meet.
+func (s *Source) fetchMissing(ctx context.Context, ids []cas.ID, local map[cas.ID]bool) {
+	var missing []cas.ID
+	for _, id := range ids {
+		if _, ok := s.mem.get(id); ok {
+			continue
+		}
+		if ok, _ := s.has(ctx, id); ok {
+			local[id] = true
+			continue
+		}
+		if s.disk == nil || !s.disk.has(id) {
+			missing = append(missing, id)
+		}
+	}
 	var mine []remotestore.Want
 	s.mu.Lock()
-	for _, id := range ids {
-		if _, ok := s.inflight[id]; ok || s.available(ctx, id) {
+	for _, id := range missing {
+		if _, ok := s.inflight[id]; ok {
+			continue
+		}
+		if _, ok := s.mem.get(id); ok {
 			continue
 		}
 		s.inflight[id] = make(chan struct{})
