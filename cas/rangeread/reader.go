@@ -470,7 +470,8 @@ func (f *File) fetchRun(ctx context.Context, first, last int) error {
 // Prefetch makes the files ps point to cheap to read soon (the files a
 // reader is about to read: the next files of a directory read in order).
 // It returns at once and works in the background: it gets each file's
-// chunk list (none to get for a file of one chunk) and takes the chunks,
+// chunk list (none to get for a file of one chunk; those only on the
+// remote in one coalesced read for all of ps) and takes the chunks,
 // in order, into the memory cache, from the local store or the disk
 // cache, or from the remote in one Read for all the chunks of ps that are
 // nowhere else (which coalesces the chunks that sit together in a pack).
@@ -518,6 +519,7 @@ func (s *Source) prefetchFiles(ctx context.Context, ps []pointer.Pointer, got fu
 	}
 	var wants []want
 	budget := s.mem.max / prefetchShare
+	s.preopen(ctx, ps)
 files:
 	for k, p := range ps {
 		if p.V1 || p.Size == 0 {
@@ -574,6 +576,45 @@ files:
 			got(w.file, buf[:size])
 		}
 	}
+}
+
+// preopen gets from the remote, in one coalesced read, the chunk lists of
+// the files of ps that have one and that neither the Source nor the local
+// store has, each checked against its pointer as Open checks it, so that
+// opening them costs no request. Version 1 pointers are left to Open.
+// Failures are left for Open to meet.
+func (s *Source) preopen(ctx context.Context, ps []pointer.Pointer) {
+	if s.r == nil {
+		return
+	}
+	var need []pointer.Pointer
+	for _, p := range ps {
+		mid, ok := manifest.ObjectID(p)
+		if !ok || p.V1 {
+			continue
+		}
+		s.mu.Lock()
+		_, known := s.manifests[p.OID]
+		s.mu.Unlock()
+		if known {
+			continue
+		}
+		if ok, _ := s.has(ctx, mid); !ok {
+			need = append(need, p)
+		}
+	}
+	if len(need) == 0 {
+		return
+	}
+	_ = s.r.Manifests(ctx, need, remotestore.ReadOptions{OnFail: func(remotestore.Want, error) {}},
+		func(p pointer.Pointer, m *manifest.Manifest, _ *remotestore.Object) error {
+			s.mu.Lock()
+			if _, ok := s.manifests[p.OID]; !ok {
+				s.manifests[p.OID] = &fileInfo{m: m}
+			}
+			s.mu.Unlock()
+			return nil
+		})
 }
 
 // fetchMissing reads from the remote, in one Read, the chunks of ids that
