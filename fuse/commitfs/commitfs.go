@@ -57,10 +57,11 @@ type Objects interface {
 }
 
 // Files opens the files that lode pointers name. Open is called from many
-// goroutines at once, once per open file handle, on the first read
-// through that handle. Open, and ReadAt of the readers it returns, must
-// return soon after ctx is done: that is how a read ends when the caller
-// is interrupted or Options.ReadTimeout passes.
+// goroutines at once, once per open file handle (or, for files that open
+// without a request, per calling thread), on the first read through it.
+// Open, and ReadAt of the readers it returns, must return soon after ctx
+// is done: that is how a read ends when the caller is interrupted or
+// Options.ReadTimeout passes.
 type Files interface {
 	Open(ctx context.Context, p pointer.Pointer) (LodeFile, error)
 }
@@ -96,7 +97,8 @@ type LodeFile interface {
 // kernel issues reads of one handle in parallel (its readahead and the
 // caller's read), so a sequential reader's requests may arrive slightly
 // out of order. If it also implements io.Closer, Close is called when the
-// file handle is released.
+// file handle is released; a reader of reads without a handle (files that
+// open without a request, see the package doc) is dropped, not closed.
 type RangeReader interface {
 	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
 }
