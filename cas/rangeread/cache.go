@@ -102,6 +102,14 @@ func (c *ChunkCache) Get(id cas.ID, dst []byte) ([]byte, bool) {
 	return b, true
 }
 
+// has reports whether the cache holds id (as far as this process knows).
+func (c *ChunkCache) has(id cas.ID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.byID[id]
+	return ok
+}
+
 // Put stores a verified chunk. Failures only cost a later miss.
 func (c *ChunkCache) Put(id cas.ID, raw []byte) {
 	c.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -129,10 +130,15 @@ type File struct {
 // store when there, else from the remote (one request), and is checked
 // against p: a version 2 pointer binds it, so every byte a read returns is
 // the file's; for a version 1 pointer, Open reads the whole file once and
-// checks it against the oid before it serves any of it.
+// checks it against the oid before it serves any of it. A file of one
+// chunk (most small files) has no chunk list to read: its one chunk is the
+// oid, so opening it costs nothing.
 func (s *Source) Open(ctx context.Context, p pointer.Pointer) (*File, error) {
 	if p.Size == 0 {
 		return &File{s: s, oid: p.OID, info: &fileInfo{m: &manifest.Manifest{OID: p.OID}}}, nil
+	}
+	if p.SingleChunk() {
+		return &File{s: s, oid: p.OID, info: &fileInfo{m: manifest.Single(p.OID, p.Size)}}, nil
 	}
 	s.mu.Lock()
 	info, ok := s.manifests[p.OID]
@@ -252,38 +258,63 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 
 // chunk returns chunk i decoded, from the memory cache, the local store,
 // the disk cache or, failing all, the remote. Concurrent calls for one
-// chunk share one load.
+// chunk share one load. Every chunk it returns has the id and the length
+// the chunk list gives (a chunk list bound to its pointer may still claim
+// a length its chunk does not have).
 func (f *File) chunk(ctx context.Context, i int) ([]byte, error) {
+	return f.chunkFrom(ctx, i, false)
+}
+
+// chunkFrom is chunk; with local, the local store is known to hold it.
+func (f *File) chunkFrom(ctx context.Context, i int, local bool) ([]byte, error) {
 	s := f.s
 	c := f.info.m.Chunks[i]
-	if b, ok := s.mem.get(c.ID); ok {
-		return b, nil
-	}
-	v, err, _ := s.loads.Do(string(c.ID[:]), func() (any, error) {
-		if b, ok := s.mem.get(c.ID); ok {
+	b, ok := s.mem.get(c.ID)
+	if !ok {
+		v, err, _ := s.loads.Do(string(c.ID[:]), func() (any, error) {
+			if b, ok := s.mem.get(c.ID); ok {
+				return b, nil
+			}
+			b, err := f.load(ctx, i, local)
+			if err != nil {
+				return nil, err
+			}
+			s.mem.put(c.ID, b)
 			return b, nil
-		}
-		b, err := f.load(ctx, i)
+		})
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("file %s at offset %d: %w", f.oid.Short(), c.Offset, err)
 		}
-		if len(b) != int(c.Len) {
-			return nil, fmt.Errorf("%w: chunk %s has %d bytes, manifest says %d", cas.ErrCorrupt, c.ID.Short(), len(b), c.Len)
-		}
-		s.mem.put(c.ID, b)
-		return b, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("file %s at offset %d: %w", f.oid.Short(), c.Offset, err)
+		b = v.([]byte)
 	}
-	return v.([]byte), nil
+	if len(b) != int(c.Len) {
+		return nil, fmt.Errorf("file %s at offset %d: %w: chunk %s has %d bytes, the chunk list says %d", f.oid.Short(), c.Offset, cas.ErrCorrupt, c.ID.Short(), len(b), c.Len)
+	}
+	return b, nil
 }
 
 // load reads chunk i from the local store, the disk cache or the remote.
-func (f *File) load(ctx context.Context, i int) ([]byte, error) {
+// The store is asked whether it has the chunk before it is got (a Get
+// that misses re-scans the store's packs), except with local (the caller
+// just asked) or without a remote (then nothing but the disk cache could
+// have it).
+func (f *File) load(ctx context.Context, i int, local bool) ([]byte, error) {
 	s := f.s
 	id := f.info.m.Chunks[i].ID
-	if ok, _ := s.has(ctx, id); ok {
+	if s.st != nil && (local || s.r == nil) {
+		b, err := s.st.Get(ctx, id)
+		switch {
+		case err == nil:
+			return b, nil
+		case errors.Is(err, cas.ErrCorrupt) && s.r != nil:
+			// A damaged local copy: drop it, and read the remote's.
+			if _, err := s.st.DropCorrupt(ctx, id); err != nil {
+				return nil, err
+			}
+		case !errors.Is(err, cas.ErrNotFound):
+			return nil, err
+		}
+	} else if ok, _ := s.has(ctx, id); ok {
 		b, err := s.st.Get(ctx, id)
 		if !errors.Is(err, cas.ErrCorrupt) || s.r == nil {
 			return b, err
@@ -328,19 +359,16 @@ func (s *Source) available(ctx context.Context, id cas.ID) bool {
 	if ok, _ := s.has(ctx, id); ok {
 		return true
 	}
-	if s.disk != nil {
-		s.disk.mu.Lock()
-		_, ok := s.disk.byID[id]
-		s.disk.mu.Unlock()
-		return ok
-	}
-	return false
+	return s.disk != nil && s.disk.has(id)
 }
 
 // ensure fetches, with as few ranged reads as possible, the chunks of
 // [first, last] that are not available locally. Chunks another goroutine
 // is already fetching are waited for, not fetched twice.
 func (f *File) ensure(ctx context.Context, first, last int) error {
+	if f.s.r == nil {
+		return nil // nothing to fetch: chunk reads the local copies
+	}
 	return f.plan(ctx, first, last).run(ctx, true)
 }
 
@@ -433,14 +461,220 @@ func (f *File) fetchRun(ctx context.Context, first, last int) error {
 			s.fetchReqs.Add(1)
 		},
 	}, func(o remotestore.Object) error {
-		raw := bytes.Clone(o.Raw)
-		s.mem.put(o.ID, raw)
-		if s.disk != nil {
-			s.disk.Put(o.ID, raw)
-		}
+		s.keep(o.ID, bytes.Clone(o.Raw))
 		return nil
 	})
 	return err
+}
+
+// Prefetch makes the files ps point to cheap to read soon (the files a
+// reader is about to read: the next files of a directory read in order).
+// It returns at once and works in the background: it gets each file's
+// chunk list (none to get for a file of one chunk; those only on the
+// remote in one coalesced read for all of ps) and takes the chunks,
+// in order, into the memory cache, from the local store or the disk
+// cache, or from the remote in one Read for all the chunks of ps that are
+// nowhere else (which coalesces the chunks that sit together in a pack).
+// Every chunk is checked against its id on the way, as a read would; one
+// that cannot be got is left for the read to report. It takes at most an
+// eighth of the memory cache (prefetchShare), the chunks of ps in order up
+// to the first that does not fit, so that they are still there when read.
+// Version 1 pointers are skipped: opening one reads the whole file.
+//
+// If got is not nil, it is called with the whole content of each file of
+// ps that was prefetched whole, read as ReadAt reads it (so bound to its
+// pointer), with its index in ps: in order, one call at a time, from the
+// prefetching goroutine; data is valid only during the call. A file that
+// could not be read is not reported.
+//
+// Prefetch shares its goroutines with readahead (SourceOptions.Prefetchers);
+// when all are busy it does nothing and returns false.
+func (s *Source) Prefetch(ps []pointer.Pointer, got func(i int, data []byte)) bool {
+	select {
+	case s.prefetch <- struct{}{}:
+	default:
+		return false
+	}
+	ps = slices.Clone(ps)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.prefetch }()
+		s.prefetchFiles(s.ctx, ps, got)
+	}()
+	return true
+}
+
+// prefetchShare is the part of the memory cache one Prefetch may fill: one
+// in prefetchShare bytes.
+const prefetchShare = 8
+
+// prefetchFiles does the work of Prefetch.
+func (s *Source) prefetchFiles(ctx context.Context, ps []pointer.Pointer, got func(int, []byte)) {
+	type want struct {
+		f    *File
+		i    int  // chunk index
+		file int  // index in ps
+		last bool // the file's last chunk
+	}
+	var wants []want
+	budget := s.mem.max / prefetchShare
+	s.preopen(ctx, ps)
+files:
+	for k, p := range ps {
+		if p.V1 || p.Size == 0 {
+			continue
+		}
+		f, err := s.Open(ctx, p)
+		if err != nil {
+			continue // the read reports it
+		}
+		chunks := f.info.m.Chunks
+		for i, c := range chunks {
+			if budget < int64(c.Len) {
+				break files
+			}
+			budget -= int64(c.Len)
+			wants = append(wants, want{f, i, k, i == len(chunks)-1})
+		}
+	}
+	local := map[cas.ID]bool{} // chunks the local store has
+	if s.r != nil {
+		// One request for everything that is nowhere but on the
+		// remote. Readers of these chunks wait for it.
+		ids := make([]cas.ID, 0, len(wants))
+		for _, w := range wants {
+			ids = append(ids, w.f.info.m.Chunks[w.i].ID)
+		}
+		s.fetchMissing(ctx, ids, local)
+	}
+	var buf []byte
+	ok := true // every chunk of the current file so far
+	for _, w := range wants {
+		if ctx.Err() != nil {
+			return
+		}
+		if w.i == 0 {
+			ok = true
+		}
+		b, err := w.f.chunkFrom(ctx, w.i, local[w.f.info.m.Chunks[w.i].ID])
+		if err != nil {
+			ok = false
+		}
+		if !w.last || !ok || got == nil {
+			continue
+		}
+		if w.i == 0 {
+			got(w.file, b) // a file of one chunk is that chunk
+			continue
+		}
+		size := w.f.Size()
+		if int64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		if n, err := w.f.ReadAt(ctx, buf[:size], 0); err == nil && int64(n) == size {
+			got(w.file, buf[:size])
+		}
+	}
+}
+
+// preopen gets from the remote, in one coalesced read, the chunk lists of
+// the files of ps that have one and that neither the Source nor the local
+// store has, each checked against its pointer as Open checks it, so that
+// opening them costs no request. Version 1 pointers are left to Open.
+// Failures are left for Open to meet.
+func (s *Source) preopen(ctx context.Context, ps []pointer.Pointer) {
+	if s.r == nil {
+		return
+	}
+	var need []pointer.Pointer
+	for _, p := range ps {
+		mid, ok := manifest.ObjectID(p)
+		if !ok || p.V1 {
+			continue
+		}
+		s.mu.Lock()
+		_, known := s.manifests[p.OID]
+		s.mu.Unlock()
+		if known {
+			continue
+		}
+		if ok, _ := s.has(ctx, mid); !ok {
+			need = append(need, p)
+		}
+	}
+	if len(need) == 0 {
+		return
+	}
+	_ = s.r.Manifests(ctx, need, remotestore.ReadOptions{OnFail: func(remotestore.Want, error) {}},
+		func(p pointer.Pointer, m *manifest.Manifest, _ *remotestore.Object) error {
+			s.mu.Lock()
+			if _, ok := s.manifests[p.OID]; !ok {
+				s.manifests[p.OID] = &fileInfo{m: m}
+			}
+			s.mu.Unlock()
+			return nil
+		})
+}
+
+// fetchMissing reads from the remote, in one Read, the chunks of ids that
+// are neither available locally nor being fetched already, and keeps them
+// in the caches; it notes in local the chunks the local store has.
+// Failures are left for the reads to meet.
+func (s *Source) fetchMissing(ctx context.Context, ids []cas.ID, local map[cas.ID]bool) {
+	var missing []cas.ID
+	for _, id := range ids {
+		if _, ok := s.mem.get(id); ok {
+			continue
+		}
+		if ok, _ := s.has(ctx, id); ok {
+			local[id] = true
+			continue
+		}
+		if s.disk == nil || !s.disk.has(id) {
+			missing = append(missing, id)
+		}
+	}
+	var mine []remotestore.Want
+	s.mu.Lock()
+	for _, id := range missing {
+		if _, ok := s.inflight[id]; ok {
+			continue
+		}
+		if _, ok := s.mem.get(id); ok {
+			continue
+		}
+		s.inflight[id] = make(chan struct{})
+		mine = append(mine, remotestore.ChunkWant(id))
+	}
+	s.mu.Unlock()
+	if len(mine) == 0 {
+		return
+	}
+	_ = s.r.Read(ctx, mine, remotestore.ReadOptions{
+		Progress: func(n int64) {
+			s.fetched.Add(n)
+			s.fetchReqs.Add(1)
+		},
+		OnFail: func(remotestore.Want, error) {},
+	}, func(o remotestore.Object) error {
+		s.keep(o.ID, bytes.Clone(o.Raw))
+		return nil
+	})
+	s.mu.Lock()
+	for _, w := range mine {
+		close(s.inflight[w.ID])
+		delete(s.inflight, w.ID)
+	}
+	s.mu.Unlock()
+}
+
+// keep puts a verified chunk fetched from the remote in the caches.
+func (s *Source) keep(id cas.ID, raw []byte) {
+	s.mem.put(id, raw)
+	if s.disk != nil {
+		s.disk.Put(id, raw)
+	}
 }
 
 // Reader reads one file sequentially or at random, as one open file handle

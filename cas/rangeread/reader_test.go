@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/compress"
+	"github.com/lodevcs/lode/cas/manifest"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/remote"
 	"github.com/lodevcs/lode/remote/mem"
@@ -277,5 +279,51 @@ func TestReadaheadToleratesReordering(t *testing.T) {
 	}
 	if _, reqs := s.Fetched(); reqs > 10 {
 		t.Fatalf("%d ranged reads for 12 MiB read nearly in order: readahead kept resetting", reqs)
+	}
+}
+
+// TestChunkLengthChecked reads a file whose chunk list, bound to its
+// pointer, claims a length for a chunk that the chunk does not have, after
+// that chunk was read (and cached) for another file: the read fails as
+// corrupt instead of serving a piece of the chunk or past its end.
+func TestChunkLengthChecked(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	data := randData(23, 20<<10)
+	honest := add(t, st, data)
+	if !honest.SingleChunk() {
+		t.Fatalf("%d random bytes made more than one chunk", len(data))
+	}
+	var bld manifest.Builder
+	bld.Add(honest.OID, len(data)+100) // the chunk has 100 bytes fewer
+	bld.Add(honest.OID, len(data))
+	m := bld.Finish(cas.Sum([]byte("forged")))
+	enc := m.Encode()
+	mid := cas.Sum(enc)
+	pk := st.NewPacker()
+	if err := pk.Add(mid, cas.KindManifest, compress.None, len(enc), enc); err != nil {
+		t.Fatal(err)
+	}
+	if err := pk.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pk.Close()
+	forged := pointer.New(m.OID, m.Size, mid)
+
+	s := NewSource(st, nil, nil, SourceOptions{})
+	t.Cleanup(s.Close)
+	for _, p := range []pointer.Pointer{honest, forged} {
+		f, err := s.Open(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, p.Size)
+		n, err := f.ReadAt(ctx, buf, 0)
+		switch {
+		case p == honest && (err != nil || !bytes.Equal(buf[:n], data)):
+			t.Fatalf("honest file: %d bytes, %v", n, err)
+		case p == forged && !errors.Is(err, cas.ErrCorrupt):
+			t.Fatalf("forged chunk list: read %d bytes, error %v; want ErrCorrupt", n, err)
+		}
 	}
 }

@@ -7,7 +7,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -296,5 +299,181 @@ func BenchmarkSequentialReadStore(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
+	}
+}
+
+// smallTree is a dataset of many small files, the common shape of ML data
+// (folders of images, clips, label files), committed as lode files: files
+// of 2-24 KiB, half text and half random, in folders of 100, their data in
+// a local store and their pointers in a real git repository.
+type smallTree struct {
+	repo     *gitRepo
+	st       *store.Store
+	checkout string // the same files, written out as a checkout would
+	files    int
+}
+
+// smallFilesCount is how many files newSmallTree makes: LODE_BENCH_FILES,
+// else 10,000.
+func smallFilesCount(tb testing.TB) int {
+	n := 10000
+	if v := os.Getenv("LODE_BENCH_FILES"); v != "" {
+		if _, err := fmt.Sscan(v, &n); err != nil || n <= 0 {
+			tb.Fatalf("LODE_BENCH_FILES=%q: want a positive number", v)
+		}
+	}
+	return n
+}
+
+// newSmallTree makes a smallTree of n files. With packPerFile, each file's
+// chunks go to a pack of their own (as git add writes them); otherwise all
+// go to one pack (as git lode fetch writes them).
+func newSmallTree(tb testing.TB, n int, packPerFile bool) *smallTree {
+	tb.Helper()
+	t := &smallTree{repo: newGitRepo(tb), checkout: filepath.Join(tb.TempDir(), "checkout"), files: n}
+	st, err := store.Open(filepath.Join(t.repo.dir, ".git", "lode"), store.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	t.st = st
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 11))
+	words := strings.Fields("the quick brown fox jumps over a lazy dog label cat bird image clip frame")
+	var fi bytes.Buffer
+	fi.WriteString("commit refs/heads/main\ncommitter T <t@example.com> 1700000000 +0000\ndata 5\nsmall\n")
+	pk := st.NewPacker()
+	for i := range n {
+		size := 2<<10 + rng.IntN(22<<10+1)
+		data := make([]byte, 0, size+16)
+		name := fmt.Sprintf("d%04d/f%06d.bin", i/100, i)
+		if i%2 == 0 {
+			for len(data) < size {
+				data = append(data, words[rng.IntN(len(words))]...)
+				data = append(data, " \n"[min(rng.IntN(10), 9)/9])
+			}
+			data = data[:size]
+			name = strings.TrimSuffix(name, ".bin") + ".txt"
+		} else {
+			data = data[:size]
+			for j := range data {
+				data[j] = byte(rng.Uint32())
+			}
+		}
+		p := filepath.Join(t.checkout, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		ptr, err := filer.Clean(ctx, bytes.NewReader(data), pk, st.Codec(), filer.Options{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if packPerFile {
+			if err := pk.Flush(ctx); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		enc := ptr.Encode()
+		fmt.Fprintf(&fi, "M 100644 inline %s\ndata %d\n%s\n", name, len(enc), enc)
+	}
+	if err := pk.Flush(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	pk.Close()
+	fi.WriteString("\n")
+	t.repo.git(fi.Bytes(), "fast-import", "--quiet")
+	return t
+}
+
+// mountSmallTree mounts HEAD of t with the real read path: objects through
+// gitrepo, files through a rangeread.Source over the local store.
+func (t *smallTree) mount(tb testing.TB) (*rangeread.Source, string) {
+	tb.Helper()
+	objs, root := t.repo.rootTree("main")
+	src := rangeread.NewSource(t.st, nil, nil, rangeread.SourceOptions{})
+	_, dir := mount(tb, Options{Root: root, Objects: objs, Files: SourceFiles(src), Logf: tb.Logf})
+	tb.Cleanup(src.Close)
+	return src, dir
+}
+
+// sh runs a shell command line (the commands a user would type).
+func sh(tb testing.TB, line string) string {
+	tb.Helper()
+	out, err := exec.Command("sh", "-c", line).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("%s: %v: %s", line, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// cpuTime is the CPU time (user and system) this process has used: the
+// mount's server, since the test process serves it.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkSmallFiles lists and reads a tree of many small lode files
+// (LODE_BENCH_FILES, default 10,000) through a fresh mount each time, with
+// the commands a user would run, and the same commands over a checkout of
+// the same files (whose pages are cached):
+//
+//	find DIR -type f | wc -l                          (looks up every entry)
+//	find DIR -type f -print0 | xargs -0 cat >/dev/null
+//
+// It reports the server's CPU time per operation (server-cpu-ms/op).
+// packs=per-file stores every file in a pack of its own, as git add does
+// today.
+func BenchmarkSmallFiles(b *testing.B) {
+	requireFUSE(b)
+	n := smallFilesCount(b)
+	for _, perFile := range []bool{false, true} {
+		name := "packs=one"
+		if perFile {
+			name = "packs=per-file"
+			if os.Getenv("LODE_BENCH_PACK_PER_FILE") == "" {
+				continue
+			}
+		}
+		b.Run(name, func(b *testing.B) {
+			t := newSmallTree(b, n, perFile)
+			want := fmt.Sprint(n)
+			for _, cmd := range []struct{ name, line string }{
+				{"find", "find %s -type f | wc -l"},
+				{"read", "find %s -type f -print0 | xargs -0 cat | wc -c"},
+			} {
+				b.Run(cmd.name, func(b *testing.B) {
+					var cpu time.Duration
+					for b.Loop() {
+						b.StopTimer()
+						_, dir := t.mount(b)
+						b.StartTimer()
+						c := cpuTime()
+						out := sh(b, fmt.Sprintf(cmd.line, dir))
+						cpu += cpuTime() - c
+						b.StopTimer()
+						if cmd.name == "find" && out != want {
+							b.Fatalf("find counted %s files, want %s", out, want)
+						}
+						if err := Unmount(dir, UnmountOptions{}); err != nil {
+							b.Fatal(err)
+						}
+						b.StartTimer()
+					}
+					b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "server-cpu-ms/op")
+				})
+				b.Run(cmd.name+"-checkout", func(b *testing.B) {
+					line := fmt.Sprintf(cmd.line, t.checkout)
+					sh(b, line)
+					for b.Loop() {
+						sh(b, line)
+					}
+				})
+			}
+		})
 	}
 }

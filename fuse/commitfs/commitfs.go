@@ -57,12 +57,29 @@ type Objects interface {
 }
 
 // Files opens the files that lode pointers name. Open is called from many
-// goroutines at once, once per open file handle, on the first read
-// through that handle. Open, and ReadAt of the readers it returns, must
-// return soon after ctx is done: that is how a read ends when the caller
-// is interrupted or Options.ReadTimeout passes.
+// goroutines at once, once per open file handle (or, for files that open
+// without a request, per calling thread), on the first read through it.
+// Open, and ReadAt of the readers it returns, must return soon after ctx
+// is done: that is how a read ends when the caller is interrupted or
+// Options.ReadTimeout passes.
 type Files interface {
 	Open(ctx context.Context, p pointer.Pointer) (LodeFile, error)
+}
+
+// Prefetcher is an optional interface of Files. Prefetch is told of lode
+// files that are likely to be read soon (the next small files of a
+// directory whose files are being read in order) and may start reading
+// them in the background, so that their first reads find them in memory.
+// If got is not nil, Prefetch calls it with the whole content of each
+// file of ps it read whole (checked as a read would check it) and its
+// index in ps, one call at a time, from a goroutine of its own; data is
+// valid only during the call. Prefetch must return at once, bound the
+// memory and goroutines it uses, and report false if it did not take the
+// work (too much in flight already): the files are then offered again
+// with a later read. It is called from many goroutines at once; ps is not
+// used after it returns.
+type Prefetcher interface {
+	Prefetch(ps []pointer.Pointer, got func(i int, data []byte)) bool
 }
 
 // LodeFile is a file opened through Files. Size must equal the pointer's
@@ -80,7 +97,8 @@ type LodeFile interface {
 // kernel issues reads of one handle in parallel (its readahead and the
 // caller's read), so a sequential reader's requests may arrive slightly
 // out of order. If it also implements io.Closer, Close is called when the
-// file handle is released.
+// file handle is released; a reader of reads without a handle (files that
+// open without a request, see the package doc) is dropped, not closed.
 type RangeReader interface {
 	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
 }
@@ -115,6 +133,11 @@ type Options struct {
 	AllowOther bool
 	// Debug logs every FUSE request and reply through Logf.
 	Debug bool
+
+	// withOpens keeps files opening with a request (OPEN, RELEASE)
+	// even where the kernel can do without: for tests of the mount as
+	// kernels without FUSE_NO_OPEN_SUPPORT see it.
+	withOpens bool
 }
 
 // DefaultReadTimeout is the ReadTimeout of Options that do not set one.
@@ -147,7 +170,7 @@ func NewRoot(opts Options) (fs.InodeEmbedder, error) {
 	if opts.ReadTimeout < 0 {
 		return nil, errors.New("commitfs: Options.ReadTimeout is negative")
 	}
-	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout), uid: uint32(os.Getuid()), gid: uint32(os.Getgid())}
+	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), blobs: newBlobCache(blobCacheSize)}
 	if !opts.Time.IsZero() && opts.Time.Unix() > 0 {
 		f.mtime = uint64(opts.Time.Unix())
 		f.mtimeNs = uint32(opts.Time.Nanosecond())
@@ -189,8 +212,12 @@ func FSOptions(opts Options) *fs.Options {
 			EnableSymlinkCaching:     true,
 			ExplicitDataCacheControl: true,
 			DisableXAttrs:            true,
-			Debug:                    opts.Debug,
-			Logger:                   logger,
+			// Replies are served from memory (ReadResultData), which
+			// go-fuse would first try to splice through a pipe, and
+			// fail, on every read.
+			DisableSplice: true,
+			Debug:         opts.Debug,
+			Logger:        logger,
 		},
 	}
 }
@@ -233,6 +260,11 @@ func Mount(dir string, opts Options) (*Server, error) {
 	srv, err := fs.Mount(dir, root, FSOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
+	}
+	if srv.KernelSettings().Flags64()&fuse.CAP_NO_OPEN_SUPPORT != 0 && !opts.withOpens {
+		// Files open without a request from now on: each small file
+		// read then costs the kernel one READ, or nothing if prefetched.
+		root.(*dirNode).fsys.noOpen.Store(true)
 	}
 	s := &Server{srv: srv, dir: dir}
 	if os.Geteuid() == 0 {

@@ -34,6 +34,9 @@ type fixture struct {
 
 const commitTime = 1_700_000_000
 
+// fakePointer starts like a pointer, but is a damaged one.
+const fakePointer = pointer.Prefix + "1\ngarbage\n"
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	g := newGitRepo(t)
@@ -51,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 	g.write("empty.txt", nil, 0o644)
 	fx.plain = bytes.Repeat([]byte("plain git content, not a pointer\n"), 10_000)
 	g.write("docs/plain.txt", fx.plain, 0o644)
-	g.write("docs/fake-pointer.txt", []byte(pointer.Prefix+"1\ngarbage\n"), 0o644)
+	g.write("docs/fake-pointer.txt", []byte(fakePointer), 0o644)
 	g.write("data/model.pt", fx.model.ptr.Encode(), 0o644)
 	g.write("data/nested/deep/big.bin", fx.big.ptr.Encode(), 0o755)
 	g.write("data/broken.bin", fx.broken.ptr.Encode(), 0o644)
@@ -76,10 +79,20 @@ func (fx *fixture) options(logs *logBuf) Options {
 	}
 }
 
+// TestMount mounts the fixture and checks what every kind of entry shows,
+// with files opened without a request (as the kernel does when it can),
+// and with OPEN and RELEASE for every file (kernels that cannot).
 func TestMount(t *testing.T) {
 	fx := newFixture(t)
+	t.Run("open=none", func(t *testing.T) { testMount(t, fx, false) })
+	t.Run("open=request", func(t *testing.T) { testMount(t, fx, true) })
+}
+
+func testMount(t *testing.T, fx *fixture, withOpens bool) {
 	var logs logBuf
-	srv, dir := mount(t, fx.options(&logs))
+	opts := fx.options(&logs)
+	opts.withOpens = withOpens
+	srv, dir := mount(t, opts)
 	p := func(name string) string { return filepath.Join(dir, filepath.FromSlash(name)) }
 
 	t.Run("attributes", func(t *testing.T) {
@@ -93,7 +106,7 @@ func TestMount(t *testing.T) {
 			{"bin/run.sh", 0o755, 18},
 			{"empty.txt", 0o644, 0},
 			{"docs/plain.txt", 0o644, int64(len(fx.plain))},
-			{"docs/fake-pointer.txt", 0o644, 0},
+			{"docs/fake-pointer.txt", 0o644, int64(len(fakePointer))}, // the blob's size
 			{"data/model.pt", 0o644, fx.model.ptr.Size},
 			{"data/nested/deep/big.bin", 0o755, fx.big.ptr.Size},
 			{"data/empty.lode", 0o644, 0},

@@ -8,22 +8,30 @@
 //
 //   - a tree (mode 040000) is a directory, read from Objects on its first
 //     lookup or listing, never before: mounting reads nothing, so a tree of
-//     any size mounts in the time the kernel takes (a few milliseconds);
+//     any size mounts in the time the kernel takes (a few milliseconds).
+//     A lookup reads the head of its entry's blob (BlobHead: the size, and
+//     the content when small enough to be a pointer); the first listing
+//     reads the heads of all the directory's files and symlinks in one
+//     pass, so that the lookups that follow it (READDIRPLUS, stat, open)
+//     read nothing;
 //   - a blob (100644, 100755) that is a lode pointer (at most
 //     pointer.MaxLen bytes, and pointer.Parse accepts it) is a regular file
-//     of the pointer's size, whose bytes come from Files: every open file
-//     handle opens its own RangeReader on its first read, so readahead
-//     follows that handle's reads;
+//     of the pointer's size, whose bytes come from Files: every reader (an
+//     open file handle, or, with opens without a request, a calling
+//     thread; see Caching) opens its own RangeReader on its first read, so
+//     readahead follows its reads;
 //   - any other blob is a regular file whose bytes are the blob, read whole
 //     on a handle's first read (a blob small enough to be a pointer already
-//     came with the lookup). Such blobs are small in practice; a large one
-//     costs its size in memory per open handle;
+//     came with the lookup), or without handles kept in a 64 MiB LRU of
+//     blobs. Such blobs are small in practice; a large one costs its size
+//     in memory per open handle, and one larger than 64 MiB is read from
+//     git again for every read request when there are no handles;
 //   - a blob of at most pointer.MaxLen bytes that starts like a pointer
 //     (pointer.MightBe) but that pointer.Parse rejects for another reason
 //     than ErrNotPointer (malformed, or a version this build cannot read)
-//     is a regular file of size 0 whose every open fails with EIO, logged
-//     with the path and the parse error: smudge refuses such a blob, so
-//     checkout fails for it too;
+//     is a regular file of the blob's size whose every open, or every
+//     read, fails with EIO, logged with the path and the parse error:
+//     smudge refuses such a blob, so checkout fails for it too;
 //   - a symlink (120000) is a symlink whose target is the blob;
 //   - a submodule (160000) is an empty directory.
 //
@@ -62,9 +70,34 @@
 // max_pages_limit) and, as root, raises the mount's readahead from the
 // kernel's default 128 KiB to 1 MiB (the FUSE init reply can only lower
 // it), so a sequential read arrives as 1 MiB requests, up to 64 in flight.
+// Replies carry their data in the reply itself (splice is off: every read
+// is served from memory, and go-fuse's attempt to splice such a reply
+// costs system calls on every read for nothing).
+//
+// Opening a file costs no request where the kernel allows it
+// (FUSE_NO_OPEN_SUPPORT, Linux 4.19 and later): the first OPEN is answered
+// ENOSYS, after which the kernel opens files by itself, with
+// FOPEN_KEEP_CACHE, and sends no OPEN or RELEASE; the first FLUSH is
+// answered ENOSYS too, after which close(2) sends none. Reading a small
+// file then costs one READ request, or none. Reads come without a handle;
+// a lode file keeps a reader for each of the last maxStreams threads that
+// read it. On other kernels files open with a handle, FOPEN_KEEP_CACHE and
+// FOPEN_NOFLUSH (close does not wait for a FLUSH).
+//
 // The package itself keeps only what a node needs: a directory's entries
-// once read, and an open git file's bytes while it is open. Chunk caching
-// and readahead of lode files belong to Files (transfer.Source).
+// and their blob heads (size, pointer, or content of a blob small enough
+// to be one) once read, an open git file's bytes while it is open, and the
+// LRU of git blobs for reads without a handle. Chunk caching and readahead
+// of lode files belong to Files (rangeread.Source). When the files of a
+// directory are read in order (a file's first read comes right after the
+// previous file's, within a few entries), the small lode files (up to
+// 1 MiB) that follow in listing order are offered to Files' Prefetch (see
+// Prefetcher), up to 2 MiB ahead of the reader, in batches of 256 KiB that
+// are read in parallel; each file Prefetch reads whole (checked like any
+// read) is stored in the kernel's page cache (FUSE_NOTIFY_STORE), so that
+// reading it costs no request at all. Random reads offer nothing. The page
+// cache is the kernel's to reclaim; a file already being read is left
+// alone.
 //
 // # Errors
 //
@@ -77,8 +110,8 @@
 // as a timeout with path and offset (Files must honour ctx; the kernel
 // tries a failed read once more, so a read(2) can take twice as long). A
 // request the caller interrupted returns EINTR and is not logged. Opening
-// a damaged pointer returns EIO (see Model). Missing names, and the names
-// git refuses, are ENOENT. The mount is read-only ("ro"), so the
+// or reading a damaged pointer returns EIO (see Model). Missing names, and
+// the names git refuses, are ENOENT. The mount is read-only ("ro"), so the
 // kernel answers EROFS to every write, create, rename, chmod or truncate
 // before it reaches the server; Open rejects write modes again with EROFS.
 // Failed object reads are not remembered: the next access tries again.
@@ -113,8 +146,9 @@
 //
 //   - every write operation (Setattr, Write, Create, Mkdir, Mknod, Link,
 //     Symlink, Unlink, Rmdir, Rename, Setxattr, Removexattr, Allocate,
-//     CopyFileRange, Fsync, Flush): the mount is read-only and the kernel
+//     CopyFileRange, Fsync): the mount is read-only and the kernel
 //     rejects them first; go-fuse's defaults answer ENOTSUP/ENOSYS;
+//   - Flush is implemented only to answer ENOSYS (see Caching);
 //   - Access: default_permissions makes the kernel decide;
 //   - Getxattr, Listxattr: git keeps no extended attributes; the mount
 //     disables them, so the kernel stops asking after the first ENOSYS;
@@ -145,27 +179,33 @@ var (
 var (
 	_ fs.InodeEmbedder = (*blobNode)(nil)
 	_ fs.NodeOpener    = (*blobNode)(nil)
+	_ fs.NodeReader    = (*blobNode)(nil)
+	_ fs.NodeFlusher   = (*blobNode)(nil)
 	_ fs.NodeGetattrer = (*blobNode)(nil)
 	_ fs.NodeStatfser  = (*blobNode)(nil)
 
-	_ fs.FileReader = (*blobHandle)(nil)
+	_ fs.FileReader = (*blobHandle)(nil) // through blobNode.Read
 )
 
 // Files that lode pointers name.
 var (
 	_ fs.InodeEmbedder = (*lodeNode)(nil)
 	_ fs.NodeOpener    = (*lodeNode)(nil)
+	_ fs.NodeReader    = (*lodeNode)(nil)
+	_ fs.NodeFlusher   = (*lodeNode)(nil)
 	_ fs.NodeGetattrer = (*lodeNode)(nil)
 	_ fs.NodeStatfser  = (*lodeNode)(nil)
 
-	_ fs.FileReader   = (*lodeHandle)(nil)
+	_ fs.FileReader   = (*lodeHandle)(nil) // through lodeNode.Read
 	_ fs.FileReleaser = (*lodeHandle)(nil)
 )
 
-// Files whose blob is a damaged lode pointer: every open fails.
+// Files whose blob is a damaged lode pointer: every open or read fails.
 var (
 	_ fs.InodeEmbedder = (*damagedNode)(nil)
 	_ fs.NodeOpener    = (*damagedNode)(nil)
+	_ fs.NodeReader    = (*damagedNode)(nil)
+	_ fs.NodeFlusher   = (*damagedNode)(nil)
 	_ fs.NodeGetattrer = (*damagedNode)(nil)
 	_ fs.NodeStatfser  = (*damagedNode)(nil)
 )

@@ -244,6 +244,11 @@ func newFakeFiles() *fakeFiles { return &fakeFiles{files: map[cas.ID]*fakeFile{}
 // add makes a file of size bytes and returns it; its pointer's oid is
 // derived from name.
 func (f *fakeFiles) add(name string, size int64) *fakeFile {
+	return f.addPattern(name, size, newPattern(uint64(len(name))*7919+uint64(size)))
+}
+
+// addPattern is add with the file's content from pat.
+func (f *fakeFiles) addPattern(name string, size int64, pat pattern) *fakeFile {
 	oid := cas.Sum([]byte(name))
 	if size == 0 {
 		oid = cas.Sum(nil)
@@ -252,7 +257,7 @@ func (f *fakeFiles) add(name string, size int64) *fakeFile {
 	if size > 8<<10 {
 		man = cas.Sum([]byte("manifest of " + name))
 	}
-	ff := &fakeFile{ptr: pointer.New(oid, size, man), pat: newPattern(uint64(len(name))*7919 + uint64(size)), failAt: -1, shortAt: -1}
+	ff := &fakeFile{ptr: pointer.New(oid, size, man), pat: pat, failAt: -1, shortAt: -1}
 	f.mu.Lock()
 	f.files[oid] = ff
 	f.mu.Unlock()
@@ -353,6 +358,8 @@ type memObjects struct {
 	blobs    map[Hash][]byte
 	fail     map[Hash]error // every read of the object fails
 	failRead map[Hash]error // ReadBlob fails (BlobHead works)
+
+	heads atomic.Int64 // BlobHead calls
 }
 
 func newMemObjects() *memObjects {
@@ -394,6 +401,7 @@ func (m *memObjects) ReadTree(ctx context.Context, h Hash) ([]Entry, error) {
 }
 
 func (m *memObjects) BlobHead(ctx context.Context, h Hash, max int64) (int64, []byte, error) {
+	m.heads.Add(1)
 	if err := m.fail[h]; err != nil {
 		return 0, nil, err
 	}

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -32,6 +34,13 @@ type filesys struct {
 	mtime       uint64        // seconds since the epoch, for every node
 	mtimeNs     uint32
 	uid, gid    uint32 // owner shown for every node: whoever mounted
+	blobs       *blobCache
+
+	// noOpen is set once the kernel is known to open files without
+	// asking (FUSE_NO_OPEN_SUPPORT): Open then answers ENOSYS, after which
+	// the kernel sends no OPEN, FLUSH or RELEASE for files, and reads
+	// arrive without a handle.
+	noOpen atomic.Bool
 }
 
 // fail turns err, met while doing what format and args describe, into the
@@ -146,10 +155,175 @@ type dirNode struct {
 	tree      Hash
 	submodule bool // a gitlink: tree is a commit of another repository, never read
 
-	mu      sync.Mutex // guards loaded, entries, index; held while the tree is read
+	mu      sync.Mutex // guards the fields below; held while the tree or heads are read
 	loaded  bool
 	entries []Entry        // valid names that git would check out, in git's order
 	index   map[string]int // name -> position in entries
+	heads   []head         // heads[i] is entries[i]'s blob head, once read
+	listed  bool           // every head was read (or tried) for a listing
+
+	// Prefetch (see reading): entries are read in order up to next;
+	// those before ahead were offered to Files' Prefetch; a read of
+	// entry mid or later offers the next batch.
+	next, ahead, mid int
+}
+
+// Prefetch bounds: while a directory's files are read in order, up to
+// prefetchWindow bytes of the small lode files after the one being read
+// are offered to Files' Prefetch, in batches of up to prefetchBatch bytes
+// (one call each, so that batches are read in parallel); a file of more
+// than prefetchFile bytes ends the window (it has its own readahead).
+// reorderSlack is how far back a read may go and still count as in order
+// (readers in parallel finish slightly out of order).
+const (
+	prefetchWindow = 2 << 20
+	prefetchBatch  = 256 << 10
+	prefetchFile   = 1 << 20
+	reorderSlack   = 16
+)
+
+// reading is told that lode file entry i is being read (a handle's first
+// read, or a caller's). If the directory's files are being read in order
+// (entry i comes right after the last read, or within what was
+// prefetched), and the reader has passed the middle of what was offered,
+// it offers the small lode files that follow, in listing order, to Files'
+// Prefetch, up to prefetchWindow bytes ahead, and stores each file
+// Prefetch reads whole in the kernel's page cache (FUSE_NOTIFY_STORE), so
+// that reading it costs no READ request at all. Only entries whose heads
+// are known (the directory was listed, or they were looked up) are
+// offered. It never waits: with the directory busy (a listing reading
+// heads) it does nothing.
+func (d *dirNode) reading(i int) {
+	p, ok := d.fsys.files.(Prefetcher)
+	if !ok || !d.mu.TryLock() {
+		return
+	}
+	defer d.mu.Unlock()
+	switch {
+	case i < d.next && i >= d.next-reorderSlack:
+		return // out of order, but close: neither in order nor a jump
+	case i >= d.next && (i <= d.next+1 || i < d.ahead):
+		d.next = i + 1
+	default: // a jump: not reading in order (yet)
+		d.next, d.ahead, d.mid = i+1, i+1, i+1
+		return
+	}
+	if i < d.mid {
+		return
+	}
+	d.ahead = max(d.ahead, i+1)
+	var queued int64 // offered already, after i
+	for j := i + 1; j < d.ahead; j++ {
+		if h := d.heads[j]; h.kind == headLode {
+			queued += h.ptr.Size
+		}
+	}
+	d.mid = i + 1 // unless all is offered: try again with the next read
+	for queued < prefetchWindow {
+		ps, names, bytes, end, stop := d.batch(d.ahead)
+		if len(ps) > 0 && !p.Prefetch(ps, func(k int, data []byte) { d.store(names[k], ps[k], data) }) {
+			return // busy
+		}
+		queued += bytes
+		d.ahead = end
+		if stop {
+			break
+		}
+	}
+	d.mid = i + 1 + (d.ahead-i)/2
+}
+
+// batch returns the small lode files of entries from start on, up to
+// prefetchBatch bytes of them: their pointers, names and total size, the
+// entry after the last one looked at, and whether the window must stop
+// there (the end of the directory, an entry whose head is not known, or a
+// file too large to prefetch). d.mu is held.
+func (d *dirNode) batch(start int) (ps []pointer.Pointer, names []string, bytes int64, end int, stop bool) {
+	for end = start; end < len(d.entries) && bytes < prefetchBatch; end++ {
+		h := d.heads[end]
+		if !needsHead(d.entries[end].Mode) {
+			continue
+		}
+		if !h.read || h.kind == headLode && h.ptr.Size > prefetchFile {
+			return ps, names, bytes, end, true
+		}
+		if h.kind == headLode && h.ptr.Size > 0 {
+			ps = append(ps, h.ptr)
+			names = append(names, d.entries[end].Name)
+			bytes += h.ptr.Size
+		}
+	}
+	return ps, names, bytes, end, end == len(d.entries)
+}
+
+// store puts data, the whole content of the lode file name of the
+// directory, which ptr names, in the kernel's page cache, unless the file
+// is being read already or the kernel has forgotten it. The kernel keeps
+// it (files open with FOPEN_KEEP_CACHE) as long as memory allows.
+func (d *dirNode) store(name string, ptr pointer.Pointer, data []byte) {
+	ch := d.GetChild(name)
+	if ch == nil {
+		return
+	}
+	l, ok := ch.Operations().(*lodeNode)
+	if !ok || l.ptr != ptr || int64(len(data)) != ptr.Size || l.opened.Load() {
+		return
+	}
+	_ = ch.WriteCache(0, data) // a hint: the read fetches whatever is not there
+}
+
+// headKind says what a blob shows as.
+type headKind uint8
+
+const (
+	headPlain   headKind = iota // a file whose content is its blob
+	headLode                    // a lode pointer: the file it names
+	headDamaged                 // starts like a lode pointer, does not parse
+	headLink                    // a symlink's target
+)
+
+// head is what a lookup needs of a file's or symlink's blob: its size and,
+// for a small one, its content, read once. A pointer is kept parsed.
+type head struct {
+	read    bool
+	kind    headKind
+	size    int64
+	content []byte          // headPlain: the blob if small enough to be a pointer; headLink: the target if read
+	ptr     pointer.Pointer // headLode
+	err     error           // headDamaged: why pointer.Parse refused it
+}
+
+// needsHead reports whether entries of mode m have a blob head to read:
+// files and symlinks.
+func needsHead(m uint32) bool {
+	switch m & syscall.S_IFMT {
+	case ModeDir, ModeSubmodule:
+		return false
+	}
+	return true
+}
+
+// readHead reads the head of e's blob.
+func (f *filesys) readHead(ctx context.Context, e Entry) (head, error) {
+	if e.Mode&syscall.S_IFMT == ModeSymlink {
+		size, target, err := f.objects.BlobHead(ctx, e.Hash, maxLinkHead)
+		return head{read: true, kind: headLink, size: size, content: target}, err
+	}
+	size, b, err := f.objects.BlobHead(ctx, e.Hash, pointer.MaxLen)
+	if err != nil {
+		return head{}, err
+	}
+	h := head{read: true, kind: headPlain, size: size, content: b}
+	if b != nil && pointer.MightBe(b) {
+		ptr, err := pointer.Parse(b)
+		switch {
+		case err == nil:
+			return head{read: true, kind: headLode, size: ptr.Size, ptr: ptr}, nil
+		case !errors.Is(err, pointer.ErrNotPointer):
+			return head{read: true, kind: headDamaged, size: size, err: err}, nil
+		}
+	}
+	return h, nil
 }
 
 // load returns the directory's entries, reading the tree the first time.
@@ -157,6 +331,10 @@ type dirNode struct {
 func (d *dirNode) load(ctx context.Context) ([]Entry, map[string]int, syscall.Errno) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	return d.loadLocked(ctx)
+}
+
+func (d *dirNode) loadLocked(ctx context.Context) ([]Entry, map[string]int, syscall.Errno) {
 	if d.loaded || d.submodule {
 		return d.entries, d.index, 0
 	}
@@ -178,8 +356,51 @@ func (d *dirNode) load(ctx context.Context) ([]Entry, map[string]int, syscall.Er
 		index[e.Name] = len(entries)
 		entries = append(entries, e)
 	}
-	d.entries, d.index, d.loaded = entries, index, true
+	d.entries, d.index, d.heads, d.loaded = entries, index, make([]head, len(entries)), true
 	return entries, index, 0
+}
+
+// list loads the directory and reads the heads of all its files and
+// symlinks in one pass, so that the lookups of a listing (READDIRPLUS
+// looks up every entry, and ls -l or find would next) need no object
+// reads. A head that cannot be read is left for its lookup, which tries
+// again and reports the error.
+func (d *dirNode) list(ctx context.Context) ([]Entry, syscall.Errno) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	entries, _, errno := d.loadLocked(ctx)
+	if errno != 0 || d.listed {
+		return entries, errno
+	}
+	for i, e := range entries {
+		if d.heads[i].read || !needsHead(e.Mode) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return entries, 0 // the lookups read the rest
+		}
+		if h, err := d.fsys.readHead(ctx, e); err == nil {
+			d.heads[i] = h
+		}
+	}
+	d.listed = true
+	return entries, 0
+}
+
+// headOf returns the head of entry i, reading it if no listing or earlier
+// lookup did.
+func (d *dirNode) headOf(ctx context.Context, i int) (head, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if h := d.heads[i]; h.read {
+		return h, nil
+	}
+	h, err := d.fsys.readHead(ctx, d.entries[i])
+	if err != nil {
+		return head{}, err
+	}
+	d.heads[i] = h
+	return h, nil
 }
 
 func (d *dirNode) fillAttr(a *fuse.Attr) {
@@ -195,9 +416,10 @@ func (d *dirNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.AttrO
 }
 
 // Lookup finds name in the directory. A file's size takes one read of its
-// blob's header (and of its content, when small enough to be a pointer).
+// blob's header (and of its content, when small enough to be a pointer),
+// unless a listing of the directory read it already.
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
-	entries, index, errno := d.load(ctx)
+	_, index, errno := d.load(ctx)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -205,7 +427,7 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	return d.child(ctx, entries[i], out)
+	return d.child(ctx, i, out)
 }
 
 // attrNode is a node that can report its attributes.
@@ -214,8 +436,9 @@ type attrNode interface {
 	fillAttr(a *fuse.Attr)
 }
 
-// child makes the node for entry e.
-func (d *dirNode) child(ctx context.Context, e Entry, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+// child makes the node for entry i.
+func (d *dirNode) child(ctx context.Context, i int, out *fuse.EntryOut) (*fs.Inode, syscall.Errno) {
+	e := d.entries[i] // set once by load, then read-only
 	p := childPath(d.path, e.Name)
 	ino, gen := identity(p)
 	info := nodeInfo{fsys: d.fsys, path: p, ino: ino}
@@ -225,30 +448,26 @@ func (d *dirNode) child(ctx context.Context, e Entry, out *fuse.EntryOut) (*fs.I
 		ops = &dirNode{node: node{nodeInfo: info}, tree: e.Hash}
 	case ModeSubmodule:
 		ops = &dirNode{node: node{nodeInfo: info}, tree: e.Hash, submodule: true}
-	case ModeSymlink:
-		size, head, err := d.fsys.objects.BlobHead(ctx, e.Hash, maxLinkHead)
+	default: // a file or a symlink
+		h, err := d.headOf(ctx, i)
 		if err != nil {
-			return nil, d.fsys.fail(ctx, err, "read symlink /%s (blob %s)", p, e.Hash)
-		}
-		ops = &linkNode{node: node{nodeInfo: info}, blob: e.Hash, size: size, target: head}
-	default: // regular or executable file
-		size, head, err := d.fsys.objects.BlobHead(ctx, e.Hash, pointer.MaxLen)
-		if err != nil {
-			return nil, d.fsys.fail(ctx, err, "read file /%s (blob %s)", p, e.Hash)
+			what := "file"
+			if e.Mode&syscall.S_IFMT == ModeSymlink {
+				what = "symlink"
+			}
+			return nil, d.fsys.fail(ctx, err, "read %s /%s (blob %s)", what, p, e.Hash)
 		}
 		exec := e.Mode&0o111 != 0
-		if head != nil && pointer.MightBe(head) {
-			ptr, err := pointer.Parse(head)
-			if err == nil {
-				ops = &lodeNode{node: node{nodeInfo: info}, ptr: ptr, exec: exec}
-				break
-			}
-			if !errors.Is(err, pointer.ErrNotPointer) {
-				ops = &damagedNode{node: node{nodeInfo: info}, blob: e.Hash, exec: exec, err: err}
-				break
-			}
+		switch h.kind {
+		case headLink:
+			ops = &linkNode{node: node{nodeInfo: info}, blob: e.Hash, size: h.size, target: h.content}
+		case headLode:
+			ops = &lodeNode{node: node{nodeInfo: info}, ptr: h.ptr, exec: exec, dir: d, index: i}
+		case headDamaged:
+			ops = &damagedNode{node: node{nodeInfo: info}, blob: e.Hash, size: h.size, exec: exec, err: h.err}
+		default:
+			ops = &blobNode{node: node{nodeInfo: info}, blob: e.Hash, size: h.size, exec: exec, content: h.content}
 		}
-		ops = &blobNode{node: node{nodeInfo: info}, blob: e.Hash, size: size, exec: exec, content: head}
 	}
 	var attr fuse.Attr
 	ops.fillAttr(&attr)
@@ -279,7 +498,7 @@ func (h *dirHandle) build(ctx context.Context) syscall.Errno {
 	if h.list != nil {
 		return 0
 	}
-	entries, _, errno := h.d.load(ctx)
+	entries, errno := h.d.list(ctx)
 	if errno != 0 {
 		return errno
 	}
@@ -388,13 +607,63 @@ func (b *blobNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 	return 0
 }
 
-// Open returns a handle that reads the blob on its first read. The kernel
-// keeps pages across opens (FOPEN_KEEP_CACHE).
+// Open returns a handle that reads the blob on its first read, or, once
+// the kernel opens files without asking, ENOSYS (see filesys.noOpen). The
+// kernel keeps pages across opens (FOPEN_KEEP_CACHE, also the default of
+// opens without a request) and closes without a FLUSH (FOPEN_NOFLUSH).
 func (b *blobNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if errno := checkOpen(flags); errno != 0 {
 		return nil, 0, errno
 	}
-	return &blobHandle{n: b}, fuse.FOPEN_KEEP_CACHE, 0
+	if b.fsys.noOpen.Load() {
+		return nil, 0, syscall.ENOSYS
+	}
+	return &blobHandle{n: b}, fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
+}
+
+// Read returns the bytes at off, through the handle if there is one, else
+// from the blob: kept in the node when small, else in the filesystem's
+// blob cache.
+func (b *blobNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h, ok := fh.(*blobHandle); ok {
+		return h.Read(ctx, dest, off)
+	}
+	if off >= b.size {
+		return fuse.ReadResultData(nil), 0
+	}
+	data := b.content
+	if data == nil {
+		var errno syscall.Errno
+		if data, errno = b.readBlob(ctx, off); errno != 0 {
+			return nil, errno
+		}
+	}
+	end := min(off+int64(len(dest)), int64(len(data)))
+	return fuse.ReadResultData(data[off:end]), 0
+}
+
+// readBlob returns the whole blob, from the blob cache or read and kept
+// there; off is the offset being read, for the log.
+func (b *blobNode) readBlob(ctx context.Context, off int64) ([]byte, syscall.Errno) {
+	if data, ok := b.fsys.blobs.get(b.blob); ok {
+		return data, 0
+	}
+	data, err := b.fsys.objects.ReadBlob(ctx, b.blob)
+	if err == nil && int64(len(data)) != b.size {
+		err = fmt.Errorf("read %d bytes, the blob's header says %d", len(data), b.size)
+	}
+	if err != nil {
+		return nil, b.fsys.fail(ctx, err, "read /%s (blob %s) at offset %d", b.path, b.blob, off)
+	}
+	b.fsys.blobs.put(b.blob, data)
+	return data, 0
+}
+
+// Flush answers ENOSYS, after which the kernel sends no more FLUSH: a
+// read-only file has nothing to flush. Files opened through Open do not
+// get it at all (FOPEN_NOFLUSH); opens without a request do.
+func (b *blobNode) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
 }
 
 // blobHandle is an open git file. It holds the whole blob once read.
@@ -418,12 +687,9 @@ func (h *blobHandle) load(ctx context.Context) ([]byte, syscall.Errno) {
 	if h.data != nil {
 		return h.data, 0
 	}
-	data, err := n.fsys.objects.ReadBlob(ctx, n.blob)
-	if err == nil && int64(len(data)) != n.size {
-		err = fmt.Errorf("read %d bytes, the blob's header says %d", len(data), n.size)
-	}
-	if err != nil {
-		return nil, n.fsys.fail(ctx, err, "read /%s (blob %s) at offset 0", n.path, n.blob)
+	data, errno := n.readBlob(ctx, 0)
+	if errno != 0 {
+		return nil, errno
 	}
 	h.data = data
 	return data, 0
@@ -446,9 +712,21 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 // the pointer names, read through Files.
 type lodeNode struct {
 	node
-	ptr  pointer.Pointer
-	exec bool
+	ptr   pointer.Pointer
+	exec  bool
+	dir   *dirNode // the directory it is in, whose prefetch it drives
+	index int      // its position in dir.entries
+
+	opened atomic.Bool // a handle has read it: prefetch leaves its pages alone
+
+	mu      sync.Mutex    // guards streams
+	streams []*lodeHandle // readers of reads without a handle, most recent caller first
 }
+
+// maxStreams bounds the readers a lode file keeps for reads that come
+// without a handle (opens without a request), one per calling thread, so
+// that readahead follows each of them.
+const maxStreams = 4
 
 func (l *lodeNode) fillAttr(a *fuse.Attr) {
 	l.setCommon(a)
@@ -463,18 +741,72 @@ func (l *lodeNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.Attr
 }
 
 // Open returns a handle with its own reader (so readahead follows each
-// handle's reads), opened on the first read. The kernel keeps pages across
-// opens (FOPEN_KEEP_CACHE).
+// handle's reads), opened on the first read, or, once the kernel opens
+// files without asking, ENOSYS (see filesys.noOpen); reads then come
+// without a handle, and each calling thread gets a reader of its own (up
+// to maxStreams, the least recent dropped). The kernel keeps pages across
+// opens (FOPEN_KEEP_CACHE, also the default of opens without a request)
+// and closes without a FLUSH (FOPEN_NOFLUSH).
 func (l *lodeNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if errno := checkOpen(flags); errno != 0 {
 		return nil, 0, errno
 	}
-	return &lodeHandle{n: l, opening: make(chan struct{}, 1)}, fuse.FOPEN_KEEP_CACHE, 0
+	if l.fsys.noOpen.Load() {
+		return nil, 0, syscall.ENOSYS
+	}
+	return l.newHandle(0), fuse.FOPEN_KEEP_CACHE | fuse.FOPEN_NOFLUSH, 0
 }
 
-// lodeHandle is an open lode file.
+func (l *lodeNode) newHandle(caller uint32) *lodeHandle {
+	return &lodeHandle{n: l, caller: caller, opening: make(chan struct{}, 1)}
+}
+
+// Read reads through the handle, or without one through the caller's
+// stream.
+func (l *lodeNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h, ok := fh.(*lodeHandle)
+	if !ok {
+		h = l.stream(ctx)
+	}
+	return h.Read(ctx, dest, off)
+}
+
+// stream returns the reader of the calling thread for reads without a
+// handle. Its reader is never closed: it is dropped with the node, or
+// when maxStreams other callers have read since.
+func (l *lodeNode) stream(ctx context.Context) *lodeHandle {
+	var caller uint32
+	if c, ok := fuse.FromContext(ctx); ok {
+		caller = c.Pid
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := slices.IndexFunc(l.streams, func(h *lodeHandle) bool { return h.caller == caller })
+	var h *lodeHandle
+	if i >= 0 {
+		h = l.streams[i]
+		l.streams = slices.Delete(l.streams, i, i+1)
+	} else {
+		h = l.newHandle(caller)
+		if len(l.streams) == maxStreams {
+			l.streams = l.streams[:maxStreams-1]
+		}
+	}
+	l.streams = slices.Insert(l.streams, 0, h)
+	return h
+}
+
+// Flush answers ENOSYS, after which the kernel sends no more FLUSH (see
+// blobNode.Flush).
+func (l *lodeNode) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+// lodeHandle is an open lode file, or the stream of one calling thread's
+// reads without a handle.
 type lodeHandle struct {
-	n *lodeNode
+	n      *lodeNode
+	caller uint32 // the thread whose stream it is; 0 for a handle
 
 	// opening holds a token while Files.Open runs, so that one handle
 	// opens one reader, and other reads wait for it no longer than
@@ -505,6 +837,8 @@ func (h *lodeHandle) reader(ctx context.Context) (RangeReader, error) {
 	if r := h.current(); r != nil {
 		return r, nil
 	}
+	h.n.opened.Store(true)
+	h.n.dir.reading(h.n.index)
 	f, err := h.n.fsys.files.Open(ctx, h.n.ptr)
 	if err != nil {
 		return nil, err
@@ -563,10 +897,13 @@ func (h *lodeHandle) Release(ctx context.Context) syscall.Errno {
 // damagedNode is a file whose git blob starts like a lode pointer but is
 // not one this build can read: malformed, or of an unknown version. Smudge
 // refuses such a blob, so git's checkout fails for it; the mount lists it
-// (with size 0, as its size is unknown) and fails every open with EIO.
+// with its blob's size (its real size is unknown; not 0, so that reads
+// reach the server) and fails every open with EIO, or, when files open
+// without a request, every read.
 type damagedNode struct {
 	node
 	blob Hash
+	size int64 // the blob's
 	exec bool
 	err  error // from pointer.Parse
 }
@@ -574,6 +911,7 @@ type damagedNode struct {
 func (n *damagedNode) fillAttr(a *fuse.Attr) {
 	n.setCommon(a)
 	a.Mode = syscall.S_IFREG | filePerm(n.exec)
+	setSize(a, n.size)
 }
 
 // Getattr reports the file.
@@ -582,13 +920,32 @@ func (n *damagedNode) Getattr(ctx context.Context, fh fs.FileHandle, out *fuse.A
 	return 0
 }
 
-// Open fails with EIO and logs why.
+// Open fails with EIO and logs why, or, once the kernel opens files
+// without asking, answers ENOSYS (and Read fails).
 func (n *damagedNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
 	if errno := checkOpen(flags); errno != 0 {
 		return nil, 0, errno
 	}
-	n.fsys.logf("commitfs: open /%s (blob %s): a damaged lode pointer, which checkout would refuse too: %v", n.path, n.blob, n.err)
-	return nil, 0, syscall.EIO
+	if n.fsys.noOpen.Load() {
+		return nil, 0, syscall.ENOSYS
+	}
+	return nil, 0, n.refuse("open")
+}
+
+// Read fails with EIO and logs why.
+func (n *damagedNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	return nil, n.refuse("read")
+}
+
+func (n *damagedNode) refuse(what string) syscall.Errno {
+	n.fsys.logf("commitfs: %s /%s (blob %s): a damaged lode pointer, which checkout would refuse too: %v", what, n.path, n.blob, n.err)
+	return syscall.EIO
+}
+
+// Flush answers ENOSYS, after which the kernel sends no more FLUSH (see
+// blobNode.Flush).
+func (n *damagedNode) Flush(ctx context.Context, fh fs.FileHandle) syscall.Errno {
+	return syscall.ENOSYS
 }
 
 // linkNode is a symbolic link; its target is its blob's content.

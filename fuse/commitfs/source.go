@@ -8,10 +8,13 @@ import (
 )
 
 // SourceFiles returns the Files that a rangeread.Source serves: each open
-// file handle gets its own rangeread.Reader, so readahead follows it.
+// file handle gets its own rangeread.Reader, so readahead follows it. It
+// is a Prefetcher.
 func SourceFiles(s *rangeread.Source) Files { return sourceFiles{s} }
 
 type sourceFiles struct{ s *rangeread.Source }
+
+var _ Prefetcher = sourceFiles{}
 
 func (f sourceFiles) Open(ctx context.Context, p pointer.Pointer) (LodeFile, error) {
 	file, err := f.s.Open(ctx, p)
@@ -19,6 +22,12 @@ func (f sourceFiles) Open(ctx context.Context, p pointer.Pointer) (LodeFile, err
 		return nil, err
 	}
 	return sourceFile{file}, nil
+}
+
+// Prefetch has the Source take the files' chunks into its memory cache
+// in the background (see rangeread.Source.Prefetch).
+func (f sourceFiles) Prefetch(ps []pointer.Pointer, got func(int, []byte)) bool {
+	return f.s.Prefetch(ps, got)
 }
 
 type sourceFile struct{ f *rangeread.File }
