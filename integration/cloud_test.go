@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -142,5 +144,33 @@ func TestCloneOverPlainHTTP(t *testing.T) {
 	t.Logf("push to an HTTP remote:\n%s", out)
 	if err == nil || !strings.Contains(out, "read-only") || s.pushedFrom("b") {
 		t.Fatalf("push to an HTTP remote: %v\n%s", err, out)
+	}
+}
+
+// A mount that cannot read the remote says so and mounts nothing, rather
+// than reporting ready and failing every read.
+func TestMountWithWrongCredentials(t *testing.T) {
+	requireFUSE(t)
+	env := servers.StartS3(t)
+	url := "LODE_REMOTE_URL=s3://" + env.S3Bucket + "/" + servers.Prefix(t)
+	s, _ := cloudRepo(t, append(env.Vars(), url)...)
+	s.run("a", "git", "push", "-q", "origin", "main")
+	s.env = append(s.env, "GIT_LODE_SKIP_SMUDGE=1")
+	s.run("", "git", "clone", "-q", "server.git", "b")
+	s.env = append(s.env, "AWS_SECRET_ACCESS_KEY=wrong-secret")
+	if err := os.MkdirAll(filepath.Join(s.dir, "m"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.try("b", nil, "git", "lode", "mount", "HEAD", "../m")
+	t.Logf("mount with a wrong secret:\n%s", out)
+	if err == nil {
+		s.try("b", nil, "git", "lode", "umount", "--lazy", "../m")
+		t.Fatal("mount reported ready although the remote refuses its credentials")
+	}
+	if !strings.Contains(out, "AWS_SECRET_ACCESS_KEY") {
+		t.Errorf("the error does not say which credentials to fix:\n%s", out)
+	}
+	if b, _ := os.ReadFile("/proc/self/mounts"); strings.Contains(string(b), filepath.Join(s.dir, "m")) {
+		t.Fatal("something is mounted")
 	}
 }

@@ -451,3 +451,57 @@ func running(pid int) bool {
 	_, rest, _ := strings.Cut(string(b[bytes.LastIndexByte(b, ')')+1:]), " ")
 	return !strings.HasPrefix(rest, "Z") && !strings.HasPrefix(rest, "X")
 }
+
+// A background mount keeps its log in the store and removes it when it
+// is unmounted; --list names the commit it pins and whether its process
+// lives; a killed mount's files go with its umount.
+func TestMountHousekeeping(t *testing.T) {
+	f := newMountFixture(t)
+	_, log := f.mount("v1", "m")
+	store := filepath.Join(f.dir, "c/.git/lode/mounts")
+	if filepath.Dir(log) != store {
+		t.Fatalf("mount log %s is not in the store's %s", log, store)
+	}
+	commit := strings.TrimSpace(f.run("c", "git", "rev-parse", "v1^{commit}"))
+	list := f.run("c", "git", "lode", "mount", "--list")
+	if !strings.Contains(list, "commit "+commit[:12]) || !strings.Contains(list, "alive") {
+		t.Fatalf("mount --list:\n%s", list)
+	}
+	f.run("c", "git", "lode", "umount", "../m")
+	waitGone(t, log)
+
+	pid, log := f.mount("v1", "m")
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; running(pid) && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if list := f.run("c", "git", "lode", "mount", "--list"); !strings.Contains(list, "dead") {
+		t.Fatalf("mount --list after the process was killed:\n%s", list)
+	}
+	f.run("c", "git", "lode", "umount", "../m")
+	if _, err := os.Stat(log); err == nil {
+		t.Fatal("a killed mount's log stays after umount")
+	}
+	if ents, _ := os.ReadDir(store); len(ents) != 0 {
+		t.Fatalf("left in %s: %v", store, ents)
+	}
+
+	// Inside the work tree: mounted, with a warning.
+	out := f.run("c", "sh", "-c", "mkdir -p inside && git lode mount v1 inside 2>&1 && git lode umount inside")
+	if !strings.Contains(out, "inside the work tree") {
+		t.Fatalf("no warning for a mount inside the work tree:\n%s", out)
+	}
+}
+
+func waitGone(t *testing.T, path string) {
+	t.Helper()
+	for i := 0; i < 250; i++ {
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s still there after unmount", path)
+}

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/cas/rangeread"
 	"github.com/lodevcs/lode/fuse/commitfs"
 	"github.com/lodevcs/lode/hooks/gitrepo"
@@ -108,12 +108,14 @@ func (a *app) umount(dir string, lazy bool) error {
 	err := commitfs.Unmount(dir, commitfs.UnmountOptions{})
 	switch {
 	case err == nil:
+		a.dropMountFiles(dir)
 		fmt.Fprintf(a.io.Err, "lode: unmounted %s\n", dir)
 		return nil
 	case errors.Is(err, commitfs.ErrBusy) && lazy:
 		if err := commitfs.Unmount(dir, commitfs.UnmountOptions{Lazy: true}); err != nil {
 			return fmt.Errorf("detach %s: %w", dir, err)
 		}
+		a.dropMountFiles(dir)
 		fmt.Fprintf(a.io.Err, "lode: detached %s; the mount goes away when the last file in it is closed\n", dir)
 		return nil
 	case errors.Is(err, commitfs.ErrBusy):
@@ -124,6 +126,27 @@ func (a *app) umount(dir string, lazy bool) error {
 		return fmt.Errorf("%s is not a mount point", dir)
 	}
 	return fmt.Errorf("unmount %s: %w", dir, err)
+}
+
+// dropMountFiles removes what the mount at dir left in the store (its
+// state and log) once its process is gone (a killed mount's; a live one
+// removes its own as it exits).
+func (a *app) dropMountFiles(dir string) {
+	r, err := a.findRepo(context.Background())
+	if err != nil {
+		return
+	}
+	storeDir, err := a.storeDir(context.Background(), r)
+	if err != nil {
+		return
+	}
+	state, log := store.MountFiles(storeDir, dir)
+	var s mountStats
+	if data, err := os.ReadFile(state); err == nil && json.Unmarshal(data, &s) == nil && processAlive(s.PID) {
+		return
+	}
+	os.Remove(state)
+	os.Remove(log)
 }
 
 // mount checks everything it can before mounting, so that errors (a
@@ -155,9 +178,14 @@ func (a *app) mount(ctx context.Context, rev, dir string, f mountFlags) error {
 		}
 		return err
 	}
+	if r.workTree != "" {
+		if rel, err := filepath.Rel(r.workTree, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			fmt.Fprintf(a.io.Err, "lode: warning: %s is inside the work tree: git status and git add will walk into the mount (slow, and its files show as untracked); mount outside it, or add %s to .git/info/exclude\n", abs, filepath.ToSlash(rel)+"/")
+		}
+	}
 	if !f.foreground {
 		gr.Close()
-		return a.mountInBackground(ctx, rev, abs, f)
+		return a.mountInBackground(ctx, r, rev, commit, abs, f)
 	}
 	defer gr.Close()
 	return a.serveMount(ctx, r, gr, commit, rev, abs, cacheSize, f)
@@ -188,7 +216,7 @@ func checkMountDir(dir string) error {
 
 // mountInBackground starts `git-lode mount --foreground` as a detached
 // process and waits until it reports that the mount is ready.
-func (a *app) mountInBackground(ctx context.Context, rev, dir string, f mountFlags) error {
+func (a *app) mountInBackground(ctx context.Context, r *repo, rev string, commit plumbing.Hash, dir string, f mountFlags) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -207,10 +235,20 @@ func (a *app) mountInBackground(ctx context.Context, rev, dir string, f mountFla
 	cmd.Env = append(os.Environ(), readyFDEnv+"=3")
 	cmd.ExtraFiles = []*os.File{pw}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	logFile, err := os.CreateTemp("", "lode-mount-*.log")
+	storeDir, err := a.storeDir(ctx, r)
 	if err != nil {
 		pw.Close()
 		return err
+	}
+	_, logPath := store.MountFiles(storeDir, dir)
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		pw.Close()
+		return fmt.Errorf("mount log: %w", err)
+	}
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		pw.Close()
+		return fmt.Errorf("mount log: %w", err)
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
@@ -233,7 +271,7 @@ func (a *app) mountInBackground(ctx context.Context, rev, dir string, f mountFla
 	}
 	pid := cmd.Process.Pid
 	_ = cmd.Process.Release()
-	fmt.Fprintf(a.io.Err, "lode: mounted %s at %s (process %d, log %s); unmount with 'git lode umount %s'\n", rev, dir, pid, logFile.Name(), dir)
+	fmt.Fprintf(a.io.Err, "lode: mounted %s (commit %s) at %s (process %d, log %s); unmount with 'git lode umount %s'\n", rev, commit.String()[:12], dir, pid, logFile.Name(), dir)
 	return nil
 }
 
@@ -279,7 +317,7 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 		}
 		a.reportRemoteProblems(rem)
 	}
-	cache, err := rangeread.OpenChunkCache(filepath.Join(st.Dir(), "cache", "chunks"), cacheSize)
+	cache, err := rangeread.OpenChunkCache(st.ChunkCacheDir(), cacheSize)
 	if err != nil {
 		return err
 	}
@@ -302,7 +340,7 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 		return fmt.Errorf("mount %s at %s: %w", rev, dir, err)
 	}
 	stats := mountStats{Dir: dir, Rev: rev, Commit: commit.String(), Repo: r.dir(), PID: os.Getpid()}
-	statsPath := filepath.Join(st.Dir(), "mounts", cas.Sum([]byte(dir)).Short()+".json")
+	statsPath, logPath := store.MountFiles(st.Dir(), dir)
 	writeStats := func() {
 		stats.FetchedBytes, stats.FetchRequests = src.Fetched()
 		if rem != nil {
@@ -336,6 +374,9 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 		case <-done:
 			writeStats()
 			logf("unmounted; fetched %d bytes in %d requests", stats.FetchedBytes, stats.FetchRequests)
+			if a.getenv(readyFDEnv) == "3" {
+				os.Remove(logPath) // a background mount's log: its job is done
+			}
 			return nil
 		case <-sigs:
 			if err := srv.Unmount(); err != nil {
@@ -389,42 +430,78 @@ func writeJSON(path string, v any) error {
 }
 
 // listMounts prints the lode mounts of this machine from /proc/self/mounts,
-// with what each mount process published about itself.
+// with what each mount process published about itself: the revision and
+// the commit it pins, whether its process is alive, and what it fetched.
+// State files of mounts that are gone are removed.
 func (a *app) listMounts() error {
 	b, err := os.ReadFile("/proc/self/mounts")
 	if err != nil {
 		return fmt.Errorf("list mounts: %w", err)
 	}
-	var statsByDir = map[string]mountStats{}
+	statsByDir := map[string]mountStats{}
+	statePaths := map[string]string{}
 	if r, err := a.findRepo(context.Background()); err == nil {
 		if dir, err := a.storeDir(context.Background(), r); err == nil {
-			files, _ := filepath.Glob(filepath.Join(dir, "mounts", "*.json"))
+			files, _ := filepath.Glob(filepath.Join(store.MountsDir(dir), "*.json"))
 			for _, p := range files {
 				var s mountStats
 				if data, err := os.ReadFile(p); err == nil && json.Unmarshal(data, &s) == nil {
-					statsByDir[s.Dir] = s
+					statsByDir[s.Dir], statePaths[s.Dir] = s, p
 				}
 			}
 		}
 	}
 	n := 0
+	mounted := map[string]bool{}
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) < 3 || !strings.HasPrefix(f[2], "fuse") || !strings.HasPrefix(f[0], "lode") {
 			continue
 		}
 		dir := unescapeMount(f[1])
+		mounted[dir] = true
 		n++
-		if s, ok := statsByDir[dir]; ok {
-			fmt.Fprintf(a.io.Out, "%s\t%s@%s\tpid %d\tfetched %s in %d requests\n", dir, filepath.Base(s.Repo), s.Rev, s.PID, humanBytes(s.FetchedBytes), s.FetchRequests)
-		} else {
+		s, ok := statsByDir[dir]
+		if !ok {
 			fmt.Fprintf(a.io.Out, "%s\t%s\n", dir, f[0])
+			continue
+		}
+		state := fmt.Sprintf("pid %d alive", s.PID)
+		if !processAlive(s.PID) {
+			state = fmt.Sprintf("pid %d dead: 'git lode umount %s' cleans up", s.PID, dir)
+		}
+		commit := s.Commit
+		if len(commit) > 12 {
+			commit = commit[:12]
+		}
+		fmt.Fprintf(a.io.Out, "%s\t%s@%s (commit %s)\t%s\tfetched %s in %d requests\n", dir, filepath.Base(s.Repo), s.Rev, commit, state, humanBytes(s.FetchedBytes), s.FetchRequests)
+	}
+	for dir, p := range statePaths {
+		if !mounted[dir] && !processAlive(statsByDir[dir].PID) {
+			os.Remove(p)
+			os.Remove(strings.TrimSuffix(p, ".json") + ".log")
 		}
 	}
 	if n == 0 {
 		fmt.Fprintln(a.io.Err, "lode: no lode mounts")
 	}
 	return nil
+}
+
+// processAlive reports whether process pid exists and has not exited (a
+// zombie, not yet reaped by its new parent, has).
+func processAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// "PID (COMM) STATE ...": COMM may hold spaces and parentheses.
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && i+2 < len(b) {
+			return b[i+2] != 'Z' && b[i+2] != 'X'
+		}
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 // unescapeMount undoes the octal escapes of /proc/self/mounts (\040 for a
