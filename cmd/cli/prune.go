@@ -293,7 +293,14 @@ func (a *app) confirmedOnRemote(ctx context.Context, r *repo, st *store.Store, i
 		return nil, "", fmt.Errorf("check what the lode remote holds: %w", err)
 	}
 	if !verify {
-		return rem.Has, "the lode remote " + rem.String() + " does not hold", nil
+		// Decided now: rem is closed on return (its merged index unmapped).
+		held := map[cas.ID]bool{}
+		for id := range ids {
+			if rem.Has(id) {
+				held[id] = true
+			}
+		}
+		return func(id cas.ID) bool { return held[id] }, "the lode remote " + rem.String() + " does not hold", nil
 	}
 	var wants []remotestore.Want
 	for id := range ids {
