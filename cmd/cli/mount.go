@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/cas/rangeread"
+	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/fuse/commitfs"
 	"github.com/lodevcs/lode/hooks/gitrepo"
 	"github.com/spf13/cobra"
