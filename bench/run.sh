@@ -229,6 +229,8 @@ for k in 1 2 3 4; do
 	logical=$((logical + s))
 done
 size csv_logical_total "$logical"
+"$GEN" textcsv -size "$SIZE" -seed 1 -out "$DATA/text.csv" # ids, timestamps, names, words: compression-bound
+size textcsv "$(stat -c %s "$DATA/text.csv")"
 
 # ---------------------------------------------------------------- warm-up
 log "warm-up (untimed): page-cache churn and one add per tool"
@@ -245,17 +247,21 @@ done
 
 # ---------------------------------------------------------------- 1. add + commit
 for r in $(seq 1 "$REPS"); do
-	for kind in random csv; do
+	for kind in random csv textcsv; do
 		for tool in $(order "$r"); do
 			log "1. add+commit $kind, $tool, rep $r/$REPS"
 			if [[ $kind == random ]]; then
 				new_repo "$tool" "add-$tool" "*.bin"
 				ln "$DATA/random.bin" data.bin
 				tm add_random "$tool" "$r" bash -c 'git add data.bin && git commit -q -m data'
-			else
+			elif [[ $kind == csv ]]; then
 				new_repo "$tool" "add-$tool" "*.csv"
 				ln "$DATA/v1.csv" data.csv
 				tm add_csv "$tool" "$r" bash -c 'git add data.csv && git commit -q -m data'
+			else
+				new_repo "$tool" "add-$tool" "*.csv"
+				ln "$DATA/text.csv" data.csv
+				tm add_textcsv "$tool" "$r" bash -c 'git add data.csv && git commit -q -m data'
 			fi
 			size "add_${kind}_store_${tool}_rep$r" "$(du_b "$(store_of "$tool")")"
 			if [[ $tool == lode && $r == 1 ]]; then
