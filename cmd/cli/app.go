@@ -101,9 +101,9 @@ func (a *app) rootCommand() *cobra.Command {
 small pointer; the content is cut into content-defined chunks, deduplicated,
 compressed and kept in .git/lode.
 
-Set up once per repository, then use git as usual:
+Set up once, then use git as usual:
 
-  git lode install           # filter and hooks for this repository
+  git lode install           # once: the filter for your user, and this repository's hooks
   git lode track "*.csv"     # which files lode handles (.gitattributes)
   git add big.csv && git commit -m data
 
