@@ -31,6 +31,9 @@ type app struct {
 	// a configuration problem is then a warning, and the command goes on
 	// with the settings it can use, so that plain git keeps working.
 	lenient bool
+	// quiet makes a lenient app keep its configuration warnings to
+	// itself (env reports the problems its own way).
+	quiet bool
 
 	fetched fetchTally // what a filter process downloaded
 	kept    keptTally  // what a filter process left as pointers
@@ -64,7 +67,9 @@ func (a *app) warnOnce(msg string) {
 		a.warned = map[string]bool{}
 	}
 	a.warned[msg] = true
-	fmt.Fprintf(a.io.Err, "git-lode: warning: %s\n", msg)
+	if !a.quiet {
+		fmt.Fprintf(a.io.Err, "git-lode: warning: %s\n", msg)
+	}
 }
 
 // configWarning is warnOnce for a configuration problem that a lenient
@@ -122,6 +127,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
 		a.trackCommand(),
 		a.untrackCommand(),
 		a.statusCommand(),
+		a.envCommand(),
 		a.lsFilesCommand(),
 		a.statsCommand(),
 		a.verifyCommand(),
