@@ -171,16 +171,18 @@ track.above in .lode.toml is printed unchanged.`,
 }
 
 func (a *app) smudgeCommand() *cobra.Command {
-	return &cobra.Command{
+	var sizeRule bool
+	cmd := &cobra.Command{
 		Use:   "smudge [--] [PATH]",
 		Short: "Smudge one file: pointer on stdin, content on stdout",
 		Long: `Reads what git stored for a file on standard input and writes the file's
 content. Content that is not a lode pointer passes through unchanged. With
-GIT_LODE_SKIP_SMUDGE=1 pointers pass through too. PATH is only used in
-messages.`,
+GIT_LODE_SKIP_SMUDGE=1 pointers pass through too; with --size-rule (the
+filter=lode-above driver), so does content that only starts like a pointer.
+PATH is only used in messages.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, _, s, err := a.newFilter(cmd.Context(), false)
+			f, _, s, err := a.newFilter(cmd.Context(), sizeRule)
 			if err != nil {
 				return err
 			}
@@ -193,6 +195,8 @@ messages.`,
 			return out.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&sizeRule, "size-rule", false, "the size rule's driver: what only starts like a pointer passes through")
+	return cmd
 }
 
 func pathArg(args []string) string {

@@ -25,7 +25,8 @@
 // spoolMemory, then in a temporary file in the store): the answer cannot
 // begin before Clean knows which it is. Content below the threshold that
 // is a valid pointer is returned as it is either way, and smudge treats it
-// as a pointer, as it must for files that the threshold did send to lode.
+// as a pointer, as it must for files that the threshold did send to lode;
+// content that only starts like one passes smudge unchanged.
 //
 // KeepPointer lets the caller have Smudge write a file's pointer instead
 // of failing when its data cannot be had (no remote could be opened): the
@@ -83,7 +84,9 @@ type Filter struct {
 	// PassBelow, if more than 0, is the size rule: Clean returns content
 	// of fewer bytes unchanged, byte for byte, so that git stores it as
 	// it would without lode (a valid pointer stays the pointer it is).
-	// Larger content is cleaned as usual.
+	// Larger content is cleaned as usual. Smudge then passes content
+	// that starts like a pointer but is not a valid one through unchanged
+	// too (it is such a small file) rather than failing.
 	PassBelow int64
 
 	delay   delayState
@@ -294,6 +297,12 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 		}
 	}
 	if errors.Is(err, pointer.ErrNotPointer) {
+		_, err := br.WriteTo(w)
+		return err
+	}
+	if err != nil && f.PassBelow > 0 {
+		// Under the size rule this is a small file that clean passed
+		// through, as it passes every file that is not a valid pointer.
 		_, err := br.WriteTo(w)
 		return err
 	}

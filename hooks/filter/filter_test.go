@@ -357,6 +357,19 @@ func TestCleanPassBelow(t *testing.T) {
 	if out := clean(t, f, ptr); !bytes.Equal(out, ptr) {
 		t.Fatalf("clean of a pointer with the size rule = %q, want it unchanged", out)
 	}
+	// What only starts like a pointer is a small file: both ways unchanged.
+	doc := []byte("version lode/2\nis how a pointer begins\n")
+	if out := clean(t, f, doc); !bytes.Equal(out, doc) {
+		t.Fatalf("clean of pointer-looking text = %q", out)
+	}
+	var back bytes.Buffer
+	if err := f.Smudge(context.Background(), bytes.NewReader(doc), &back); err != nil || !bytes.Equal(back.Bytes(), doc) {
+		t.Fatalf("smudge of pointer-looking text with the size rule: %v, %q", err, back.Bytes())
+	}
+	f.PassBelow = 0
+	if err := f.Smudge(context.Background(), bytes.NewReader(doc), &back); err == nil {
+		t.Fatal("smudge of pointer-looking text without the size rule succeeded")
+	}
 }
 
 // KeepPointer lets a smudge whose data cannot be had write the pointer;

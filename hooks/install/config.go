@@ -34,7 +34,7 @@ var settings = [...]setting{
 	{key: section + ".required", isBool: true},
 	{key: aboveSection + ".process", args: "filter-process --size-rule"},
 	{key: aboveSection + ".clean", args: "clean --size-rule -- %f"},
-	{key: aboveSection + ".smudge", args: "smudge -- %f"},
+	{key: aboveSection + ".smudge", args: "smudge --size-rule -- %f"},
 	{key: aboveSection + ".required", isBool: true},
 }
 

@@ -13,8 +13,8 @@
 //	filter.lode.required = true
 //
 // and the same for the driver of the size rule, filter.lode-above, whose
-// process and clean commands take --size-rule (files below the
-// repository's threshold pass through clean unchanged). Two drivers,
+// commands take --size-rule (files below the repository's threshold pass
+// through clean unchanged). Two drivers,
 // because git tells a filter which driver a file's attributes named and
 // nothing else: that is how the filter knows a file came through the
 // catch-all attribute (`* filter=lode-above`) rather than a pattern that

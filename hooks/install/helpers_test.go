@@ -122,7 +122,7 @@ func wantValues(command string) map[string]string {
 
 		"filter.lode-above.process":  command + " filter-process --size-rule",
 		"filter.lode-above.clean":    command + " clean --size-rule -- %f",
-		"filter.lode-above.smudge":   command + " smudge -- %f",
+		"filter.lode-above.smudge":   command + " smudge --size-rule -- %f",
 		"filter.lode-above.required": "true",
 	}
 }
