@@ -124,20 +124,11 @@ func (a *app) materialize(ctx context.Context, r *repo, f pathFilter) error {
 	}
 	var todo []pending
 	var paths bytes.Buffer
-	for _, e := range ents {
-		if !e.pointer || !f.match(e.path) {
+	for _, e := range leftPointers(r.workTree, ents) {
+		if !f.match(e.path) {
 			continue
 		}
-		blob := e.text
-		p := filepath.Join(r.workTree, filepath.FromSlash(e.path))
-		if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(blob)) {
-			continue // missing, replaced, or not the pointer: leave it
-		}
-		cur, err := os.ReadFile(p)
-		if err != nil || !bytes.Equal(cur, blob) {
-			continue // modified: leave it
-		}
-		todo = append(todo, pending{e.path, blob})
+		todo = append(todo, pending{e.path, e.text})
 		paths.WriteString(e.path)
 		paths.WriteByte(0)
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,18 +23,31 @@ import (
 )
 
 // newFilter opens the store of the current repository and returns the
-// filter over it, and the repository. The caller closes the store.
-func (a *app) newFilter(ctx context.Context) (*filter.Filter, *repo, *store.Store, error) {
+// filter over it, and the repository. The caller closes the store. With
+// sizeRule, it is the filter of the size rule (filter=lode-above): files
+// below the threshold (track.above) pass through clean unchanged.
+//
+// What git runs must not break plain git: the app is lenient (a
+// configuration problem is a warning), and when the data of a file cannot
+// be had because no lode remote could be opened, or while a configuration
+// problem is passed over, smudge leaves the file's pointer in the work
+// tree (with a warning that says to run 'git lode pull') instead of
+// failing the checkout.
+func (a *app) newFilter(ctx context.Context, sizeRule bool) (*filter.Filter, *repo, *store.Store, error) {
+	a.lenient = true
 	r, s, err := a.openRepoStore(ctx)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	f := &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE")}
+	if sizeRule {
+		f.PassBelow = a.sizeRuleThreshold(ctx, r)
+	}
 	rem := a.lazyRemote(r, s)
 	f.Fetch = func(ctx context.Context, ps []pointer.Pointer) error {
 		r, err := rem(ctx)
 		if err != nil {
-			return fmt.Errorf("it is not in the local store, and: %w", err)
+			return &remoteOpenError{err}
 		}
 		st, err := transfer.Fetch(ctx, s, r, ps, transfer.Options{})
 		a.fetched.add(st)
@@ -50,7 +64,70 @@ func (a *app) newFilter(ctx context.Context) (*filter.Filter, *repo, *store.Stor
 		}
 		return transfer.Repair(ctx, s, r, []remotestore.Want{w})
 	}
+	f.KeepPointer = func(p pointer.Pointer, err error) bool {
+		var roe *remoteOpenError
+		switch {
+		case errors.As(err, &roe):
+			a.kept.add(roe.err)
+		case a.isDegraded():
+			a.kept.add(err)
+		default:
+			return false
+		}
+		return true
+	}
 	return f, r, s, nil
+}
+
+// remoteOpenError is why a smudge could not fetch anything: the lode
+// remote could not be opened.
+type remoteOpenError struct{ err error }
+
+func (e *remoteOpenError) Error() string {
+	return "it is not in the local store, and: " + e.err.Error()
+}
+func (e *remoteOpenError) Unwrap() error { return e.err }
+
+// defaultSizeRule is the threshold of the size rule when .lode.toml sets
+// none, and the size from which 'git lode status' warns about large files
+// stored as plain git objects.
+const defaultSizeRule = 10 << 20
+
+// sizeRuleThreshold is track.above for the filter of the size rule, or
+// defaultSizeRule, with a warning, when it is not set.
+func (a *app) sizeRuleThreshold(ctx context.Context, r *repo) int64 {
+	cfg, err := a.loadConfig(ctx, r)
+	if err == nil && cfg.Track.Above > 0 {
+		return cfg.Track.Above
+	}
+	a.warnOnce(fmt.Sprintf("the size rule (filter=lode-above in .gitattributes) applies, but .lode.toml sets no [track] above; using %s ('git lode track --above SIZE' sets it)", humanBytes(defaultSizeRule)))
+	return defaultSizeRule
+}
+
+// keptTally counts the files a filter process left as pointers, and why.
+type keptTally struct {
+	mu     sync.Mutex // guards the fields below
+	n      int
+	reason error // the first
+}
+
+func (t *keptTally) add(reason error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.n++
+	if t.reason == nil {
+		t.reason = reason
+	}
+}
+
+// report prints what was left as pointers, if anything.
+func (t *keptTally) report(a *app) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.n == 0 {
+		return
+	}
+	fmt.Fprintf(a.io.Err, "git-lode: warning: %d file(s) left as lode pointers in the work tree: %v\ngit-lode: fix that, then run 'git lode pull'\n", t.n, t.reason)
 }
 
 // lazyRemote returns a function that opens the lode remote on first use,
@@ -66,15 +143,18 @@ func (a *app) lazyRemote(r *repo, s *store.Store) func(context.Context) (*remote
 }
 
 func (a *app) cleanCommand() *cobra.Command {
-	return &cobra.Command{
+	var sizeRule bool
+	cmd := &cobra.Command{
 		Use:   "clean [--] [PATH]",
 		Short: "Clean one file: content on stdin, pointer on stdout",
 		Long: `Reads a file's content on standard input, stores it in the local store and
 prints its lode pointer. PATH is only used in messages. Git runs this when
-filter.lode.process is not available; it is also handy for debugging.`,
+filter.lode.process is not available; it is also handy for debugging. With
+--size-rule (the filter=lode-above driver), content smaller than
+track.above in .lode.toml is printed unchanged.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, _, s, err := a.newFilter(cmd.Context())
+			f, _, s, err := a.newFilter(cmd.Context(), sizeRule)
 			if err != nil {
 				return err
 			}
@@ -86,19 +166,23 @@ filter.lode.process is not available; it is also handy for debugging.`,
 			return out.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&sizeRule, "size-rule", false, "pass content below track.above through unchanged")
+	return cmd
 }
 
 func (a *app) smudgeCommand() *cobra.Command {
-	return &cobra.Command{
+	var sizeRule bool
+	cmd := &cobra.Command{
 		Use:   "smudge [--] [PATH]",
 		Short: "Smudge one file: pointer on stdin, content on stdout",
 		Long: `Reads what git stored for a file on standard input and writes the file's
 content. Content that is not a lode pointer passes through unchanged. With
-GIT_LODE_SKIP_SMUDGE=1 pointers pass through too. PATH is only used in
-messages.`,
+GIT_LODE_SKIP_SMUDGE=1 pointers pass through too; with --size-rule (the
+filter=lode-above driver), so does content that only starts like a pointer.
+PATH is only used in messages.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, _, s, err := a.newFilter(cmd.Context())
+			f, _, s, err := a.newFilter(cmd.Context(), sizeRule)
 			if err != nil {
 				return err
 			}
@@ -107,9 +191,12 @@ messages.`,
 			if err := f.Smudge(cmd.Context(), a.io.In, out); err != nil {
 				return fmt.Errorf("smudge %s: %w", pathArg(args), err)
 			}
+			a.kept.report(a)
 			return out.Flush()
 		},
 	}
+	cmd.Flags().BoolVar(&sizeRule, "size-rule", false, "the size rule's driver: what only starts like a pointer passes through")
+	return cmd
 }
 
 func pathArg(args []string) string {
@@ -120,15 +207,18 @@ func pathArg(args []string) string {
 }
 
 func (a *app) filterProcessCommand() *cobra.Command {
-	return &cobra.Command{
+	var sizeRule bool
+	cmd := &cobra.Command{
 		Use:   "filter-process",
 		Short: "Serve git's long-running filter protocol on stdin/stdout",
 		Long: `Git starts this once per command (filter.lode.process) and sends it every
-file to clean or smudge over the pkt-line protocol. Not for interactive use.`,
+file to clean or smudge over the pkt-line protocol. Not for interactive use.
+With --size-rule (filter.lode-above.process), content smaller than
+track.above in .lode.toml passes clean unchanged.`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			f, r, s, err := a.newFilter(ctx)
+			f, r, s, err := a.newFilter(ctx, sizeRule)
 			if err != nil {
 				return err
 			}
@@ -157,9 +247,12 @@ file to clean or smudge over the pkt-line protocol. Not for interactive use.`,
 				}
 			}
 			a.fetched.report(a)
+			a.kept.report(a)
 			return serveErr
 		},
 	}
+	cmd.Flags().BoolVar(&sizeRule, "size-rule", false, "pass content below track.above through clean unchanged")
+	return cmd
 }
 
 // filterIdleFlush is how long the filter process waits without a clean

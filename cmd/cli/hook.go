@@ -24,6 +24,10 @@ any, gets the same arguments and standard input.`,
 		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			// git runs this: a configuration problem is a warning, and
+			// the hook goes on with what it can use (a commit still
+			// never leaves without its data).
+			a.lenient = true
 			stdin, err := io.ReadAll(a.io.In)
 			if err != nil {
 				return fmt.Errorf("pre-push: read refs from git: %w", err)

@@ -156,6 +156,8 @@ func explainTransferError(err error) error {
 	switch {
 	case errors.Is(err, transfer.ErrLocalMissing):
 		return fmt.Errorf("%w\nthe local store lacks data that the commits reference; run 'git lode fetch' from a remote that has it, or 'git lode verify'", err)
+	case errors.Is(err, errWorkTreeRemote):
+		return fmt.Errorf("%w\nthe git remote is a repository with a work tree: clones read the data from its store, and lode does not write into it, as git refuses pushes to its checked-out branch; these commits need data that store lacks. Push to a bare repository (git init --bare), set [remote] url in .lode.toml, or have its owner fetch from your clone instead (git remote add NAME PATH; git fetch NAME; git lode fetch --remote NAME NAME/BRANCH)", err)
 	case errors.Is(err, remote.ErrReadOnly):
 		return fmt.Errorf("%w\nthis remote can only be read (http(s) remotes are read-only); push to an s3://, gs:// or folder remote and serve that folder over HTTP for readers", err)
 	case errors.Is(err, errNoRemote):

@@ -16,6 +16,21 @@
 // unchanged, so histories from before `git lode track` still check out,
 // while something that claims to be a lode pointer but is damaged is an
 // error naming the file.
+//
+// With PassBelow set (the size rule, `git lode track --above`: a catch-all
+// attribute sends every file to the filter), Clean returns content smaller
+// than the threshold unchanged, byte for byte, so that git stores exactly
+// the blob it would store without lode; a file at or above it is cleaned.
+// Until a file reaches the threshold its start is held (in memory up to
+// spoolMemory, then in a temporary file in the store): the answer cannot
+// begin before Clean knows which it is. Content below the threshold that
+// is a valid pointer is returned as it is either way, and smudge treats it
+// as a pointer, as it must for files that the threshold did send to lode;
+// content that only starts like one passes smudge unchanged.
+//
+// KeepPointer lets the caller have Smudge write a file's pointer instead
+// of failing when its data cannot be had (no remote could be opened): the
+// checkout goes on, and the file can be filled in later.
 package filter
 
 import (
@@ -25,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/filer"
@@ -58,6 +74,20 @@ type Filter struct {
 	// dropping the damaged one; Smudge calls it when it meets a damaged
 	// or missing object, then reads the object again.
 	Repair func(ctx context.Context, p pointer.Pointer, id cas.ID) error
+	// KeepPointer, if set, is asked when Smudge cannot have the data of
+	// the file p points to (err wraps ErrMissingObject and says why); when
+	// it returns true, Smudge writes the pointer as git stores it instead
+	// of failing, so the checkout goes on and the file stays a pointer in
+	// the work tree until its data can be had. It may be called from
+	// several goroutines at once.
+	KeepPointer func(p pointer.Pointer, err error) bool
+	// PassBelow, if more than 0, is the size rule: Clean returns content
+	// of fewer bytes unchanged, byte for byte, so that git stores it as
+	// it would without lode (a valid pointer stays the pointer it is).
+	// Larger content is cleaned as usual. Smudge then passes content
+	// that starts like a pointer but is not a valid one through unchanged
+	// too (it is such a small file) rather than failing.
+	PassBelow int64
 
 	delay   delayState
 	repairs singleflight.Group // keyed by object id
@@ -153,6 +183,27 @@ func (f *Filter) Clean(ctx context.Context, r io.Reader, w io.Writer) error {
 			return err
 		}
 	}
+	if f.PassBelow > 0 && n <= SmallFile && int64(n) < f.PassBelow {
+		_, err := w.Write(head)
+		return err
+	}
+	if f.PassBelow > int64(n) && n > SmallFile {
+		// The size rule needs to know whether the file reaches the
+		// threshold before it can pass the file through.
+		rest, reached, done, err := f.readUpTo(r, f.PassBelow-int64(n))
+		if err != nil {
+			return err
+		}
+		defer done()
+		if !reached {
+			if _, err := w.Write(head); err != nil {
+				return err
+			}
+			_, err := io.Copy(w, rest)
+			return err
+		}
+		r = io.MultiReader(rest, r)
+	}
 	if f.pk == nil {
 		f.pk = f.Store.NewPacker()
 	}
@@ -180,6 +231,43 @@ func (f *Filter) Clean(ctx context.Context, r io.Reader, w io.Writer) error {
 	return err
 }
 
+// spoolMemory is how much of a file the size rule holds in memory while it
+// finds out whether the file reaches the threshold; the rest goes to a
+// temporary file in the store.
+const spoolMemory = 16 << 20
+
+// readUpTo reads up to limit bytes of r and returns a reader over them,
+// whether it read all limit of them (r may have more), and a function that
+// releases what holds them. Bytes beyond spoolMemory are kept in a
+// temporary file in the store's tmp directory.
+func (f *Filter) readUpTo(r io.Reader, limit int64) (rd io.Reader, reached bool, done func(), err error) {
+	var mem bytes.Buffer
+	n, err := io.CopyN(&mem, r, min(limit, spoolMemory))
+	switch {
+	case err == io.EOF:
+		return &mem, false, func() {}, nil
+	case err != nil:
+		return nil, false, nil, fmt.Errorf("read: %w", err)
+	case n == limit:
+		return &mem, true, func() {}, nil
+	}
+	tmp, err := os.CreateTemp(f.Store.TempDir(), "size-rule-*.tmp")
+	if err != nil {
+		return nil, false, nil, fmt.Errorf("hold the file while checking its size: %w", err)
+	}
+	done = func() { tmp.Close(); os.Remove(tmp.Name()) }
+	m, err := io.CopyN(tmp, r, limit-n)
+	if err != nil && err != io.EOF {
+		done()
+		return nil, false, nil, fmt.Errorf("hold the file while checking its size: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		done()
+		return nil, false, nil, fmt.Errorf("hold the file while checking its size: %w", err)
+	}
+	return io.MultiReader(&mem, tmp), n+m == limit, done, nil
+}
+
 // Smudge reads what git stored for a file from r and writes the file's
 // content to w. Errors do not name the file; callers add it. On error,
 // what was written to w must be discarded (git does so when told the
@@ -201,7 +289,20 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 		return err
 	}
 	p, err := pointer.Parse(head)
+	if err != nil && bytes.Contains(head, []byte("\r\n")) {
+		// git turned the pointer's line ends into CRLF on the way out
+		// (text=auto with core.autocrlf, where -text is not set).
+		if q, qerr := pointer.Parse(bytes.ReplaceAll(head, []byte("\r\n"), []byte("\n"))); qerr == nil {
+			p, err = q, nil
+		}
+	}
 	if errors.Is(err, pointer.ErrNotPointer) {
+		_, err := br.WriteTo(w)
+		return err
+	}
+	if err != nil && f.PassBelow > 0 {
+		// Under the size rule this is a small file that clean passed
+		// through, as it passes every file that is not a valid pointer.
 		_, err := br.WriteTo(w)
 		return err
 	}
@@ -214,7 +315,12 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 	}
 	if f.Fetch != nil && !transfer.Complete(ctx, f.Store, p) {
 		if err := f.Fetch(ctx, []pointer.Pointer{p}); err != nil {
-			return fmt.Errorf("%w: the data of oid %s (%d bytes) is not in the local store and could not be fetched: %w", ErrMissingObject, p.OID, p.Size, err)
+			err = fmt.Errorf("%w: the data of oid %s (%d bytes) is not in the local store and could not be fetched: %w", ErrMissingObject, p.OID, p.Size, err)
+			if f.KeepPointer != nil && f.KeepPointer(p, err) {
+				_, werr := w.Write(head) // all of the content: a pointer is short
+				return werr
+			}
+			return err
 		}
 	}
 	var g cas.Getter = f.Store

@@ -306,3 +306,103 @@ func copyFile(ctx context.Context, from, to *store.Store, p pointer.Pointer) err
 	}
 	return pk.Flush(ctx)
 }
+
+// The size rule passes content below the threshold through, byte for
+// byte, and cleans the rest; a pointer stays the pointer it is.
+func TestCleanPassBelow(t *testing.T) {
+	ptr := clean(t, newFilter(t), []byte("some data\n"))
+	for _, tc := range []struct {
+		name    string
+		above   int64
+		size    int
+		cleaned bool
+	}{
+		{"empty", 100, 0, false},
+		{"small below", 100, 99, false},
+		{"small at", 100, 100, true},
+		{"small above", 100, 5000, true},
+		{"past the small-file buffer, below", 2 << 20, SmallFile + 10, false},
+		{"just below a large threshold", 2 << 20, 2<<20 - 1, false},
+		{"at a large threshold", 2 << 20, 2 << 20, true},
+		{"below, held in a file", spoolMemory + 4<<20, spoolMemory + 1<<20, false},
+		{"at, held in a file", spoolMemory + 1<<20, spoolMemory + 1<<20, true},
+		{"above, held in a file", spoolMemory + 1<<20, spoolMemory + 3<<20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFilter(t)
+			f.PassBelow = tc.above
+			content := bytes.Repeat([]byte("0123456789abcdef"), tc.size/16+1)[:tc.size]
+			out := clean(t, f, content)
+			if !tc.cleaned {
+				if !bytes.Equal(out, content) {
+					t.Fatalf("clean of %d bytes below %d gave %d bytes, want the content unchanged", tc.size, tc.above, len(out))
+				}
+				return
+			}
+			p, err := pointer.Parse(out)
+			if err != nil || p.Size != int64(tc.size) {
+				t.Fatalf("clean of %d bytes at or above %d gave %q (%v), want a pointer", tc.size, tc.above, out[:min(len(out), 80)], err)
+			}
+			var back bytes.Buffer
+			if err := f.Smudge(context.Background(), bytes.NewReader(out), &back); err != nil || !bytes.Equal(back.Bytes(), content) {
+				t.Fatalf("smudge: %v (%d bytes)", err, back.Len())
+			}
+			if ents, _ := os.ReadDir(f.Store.TempDir()); len(ents) != 0 {
+				t.Fatalf("the store's tmp holds %d file(s) after clean", len(ents))
+			}
+		})
+	}
+	f := newFilter(t)
+	f.PassBelow = 1 << 20
+	if out := clean(t, f, ptr); !bytes.Equal(out, ptr) {
+		t.Fatalf("clean of a pointer with the size rule = %q, want it unchanged", out)
+	}
+	// What only starts like a pointer is a small file: both ways unchanged.
+	doc := []byte("version lode/2\nis how a pointer begins\n")
+	if out := clean(t, f, doc); !bytes.Equal(out, doc) {
+		t.Fatalf("clean of pointer-looking text = %q", out)
+	}
+	var back bytes.Buffer
+	if err := f.Smudge(context.Background(), bytes.NewReader(doc), &back); err != nil || !bytes.Equal(back.Bytes(), doc) {
+		t.Fatalf("smudge of pointer-looking text with the size rule: %v, %q", err, back.Bytes())
+	}
+	f.PassBelow = 0
+	if err := f.Smudge(context.Background(), bytes.NewReader(doc), &back); err == nil {
+		t.Fatal("smudge of pointer-looking text without the size rule succeeded")
+	}
+}
+
+// KeepPointer lets a smudge whose data cannot be had write the pointer;
+// without it, or when it says no, the smudge fails.
+func TestSmudgeKeepPointer(t *testing.T) {
+	missing := pointer.Pointer{OID: cas.Sum([]byte("not stored")), Size: 10}.Encode()
+	noRemote := errors.New("no remote here")
+	for _, keep := range []bool{false, true} {
+		f := newFilter(t)
+		f.Fetch = func(context.Context, []pointer.Pointer) error { return noRemote }
+		var asked error
+		f.KeepPointer = func(p pointer.Pointer, err error) bool { asked = err; return keep }
+		var out bytes.Buffer
+		err := f.Smudge(context.Background(), bytes.NewReader(missing), &out)
+		if !errors.Is(asked, ErrMissingObject) || !errors.Is(asked, noRemote) {
+			t.Fatalf("KeepPointer got %v, want the missing object and why", asked)
+		}
+		switch {
+		case keep && (err != nil || !bytes.Equal(out.Bytes(), missing)):
+			t.Fatalf("kept: %v, wrote %q; want the pointer", err, out.Bytes())
+		case !keep && !errors.Is(err, ErrMissingObject):
+			t.Fatalf("not kept: %v, want ErrMissingObject", err)
+		}
+	}
+}
+
+// A pointer whose line ends git turned into CRLF still smudges.
+func TestSmudgeCRLFPointer(t *testing.T) {
+	f := newFilter(t)
+	content := []byte("content behind a pointer\n")
+	p := clean(t, f, content)
+	var out bytes.Buffer
+	if err := f.Smudge(context.Background(), bytes.NewReader(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))), &out); err != nil || !bytes.Equal(out.Bytes(), content) {
+		t.Fatalf("smudge of a CRLF pointer: %v, %q", err, out.Bytes())
+	}
+}
