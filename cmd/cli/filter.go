@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -167,7 +168,7 @@ func (l *leftPointers) leave(path string, u *filter.UnavailableError, w io.Write
 	}
 	f, err := os.OpenFile(l.record, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err == nil {
-		_, err = fmt.Fprintf(f, "%s %s\x00", u.Pointer.OID, path)
+		_, err = fmt.Fprintf(f, "%s %s %s\x00", u.Pointer.OID, failureKind(u.Err), path)
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
@@ -200,8 +201,11 @@ func (a *app) reportLeftPointers(r *repo) error {
 	buf := make([]byte, pointer.MaxLen+1)
 	seen := map[string]bool{}
 	var still []missingFile
+	var kinds []string
 	for _, rec := range bytes.Split(b, []byte{0}) {
-		hexOID, name, ok := bytes.Cut(rec, []byte{' '})
+		// "<oid> <kind> <path>"
+		hexOID, rest, _ := bytes.Cut(rec, []byte{' '})
+		kind, name, ok := bytes.Cut(rest, []byte{' '})
 		if !ok || seen[string(name)] {
 			continue
 		}
@@ -212,6 +216,9 @@ func (a *app) reportLeftPointers(r *repo) error {
 		}
 		if p, ok := readPointerFile(filepath.Join(r.workTree, filepath.FromSlash(string(name))), buf, ""); ok && p.OID == oid {
 			still = append(still, missingFile{path: string(name), oid: oid})
+			if !slices.Contains(kinds, string(kind)) {
+				kinds = append(kinds, string(kind))
+			}
 		}
 	}
 	if len(still) == 0 {
@@ -226,7 +233,9 @@ func (a *app) reportLeftPointers(r *repo) error {
 		}
 		fmt.Fprintf(a.io.Err, "  %s (oid %s)\n", m.path, m.oid.Short())
 	}
-	fmt.Fprintln(a.io.Err, "git-lode: once their data is on the remote (push it with 'git lode push --all' from a clone that has it), run 'git lode pull'")
+	for _, k := range kinds {
+		fmt.Fprintf(a.io.Err, "git-lode: %s\n", kindFix(k))
+	}
 	return errSilent
 }
 

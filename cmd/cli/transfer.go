@@ -408,21 +408,37 @@ func (a *app) reportMissing(where string, files []missingFile) {
 
 // missingReason says in a few words why a file could not be fetched.
 func missingReason(err error) string {
-	switch {
-	case errors.Is(err, transfer.ErrRemoteMissing):
+	switch failureKind(err) {
+	case "missing":
 		return "not on the remote"
-	case errors.Is(err, cas.ErrCorrupt):
+	case "damaged":
 		return fmt.Sprintf("damaged on the remote (%v)", err)
 	}
 	return err.Error()
 }
 
-// missingFix says what makes a file that could not be fetched available.
-func missingFix(err error) string {
+// failureKind sorts why a file could not be fetched: "missing" (the
+// remote has no copy), "damaged" (no intact copy), or "error".
+func failureKind(err error) string {
 	switch {
 	case errors.Is(err, transfer.ErrRemoteMissing):
-		return "its data was never pushed: push it from a clone that has it with 'git lode push --all', then run 'git lode pull'"
+		return "missing"
 	case errors.Is(err, cas.ErrCorrupt):
+		return "damaged"
+	}
+	return "error"
+}
+
+// missingFix says what makes a file that could not be fetched available.
+func missingFix(err error) string { return kindFix(failureKind(err)) }
+
+// kindFix says what makes a file that could not be fetched for a reason
+// of kind (failureKind) available.
+func kindFix(kind string) string {
+	switch kind {
+	case "missing":
+		return "its data was never pushed: push it from a clone that has it with 'git lode push --all', then run 'git lode pull'"
+	case "damaged":
 		return "the remote's copy is damaged: run 'git lode push --repair' in a clone that has the file, then 'git lode pull'"
 	}
 	return "fix the problem, then run 'git lode pull'"
