@@ -39,9 +39,10 @@ func (f *fetchFlags) add(cmd *cobra.Command) {
 // patternHelp is the part of fetch's and pull's help about -I and -X.
 const patternHelp = `--include and --exclude take paths from the top of the work tree, as you
 would type them ("data/img", "./data/img/", "data/*.csv", "data/**/x.bin"):
-a pattern that names a directory selects everything under it, and one
-without a slash ("*.csv", "img") matches a file or directory name at any
-depth. A pattern that matches no lode file is reported.`
+a pattern that names a directory selects everything under it. As in
+.gitignore, one without a slash other than at its end ("*.csv", "img",
+"data/") matches a file or directory name at any depth; start it with "./"
+to mean the top only. A pattern that matches no lode file is reported.`
 
 func (a *app) fetchCommand() *cobra.Command {
 	var f fetchFlags

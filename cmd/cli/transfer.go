@@ -97,9 +97,9 @@ type pathPattern struct {
 // its segments and "**" for any number of directories; "./" and "/" in
 // front and a "/" at the end are allowed, as users type them. A pattern
 // that matches a directory matches everything under it ("data",
-// "./data/img/", "data/*"); one without a slash matches a file or
-// directory name at any depth ("*.csv", "img"), like .gitignore. A bad
-// glob is a usage error.
+// "./data/img/", "data/*"); one without a slash other than at its end
+// matches a file or directory name at any depth ("*.csv", "img", "data/"),
+// like .gitignore. A bad glob is a usage error.
 func newPathFilter(include, exclude []string) (*pathFilter, error) {
 	f := &pathFilter{}
 	for _, l := range []struct {
