@@ -158,7 +158,7 @@ func (l *leftPointers) leave(path string, u *filter.UnavailableError, w io.Write
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	fmt.Fprintf(l.stderr, "git-lode: warning: %s (oid %s): left as its lode pointer, its data could not be had: %v\n", path, u.Pointer.OID, u.Err)
+	fmt.Fprintf(l.stderr, "git-lode: warning: %s (oid %s): left as its lode pointer, since its data could not be fetched: %v\n", path, u.Pointer.OID, u.Err)
 	if fix := missingFix(u.Err); !l.fixes[fix] {
 		l.fixes[fix] = true
 		fmt.Fprintf(l.stderr, "git-lode: %s\n", fix)

@@ -61,8 +61,8 @@ func (f *Filter) Delay(ctx context.Context, path string, content []byte) bool {
 		return false
 	}
 	p, err := pointer.Parse(bytes.Clone(content))
-	if err != nil || f.Flush(ctx) != nil || transfer.Complete(ctx, f.Store, p) {
-		return false
+	if err != nil || f.Flush(ctx) != nil || transfer.Complete(ctx, f.Store, p) || f.delay.failure(p.OID) != nil {
+		return false // Smudge answers at once (an earlier batch failed: with why)
 	}
 	d := &f.delay
 	d.mu.Lock()
