@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lodevcs/lode/cas/pointer"
 )
 
 // teammates is one machine with two users, alice and bob: each has a HOME
@@ -32,19 +34,24 @@ func newTeammates(t *testing.T) *teammates {
 	return &teammates{sandbox: s, alice: user("alice"), bob: user("bob")}
 }
 
-// fail runs a command that must fail and returns its output.
+// fail runs a command that must fail with exit status 1, and returns its
+// output.
 func (s *sandbox) fail(dir string, args ...string) string {
 	s.t.Helper()
 	out, err := s.try(dir, nil, args...)
 	if err == nil {
 		s.t.Fatalf("%s succeeded, want a failure:\n%s", strings.Join(args, " "), out)
 	}
+	if code := s.exitCode(err); code != 1 {
+		s.t.Fatalf("%s: exit status %d, want 1:\n%s", strings.Join(args, " "), code, out)
+	}
 	return out
 }
 
-// isPointer reports whether the work-tree file holds a lode pointer.
+// isPointer reports whether the file at path holds a lode pointer.
 func (s *sandbox) isPointer(path string) bool {
-	return bytes.HasPrefix(s.read(path), []byte("version lode/"))
+	_, err := pointer.Parse(s.read(path))
+	return err == nil
 }
 
 // aliceProject makes alice's repository alice/project (lode installed her

@@ -36,7 +36,6 @@ type app struct {
 	quiet bool
 
 	fetched fetchTally // what a filter process downloaded
-	kept    keptTally  // what a filter process left as pointers
 
 	mu       sync.Mutex      // guards the fields below
 	warned   map[string]bool // warnings printed (each once per process)

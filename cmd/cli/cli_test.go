@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -91,4 +93,69 @@ func TestHumanBytes(t *testing.T) {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
 	}
+}
+
+func TestPathFilter(t *testing.T) {
+	paths := []string{"a.csv", "data/img/x.png", "data/img/sub/y.png", "data/imgs/z.png", "data/b.csv", "other/data/img/w.png", "img", "data2/q.bin"}
+	tests := []struct {
+		include, exclude []string
+		want             []string
+	}{
+		{nil, nil, paths},
+		{[]string{"data/img"}, nil, []string{"data/img/x.png", "data/img/sub/y.png"}},
+		{[]string{"./data/img/"}, nil, []string{"data/img/x.png", "data/img/sub/y.png"}},
+		{[]string{"/data/img"}, nil, []string{"data/img/x.png", "data/img/sub/y.png"}},
+		{[]string{"data/"}, nil, []string{"data/img/x.png", "data/img/sub/y.png", "data/imgs/z.png", "data/b.csv", "other/data/img/w.png"}},
+		{[]string{"./data/"}, nil, []string{"data/img/x.png", "data/img/sub/y.png", "data/imgs/z.png", "data/b.csv"}},
+		{[]string{"data/**"}, nil, []string{"data/img/x.png", "data/img/sub/y.png", "data/imgs/z.png", "data/b.csv"}},
+		{[]string{"data/*"}, nil, []string{"data/img/x.png", "data/img/sub/y.png", "data/imgs/z.png", "data/b.csv"}},
+		{[]string{"*.csv"}, nil, []string{"a.csv", "data/b.csv"}},
+		{[]string{"img"}, nil, []string{"data/img/x.png", "data/img/sub/y.png", "other/data/img/w.png", "img"}},
+		{[]string{"img/"}, nil, []string{"data/img/x.png", "data/img/sub/y.png", "other/data/img/w.png"}},
+		{[]string{"**/img/*.png"}, nil, []string{"data/img/x.png", "other/data/img/w.png"}},
+		{[]string{"data/**/*.png"}, nil, []string{"data/img/x.png", "data/img/sub/y.png", "data/imgs/z.png"}},
+		{[]string{"data"}, []string{"data/img/"}, []string{"data/imgs/z.png", "data/b.csv", "other/data/img/w.png"}},
+		{[]string{"./"}, []string{"*.png"}, []string{"a.csv", "data/b.csv", "img", "data2/q.bin"}},
+	}
+	for _, tt := range tests {
+		f, err := newPathFilter(tt.include, tt.exclude)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range paths {
+			if f.match(p) {
+				got = append(got, p)
+			}
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("-I %q -X %q selects %q, want %q", tt.include, tt.exclude, got, tt.want)
+		}
+	}
+
+	// Patterns that match nothing are reported; bad ones are usage errors.
+	f, _ := newPathFilter([]string{"data/img", "data/imgs/none", "./nothing/"}, []string{"*.txt"})
+	for _, p := range paths {
+		f.match(p)
+	}
+	var out strings.Builder
+	f.warnUnmatched(&out, "lode file in HEAD")
+	for _, want := range []string{`--include "data/imgs/none" matches no lode file in HEAD`, `--include "./nothing/" matches no`, `--exclude "*.txt" matches no`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("warnings %q lack %q", out.String(), want)
+		}
+	}
+	if strings.Contains(out.String(), `"data/img"`) {
+		t.Errorf("warned about a pattern that matched: %q", out.String())
+	}
+	for _, bad := range []string{"data/[x", "../up"} {
+		if _, err := newPathFilter([]string{bad}, nil); err == nil || !isUsageErr(err) {
+			t.Errorf("pattern %q: %v, want a usage error", bad, err)
+		}
+	}
+}
+
+func isUsageErr(err error) bool {
+	var ee *exitError
+	return errors.As(err, &ee) && ee.code == ExitUsage
 }

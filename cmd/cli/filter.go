@@ -2,11 +2,15 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -28,11 +32,9 @@ import (
 // below the threshold (track.above) pass through clean unchanged.
 //
 // What git runs must not break plain git: the app is lenient (a
-// configuration problem is a warning), and when the data of a file cannot
-// be had because no lode remote could be opened, or while a configuration
-// problem is passed over, smudge leaves the file's pointer in the work
-// tree (with a warning that says to run 'git lode pull') instead of
-// failing the checkout.
+// configuration problem is a warning), and a file whose data cannot be
+// had (no lode remote could be opened, or it lacks the data) is answered
+// with its pointer (see leftPointers) instead of failing the checkout.
 func (a *app) newFilter(ctx context.Context, sizeRule bool) (*filter.Filter, *repo, *store.Store, error) {
 	a.lenient = true
 	r, s, err := a.openRepoStore(ctx)
@@ -64,18 +66,6 @@ func (a *app) newFilter(ctx context.Context, sizeRule bool) (*filter.Filter, *re
 		}
 		return transfer.Repair(ctx, s, r, []remotestore.Want{w})
 	}
-	f.KeepPointer = func(p pointer.Pointer, err error) bool {
-		var roe *remoteOpenError
-		switch {
-		case errors.As(err, &roe):
-			a.kept.add(roe.err)
-		case a.isDegraded():
-			a.kept.add(err)
-		default:
-			return false
-		}
-		return true
-	}
 	return f, r, s, nil
 }
 
@@ -102,32 +92,6 @@ func (a *app) sizeRuleThreshold(ctx context.Context, r *repo) int64 {
 	}
 	a.warnOnce(fmt.Sprintf("the size rule (filter=lode-above in .gitattributes) applies, but .lode.toml sets no [track] above; using %s ('git lode track --above SIZE' sets it)", humanBytes(defaultSizeRule)))
 	return defaultSizeRule
-}
-
-// keptTally counts the files a filter process left as pointers, and why.
-type keptTally struct {
-	mu     sync.Mutex // guards the fields below
-	n      int
-	reason error // the first
-}
-
-func (t *keptTally) add(reason error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.n++
-	if t.reason == nil {
-		t.reason = reason
-	}
-}
-
-// report prints what was left as pointers, if anything.
-func (t *keptTally) report(a *app) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.n == 0 {
-		return
-	}
-	fmt.Fprintf(a.io.Err, "git-lode: warning: %d file(s) left as lode pointers in the work tree: %v\ngit-lode: fix that, then run 'git lode pull'\n", t.n, t.reason)
 }
 
 // lazyRemote returns a function that opens the lode remote on first use,
@@ -179,24 +143,146 @@ func (a *app) smudgeCommand() *cobra.Command {
 content. Content that is not a lode pointer passes through unchanged. With
 GIT_LODE_SKIP_SMUDGE=1 pointers pass through too; with --size-rule (the
 filter=lode-above driver), so does content that only starts like a pointer.
-PATH is only used in messages.`,
+A file whose data is not local and cannot be fetched is written as its
+pointer, with a warning that names it (see 'git lode pull'). PATH is only
+used in messages.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, _, s, err := a.newFilter(cmd.Context(), sizeRule)
+			f, r, s, err := a.newFilter(cmd.Context(), sizeRule)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			out := bufio.NewWriterSize(a.io.Out, 1<<20)
-			if err := f.Smudge(cmd.Context(), a.io.In, out); err != nil {
+			err = f.Smudge(cmd.Context(), a.io.In, out)
+			var u *filter.UnavailableError
+			if errors.As(err, &u) {
+				err = a.newLeftPointers(r).leave(pathArg(args), u, out)
+			}
+			if err != nil {
 				return fmt.Errorf("smudge %s: %w", pathArg(args), err)
 			}
-			a.kept.report(a)
 			return out.Flush()
 		},
 	}
 	cmd.Flags().BoolVar(&sizeRule, "size-rule", false, "the size rule's driver: what only starts like a pointer passes through")
 	return cmd
+}
+
+// leftPointers is how the filter answers git for a file whose data it
+// cannot get: with the pointer itself as the file's content (never any of
+// the data), so that the checkout, a clone's included, writes every other
+// file and git's index, and 'git lode pull' finds the file later. Each such
+// file is named on stderr, with what to do, and recorded in
+// <git dir>/lode-unavailable for the post-checkout hook, which names the
+// files that still hold their pointers and fails the git command.
+type leftPointers struct {
+	stderr io.Writer
+	record string // the record file; "" without a work tree
+
+	mu    sync.Mutex      // guards fixes, and the writes to stderr and record
+	fixes map[string]bool // what-to-do lines printed
+}
+
+func (a *app) newLeftPointers(r *repo) *leftPointers {
+	l := &leftPointers{stderr: a.io.Err, fixes: map[string]bool{}}
+	if r.workTree != "" {
+		l.record = leftRecordPath(r)
+	}
+	return l
+}
+
+// leftRecordPath is where the filter records the files it left as
+// pointers, per work tree.
+func leftRecordPath(r *repo) string { return filepath.Join(r.gitDir, "lode-unavailable") }
+
+// leave writes u's pointer to w as the content of the file at path (from
+// the top of the work tree), and reports and records it.
+func (l *leftPointers) leave(path string, u *filter.UnavailableError, w io.Writer) error {
+	if _, err := w.Write(u.Text); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.stderr, "git-lode: warning: %s (oid %s): left as its lode pointer, since its data could not be fetched: %v\n", path, u.Pointer.OID, u.Err)
+	if fix := missingFix(u.Err); !l.fixes[fix] {
+		l.fixes[fix] = true
+		fmt.Fprintf(l.stderr, "git-lode: %s\n", fix)
+	}
+	if l.record == "" || path == "" || path == pathArg(nil) {
+		return nil
+	}
+	f, err := os.OpenFile(l.record, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err == nil {
+		_, err = fmt.Fprintf(f, "%s %s %s\x00", u.Pointer.OID, failureKind(u.Err), path)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(l.stderr, "git-lode: warning: record the files left as pointers: %v\n", err)
+	}
+	return nil
+}
+
+// reportLeftPointers is lode's part of the post-checkout hook: it reads
+// and removes the record of the files the filter left as pointers, names
+// those that still hold their pointers, and returns errSilent if there are
+// any, so that git checkout, git switch and git clone exit with status 1.
+func (a *app) reportLeftPointers(r *repo) error {
+	if r.workTree == "" {
+		return nil
+	}
+	path := leftRecordPath(r)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the files left as pointers: %w", err)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	buf := make([]byte, pointer.MaxLen+1)
+	seen := map[string]bool{}
+	var still []missingFile
+	var kinds []string
+	for _, rec := range bytes.Split(b, []byte{0}) {
+		// "<oid> <kind> <path>"
+		hexOID, rest, _ := bytes.Cut(rec, []byte{' '})
+		kind, name, ok := bytes.Cut(rest, []byte{' '})
+		if !ok || seen[string(name)] {
+			continue
+		}
+		seen[string(name)] = true
+		oid, err := cas.ParseID(string(hexOID))
+		if err != nil {
+			continue
+		}
+		if p, ok := readPointerFile(filepath.Join(r.workTree, filepath.FromSlash(string(name))), buf, ""); ok && p.OID == oid {
+			still = append(still, missingFile{path: string(name), oid: oid})
+			if !slices.Contains(kinds, string(kind)) {
+				kinds = append(kinds, string(kind))
+			}
+		}
+	}
+	if len(still) == 0 {
+		return nil
+	}
+	fmt.Fprintf(a.io.Err, "git-lode: this checkout left %d file(s) as their lode pointers, without their data:\n", len(still))
+	const show = 20
+	for i, m := range still {
+		if i == show {
+			fmt.Fprintf(a.io.Err, "  ... and %d more ('git lode pull' lists them all)\n", len(still)-show)
+			break
+		}
+		fmt.Fprintf(a.io.Err, "  %s (oid %s)\n", m.path, m.oid.Short())
+	}
+	for _, k := range kinds {
+		fmt.Fprintf(a.io.Err, "git-lode: %s\n", kindFix(k))
+	}
+	return errSilent
 }
 
 func pathArg(args []string) string {
@@ -233,7 +319,7 @@ track.above in .lode.toml passes clean unchanged.`,
 			go f.FlushWhenIdle(idleCtx, filterIdleFlush, func(err error) {
 				fmt.Fprintf(a.io.Err, "git-lode: %v\n", err)
 			})
-			serveErr := filterproc.Serve(ctx, a.io.In, a.io.Out, procHandler{f}, filterproc.Options{
+			serveErr := filterproc.Serve(ctx, a.io.In, a.io.Out, procHandler{f, a.newLeftPointers(r)}, filterproc.Options{
 				Delay:    true,
 				Stderr:   a.io.Err,
 				SpoolDir: s.TempDir(),
@@ -247,7 +333,6 @@ track.above in .lode.toml passes clean unchanged.`,
 				}
 			}
 			a.fetched.report(a)
-			a.kept.report(a)
 			return serveErr
 		},
 	}
@@ -285,14 +370,24 @@ func (t *fetchTally) report(a *app) {
 }
 
 // procHandler adapts filter.Filter to filterproc.Handler.
-type procHandler struct{ f *filter.Filter }
+type procHandler struct {
+	f    *filter.Filter
+	left *leftPointers
+}
 
 func (h procHandler) Clean(ctx context.Context, req *filterproc.Request, r io.Reader, w io.Writer) error {
 	return h.f.Clean(ctx, r, w)
 }
 
+// Smudge answers a file whose data cannot be had with its pointer (see
+// leftPointers): the checkout goes on, and the file is named.
 func (h procHandler) Smudge(ctx context.Context, req *filterproc.Request, r io.Reader, w io.Writer) error {
-	return h.f.Smudge(ctx, r, w)
+	err := h.f.Smudge(ctx, r, w)
+	var u *filter.UnavailableError
+	if errors.As(err, &u) {
+		return h.left.leave(req.Pathname, u, w)
+	}
+	return err
 }
 
 func (h procHandler) Delay(ctx context.Context, req *filterproc.Request, content []byte) (bool, error) {

@@ -109,7 +109,7 @@ func (a *app) installNext(ctx context.Context, scope install.Scope) {
 	if err != nil {
 		return
 	}
-	if left := leftPointers(r.workTree, ents); len(left) > 0 {
+	if left := entriesHoldingPointers(r.workTree, ents); len(left) > 0 {
 		fmt.Fprintf(a.io.Out, "%d lode file(s) here hold their pointers (checked out before lode was set up): run 'git lode pull'\n", len(left))
 		return
 	}

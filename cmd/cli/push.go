@@ -75,7 +75,7 @@ still missing.`,
 			if err != nil {
 				return err
 			}
-			return a.push(ctx, r, pushRequest{gitRemote: gitRemote, include: include, exclude: exclude, repair: repair})
+			return a.push(ctx, r, pushRequest{gitRemote: gitRemote, include: include, exclude: exclude, repair: repair, all: all, history: !all && !repair})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "push the data of every branch and tag, and all their history")
@@ -90,6 +90,13 @@ type pushRequest struct {
 	include, exclude  []plumbing.Hash
 	repair            bool
 	quiet             bool // no message when there is nothing to push (the hook)
+	// all: the whole history of include, whatever the marks say (a mark
+	// says a commit's tree is whole on the remote, not its history).
+	all bool
+	// history: afterwards, look through the whole history of include for
+	// files the remote still lacks (pushed by git alone, as with 'git push
+	// --no-verify'), and say what to run.
+	history bool
 }
 
 // push uploads what the pushed tips need: every lode file in their trees
@@ -133,7 +140,11 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 			known = marks()
 		}
 	}
-	ptrs, err := a.reachablePointers(ctx, r, req.include, append(slices.Clone(req.exclude), known...))
+	histExclude := slices.Clone(req.exclude)
+	if !req.all {
+		histExclude = append(histExclude, known...)
+	}
+	ptrs, err := a.reachablePointers(ctx, r, req.include, histExclude)
 	if err != nil {
 		return err
 	}
@@ -148,6 +159,9 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 		}
 		if remErr == nil {
 			a.markPushed(rem, req.include)
+			if req.history {
+				return a.reportHistoryGaps(ctx, r, st, rem, req.include)
+			}
 		}
 		return nil
 	}
@@ -159,6 +173,54 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 		return err
 	}
 	a.markPushed(rem, req.include)
+	if req.history {
+		return a.reportHistoryGaps(ctx, r, st, rem, req.include)
+	}
+	return nil
+}
+
+// reportHistoryGaps looks through the whole history of include for lode
+// files that rem (as last synced; no requests) does not have, which a push
+// of these commits does not cover: it sends the tips' trees and the
+// commits the git remote lacks, so commits that reached it without their
+// data ('git push --no-verify', a push from a clone without lode) stay
+// incomplete. It says what to run; only a failure to walk is an error.
+func (a *app) reportHistoryGaps(ctx context.Context, r *repo, st *store.Store, rem *remotestore.Store, include []plumbing.Hash) error {
+	gr, err := gitrepo.Open(r.dir())
+	if err != nil {
+		return err
+	}
+	defer gr.Close()
+	n, notLocal := 0, 0
+	var first string
+	err = gr.ReachablePointers(ctx, include, nil, func(commit plumbing.Hash, e gitrepo.Entry) error {
+		if e.Err != nil || transfer.OnRemote(rem, e.Pointer) {
+			return nil
+		}
+		if n == 0 {
+			first = fmt.Sprintf("%s in commit %s", e.Path, commit.String()[:12])
+		}
+		n++
+		if !transfer.Complete(ctx, st, e.Pointer) {
+			notLocal++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("look through the history for files the remote lacks: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	fmt.Fprintf(a.io.Err, "lode: but %d lode file(s) of older commits are not on %s (the first: %s); a checkout of those commits gets pointers instead\n", n, rem, first)
+	switch {
+	case notLocal == 0:
+		fmt.Fprintln(a.io.Err, "lode: run 'git lode push --all' to upload them (every branch and tag, and all their history)")
+	case notLocal < n:
+		fmt.Fprintf(a.io.Err, "lode: %d of them are not in this clone's store either: run 'git lode push --all' in a clone that has them all\n", notLocal)
+	default:
+		fmt.Fprintln(a.io.Err, "lode: this clone's store does not have them either: run 'git lode push --all' in a clone that has them")
+	}
 	return nil
 }
 

@@ -96,7 +96,7 @@ without one), and the size of the local store.`,
 					fmt.Fprintf(out, "  %-10s %s\n", c.state+":", c.path)
 				}
 			}
-			if left := leftPointers(r.workTree, ents); len(left) > 0 {
+			if left := entriesHoldingPointers(r.workTree, ents); len(left) > 0 {
 				fmt.Fprintf(out, "Pointers in the work tree instead of content (checked out before lode was set up, or their download failed): run 'git lode pull'\n")
 				printSome(out, len(left), func(i int) string { return left[i].path })
 			}

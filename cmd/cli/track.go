@@ -461,11 +461,11 @@ func (a *app) committedNonPointers(ctx context.Context, r *repo) (int, error) {
 	return n, nil
 }
 
-// leftPointers returns the entries of ents whose work-tree file is
+// entriesHoldingPointers returns the entries of ents whose work-tree file is
 // exactly the pointer git holds: lode files checked out without the
 // filter (a clone made before 'git lode install', GIT_LODE_SKIP_SMUDGE, a
 // download that failed), which 'git lode pull' fills in.
-func leftPointers(workTree string, ents []lodeIndexEntry) []lodeIndexEntry {
+func entriesHoldingPointers(workTree string, ents []lodeIndexEntry) []lodeIndexEntry {
 	var out []lodeIndexEntry
 	for _, e := range ents {
 		if !e.pointer {

@@ -15,7 +15,11 @@
 // verifying every byte; content that is not a lode pointer passes through
 // unchanged, so histories from before `git lode track` still check out,
 // while something that claims to be a lode pointer but is damaged is an
-// error naming the file.
+// error naming the file. When the data a valid pointer names is not local
+// and cannot be fetched, Smudge returns an *UnavailableError before it
+// writes anything, so that its caller can decide what the file becomes
+// (git-lode answers git with the pointer itself, and says so); data that
+// fails verification is never written.
 //
 // With PassBelow set (the size rule, `git lode track --above`: a catch-all
 // attribute sends every file to the filter), Clean returns content smaller
@@ -27,10 +31,6 @@
 // is a valid pointer is returned as it is either way, and smudge treats it
 // as a pointer, as it must for files that the threshold did send to lode;
 // content that only starts like one passes smudge unchanged.
-//
-// KeepPointer lets the caller have Smudge write a file's pointer instead
-// of failing when its data cannot be had (no remote could be opened): the
-// checkout goes on, and the file can be filled in later.
 package filter
 
 import (
@@ -74,13 +74,6 @@ type Filter struct {
 	// dropping the damaged one; Smudge calls it when it meets a damaged
 	// or missing object, then reads the object again.
 	Repair func(ctx context.Context, p pointer.Pointer, id cas.ID) error
-	// KeepPointer, if set, is asked when Smudge cannot have the data of
-	// the file p points to (err wraps ErrMissingObject and says why); when
-	// it returns true, Smudge writes the pointer as git stores it instead
-	// of failing, so the checkout goes on and the file stays a pointer in
-	// the work tree until its data can be had. It may be called from
-	// several goroutines at once.
-	KeepPointer func(p pointer.Pointer, err error) bool
 	// PassBelow, if more than 0, is the size rule: Clean returns content
 	// of fewer bytes unchanged, byte for byte, so that git stores it as
 	// it would without lode (a valid pointer stays the pointer it is).
@@ -155,6 +148,25 @@ const SmallFile = 512 << 10
 // ErrMissingObject is wrapped when smudge needs an object that is not
 // available; the message names the file and the oid.
 var ErrMissingObject = errors.New("object not available")
+
+// UnavailableError is what Smudge returns when the data of the file a
+// valid pointer names is not in the local store and could not be fetched
+// (no Fetch, or Fetch failed for it). Smudge returns it before writing
+// anything, so the caller may still answer with content of its own: the
+// pointer itself (Text), which is what git stores, never any of the data.
+// It wraps ErrMissingObject and the cause.
+type UnavailableError struct {
+	Pointer pointer.Pointer
+	Text    []byte // the pointer as git stored it (Encode of Pointer)
+	Err     error  // why the data could not be had
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("%v: the data of oid %s (%d bytes) is not in the local store and could not be fetched: %v", ErrMissingObject, e.Pointer.OID, e.Pointer.Size, e.Err)
+}
+
+// Unwrap gives ErrMissingObject and the cause, for errors.Is.
+func (e *UnavailableError) Unwrap() []error { return []error{ErrMissingObject, e.Err} }
 
 // Clean reads a file's content from r and writes its pointer to w. Errors
 // do not name the file; callers add it. Empty content gives empty output,
@@ -271,7 +283,9 @@ func (f *Filter) readUpTo(r io.Reader, limit int64) (rd io.Reader, reached bool,
 // Smudge reads what git stored for a file from r and writes the file's
 // content to w. Errors do not name the file; callers add it. On error,
 // what was written to w must be discarded (git does so when told the
-// filter failed).
+// filter failed), except after an *UnavailableError, which Smudge returns
+// before writing anything: the data is not local and could not be
+// fetched, and the caller decides what the file becomes.
 func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 	br, _ := f.readers.Get().(*bufio.Reader)
 	if br == nil {
@@ -313,14 +327,20 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 	if err := f.Flush(ctx); err != nil {
 		return err
 	}
-	if f.Fetch != nil && !transfer.Complete(ctx, f.Store, p) {
-		if err := f.Fetch(ctx, []pointer.Pointer{p}); err != nil {
-			err = fmt.Errorf("%w: the data of oid %s (%d bytes) is not in the local store and could not be fetched: %w", ErrMissingObject, p.OID, p.Size, err)
-			if f.KeepPointer != nil && f.KeepPointer(p, err) {
-				_, werr := w.Write(head) // all of the content: a pointer is short
-				return werr
+	if !transfer.Complete(ctx, f.Store, p) {
+		err := f.delay.failure(p.OID) // a delayed batch already tried
+		switch {
+		case err != nil:
+		case f.Fetch == nil:
+			err = fmt.Errorf("%w: not in the local store %s, and there is no remote to fetch it from", cas.ErrNotFound, f.Store.Dir())
+		default:
+			err = f.Fetch(ctx, []pointer.Pointer{p})
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("oid %s: %w", p.OID, err)
 			}
-			return err
+			return &UnavailableError{Pointer: p, Text: p.Encode(), Err: err}
 		}
 	}
 	var g cas.Getter = f.Store

@@ -16,6 +16,7 @@ import (
 	"github.com/lodevcs/lode/cas/manifest"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/cas/transfer"
 )
 
 func newFilter(t *testing.T) *Filter {
@@ -372,30 +373,6 @@ func TestCleanPassBelow(t *testing.T) {
 	}
 }
 
-// KeepPointer lets a smudge whose data cannot be had write the pointer;
-// without it, or when it says no, the smudge fails.
-func TestSmudgeKeepPointer(t *testing.T) {
-	missing := pointer.Pointer{OID: cas.Sum([]byte("not stored")), Size: 10}.Encode()
-	noRemote := errors.New("no remote here")
-	for _, keep := range []bool{false, true} {
-		f := newFilter(t)
-		f.Fetch = func(context.Context, []pointer.Pointer) error { return noRemote }
-		var asked error
-		f.KeepPointer = func(p pointer.Pointer, err error) bool { asked = err; return keep }
-		var out bytes.Buffer
-		err := f.Smudge(context.Background(), bytes.NewReader(missing), &out)
-		if !errors.Is(asked, ErrMissingObject) || !errors.Is(asked, noRemote) {
-			t.Fatalf("KeepPointer got %v, want the missing object and why", asked)
-		}
-		switch {
-		case keep && (err != nil || !bytes.Equal(out.Bytes(), missing)):
-			t.Fatalf("kept: %v, wrote %q; want the pointer", err, out.Bytes())
-		case !keep && !errors.Is(err, ErrMissingObject):
-			t.Fatalf("not kept: %v, want ErrMissingObject", err)
-		}
-	}
-}
-
 // A pointer whose line ends git turned into CRLF still smudges.
 func TestSmudgeCRLFPointer(t *testing.T) {
 	f := newFilter(t)
@@ -404,5 +381,87 @@ func TestSmudgeCRLFPointer(t *testing.T) {
 	var out bytes.Buffer
 	if err := f.Smudge(context.Background(), bytes.NewReader(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))), &out); err != nil || !bytes.Equal(out.Bytes(), content) {
 		t.Fatalf("smudge of a CRLF pointer: %v, %q", err, out.Bytes())
+	}
+}
+
+// A file whose data cannot be fetched gives an *UnavailableError with the
+// pointer's text, and nothing is written; a delayed batch's failure is
+// remembered, so the file is not fetched again when git asks for it.
+func TestSmudgeUnavailable(t *testing.T) {
+	ctx := context.Background()
+	src := newFilter(t)
+	f := newFilter(t)
+	lost := errors.New("the remote lost it")
+	have := clean(t, src, []byte(strings.Repeat("kept\n", 100)))
+	gone := clean(t, src, []byte(strings.Repeat("gone\n", 100)))
+	pGone, _ := pointer.Parse(gone)
+	var calls int
+	var mu sync.Mutex
+	f.Fetch = func(ctx context.Context, ps []pointer.Pointer) error {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		fe := &transfer.FetchError{}
+		for _, p := range ps {
+			if p.OID == pGone.OID {
+				fe.Files, fe.Errs = append(fe.Files, p), append(fe.Errs, lost)
+				continue
+			}
+			if err := copyFile(ctx, src.Store, f.Store, p); err != nil {
+				return err
+			}
+		}
+		if len(fe.Files) > 0 {
+			return fe
+		}
+		return nil
+	}
+
+	var out bytes.Buffer
+	err := f.Smudge(ctx, bytes.NewReader(gone), &out)
+	var u *UnavailableError
+	if !errors.As(err, &u) || !errors.Is(err, ErrMissingObject) || !errors.Is(err, lost) {
+		t.Fatalf("Smudge = %v, want an UnavailableError wrapping the cause", err)
+	}
+	if out.Len() != 0 || !bytes.Equal(u.Text, gone) || u.Pointer.OID != pGone.OID {
+		t.Fatalf("wrote %d bytes, Text %q", out.Len(), u.Text)
+	}
+
+	// Delayed: one batch fetch for both files; git's second request for
+	// the lost one does not fetch again.
+	calls = 0
+	for _, c := range []struct {
+		path string
+		ptr  []byte
+	}{{"have", have}, {"gone2", gone}} {
+		if !f.Delay(ctx, c.path, c.ptr) {
+			t.Fatalf("%s not delayed", c.path)
+		}
+	}
+	for n := 0; n < 2; {
+		ready, err := f.Available(ctx)
+		if err != nil || len(ready) == 0 {
+			t.Fatalf("Available = %v, %v", ready, err)
+		}
+		n += len(ready)
+	}
+	f.Wait()
+	out.Reset()
+	if err := f.Smudge(ctx, bytes.NewReader(have), &out); err != nil || out.String() != strings.Repeat("kept\n", 100) {
+		t.Fatalf("Smudge of a fetched file = %v", err)
+	}
+	if err := f.Smudge(ctx, bytes.NewReader(gone), &out); !errors.As(err, &u) || !errors.Is(err, lost) {
+		t.Fatalf("Smudge of the lost file after its batch = %v", err)
+	}
+	if calls != 1 {
+		t.Fatalf("%d fetches, want the batch's only", calls)
+	}
+
+	// Without a way to fetch: unavailable too, before anything is written.
+	f.Fetch = nil
+	f2 := newFilter(t)
+	out.Reset()
+	if err := f2.Smudge(ctx, bytes.NewReader(have), &out); !errors.As(err, &u) || !errors.Is(err, cas.ErrNotFound) || out.Len() != 0 {
+		t.Fatalf("Smudge without a remote = %v (%d bytes)", err, out.Len())
 	}
 }

@@ -167,7 +167,7 @@ func TestUninstallKeepsOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := mustUninstall(t, o)
-	if whats(cs) != "unset,unset,unset,unset,unset,unset,unset,unset,hook" {
+	if whats(cs) != "unset,unset,unset,unset,unset,unset,unset,unset,hook,hook" {
 		t.Errorf("Uninstall changes = %v", cs)
 	}
 	if got := s.configValues(dir, "--local", "filter.lode.smudge"); strings.Join(got, "|") != "someone-else %f" {
@@ -200,7 +200,7 @@ func TestCommandQuoting(t *testing.T) {
 	}
 	// The default command takes the values over as ours, no force needed.
 	o.Command = ""
-	if cs := mustInstall(t, o); whats(cs) != "set,set,set,set,set,set,hook" {
+	if cs := mustInstall(t, o); whats(cs) != "set,set,set,set,set,set,hook,hook" {
 		t.Errorf("Install with another command = %v", cs)
 	}
 	s.checkConfig(dir, "--local", "git-lode")
@@ -232,8 +232,8 @@ func TestInstallHooksOnly(t *testing.T) {
 	o := s.opts(dir, ScopeLocal, false)
 	o.HooksOnly = true
 	cs := mustInstall(t, o)
-	if whats(cs) != "hook" {
-		t.Fatalf("HooksOnly changes = %v, want one hook", cs)
+	if whats(cs) != "hook,hook" {
+		t.Fatalf("HooksOnly changes = %v, want the two hooks", cs)
 	}
 	if v := s.configValues(dir, "--local", "filter.lode.process"); v != nil {
 		t.Fatalf("HooksOnly set filter.lode.process = %v", v)
