@@ -94,6 +94,8 @@ Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
 		a.umountCommand(),
 		a.hookCommand(),
 		a.versionCommand(),
+		a.completionCommand(),
+		a.manCommand(),
 	)
 	return root
 }

@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -90,5 +93,44 @@ func TestHumanBytes(t *testing.T) {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestManPages(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := run(t, "man", dir)
+	if code != ExitOK {
+		t.Fatalf("man: exit %d: %s", code, stderr)
+	}
+	for _, name := range []string{"git-lode.1", "git-lode-push.1", "git-lode-verify.1", "git-lode-completion.1"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := string(b)
+		if !strings.HasPrefix(page, ".TH ") || !strings.Contains(page, "\n.SH DESCRIPTION\n") {
+			t.Errorf("%s is not a man page:\n%s", name, page)
+		}
+		for _, line := range strings.Split(page, "\n") {
+			if strings.HasPrefix(line, ".") && !strings.HasPrefix(line, `.\`) {
+				if f := strings.Fields(line); !slices.Contains([]string{".TH", ".SH", ".PP", ".TP", ".B", ".nf", ".fi"}, f[0]) {
+					t.Errorf("%s: text taken for a request: %q", name, line)
+				}
+			}
+		}
+	}
+	for _, hidden := range []string{"git-lode-hook.1", "git-lode-man.1", "git-lode-help.1"} {
+		if _, err := os.Stat(filepath.Join(dir, hidden)); err == nil {
+			t.Errorf("%s written, but that command is not listed by --help", hidden)
+		}
+	}
+}
+
+func TestRoffEscape(t *testing.T) {
+	var b bytes.Buffer
+	roffText(&b, ".lode is not a request\nback\\slash and --flag\n  'quoted' example\n\nnext")
+	want := ".PP\n\\&.lode is not a request\nback\\eslash and \\-\\-flag\n.nf\n  'quoted' example\n.fi\n.PP\nnext\n"
+	if b.String() != want {
+		t.Errorf("roffText:\n%q\nwant\n%q", b.String(), want)
 	}
 }
