@@ -86,5 +86,5 @@ func writeCompletion(root *cobra.Command, shell string, desc bool, w io.Writer) 
 	case "fish":
 		return root.GenFishCompletion(w, desc)
 	}
-	return usageError("no completion for %q: the shells are bash, zsh and fish", shell)
+	return usageError("unknown shell %q: bash, zsh or fish", shell)
 }

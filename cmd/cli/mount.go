@@ -64,7 +64,7 @@ fusermount3 -u DIR). 'git lode mount --list' shows active lode mounts.`,
 			case 2:
 				rev, dir = args[0], args[1]
 			default:
-				return usageError("mount takes [REV] DIR")
+				return usageError("takes [REV] DIR, got %d argument(s)", len(args))
 			}
 			return a.mount(cmd.Context(), rev, dir, f)
 		},
@@ -90,7 +90,7 @@ working, and the mount goes away when the last of them is closed.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError("umount takes DIR")
+				return usageError("takes DIR")
 			}
 			dir, err := filepath.Abs(args[0])
 			if err != nil {

@@ -266,7 +266,7 @@ func (a *app) resolveRevs(ctx context.Context, r *repo, revs []string) ([]plumbi
 // commits being pushed, and fails (so git sends nothing) if it cannot.
 func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte) error {
 	if len(args) < 2 {
-		return usageError("pre-push needs the remote name and URL that git passes")
+		return usageError("needs the remote name and URL that git passes")
 	}
 	gitRemote, gitURL := args[0], args[1]
 	var include, exclude []plumbing.Hash
@@ -277,7 +277,7 @@ func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte)
 			continue
 		}
 		if len(f) != 4 {
-			return fmt.Errorf("pre-push: unexpected input line %q from git", sc.Text())
+			return fmt.Errorf("unexpected input line %q from git", sc.Text())
 		}
 		local, remoteSHA := plumbing.NewHash(f[1]), plumbing.NewHash(f[3])
 		if !local.IsZero() {
