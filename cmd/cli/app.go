@@ -23,8 +23,9 @@ var version = "dev"
 // It is created per Main call; commands must not keep state in it between
 // runs.
 type app struct {
-	io  IO
-	env map[string]string
+	io   IO
+	env  map[string]string
+	args []string // the command line, without the program name
 
 	fetched fetchTally // what a filter process downloaded
 }

@@ -159,6 +159,9 @@ func TestErrorShape(t *testing.T) {
 		{repoDir, []string{"hook", "pre-push"}, "git-lode: hook pre-push: needs the remote name", "Run 'git lode hook pre-push --help' for usage."},
 		{outside, []string{"completion", "tcsh"}, `git-lode: completion: unknown shell "tcsh"`, "Run 'git lode completion --help' for usage."},
 		{repoDir, []string{"ls-files", "nosuch"}, `git-lode: ls-files: resolve "nosuch": unknown revision`, ""},
+		{repoDir, []string{"verify", "--remote=nosuch"}, "git-lode: verify: --remote nosuch: no such git remote", "Run 'git lode verify --help' for usage."},
+		{repoDir, []string{"verify", "--remote", "--fix"}, "git-lode: verify: --fix and --store-only are for the local store", "Run 'git lode verify --help' for usage."},
+		{repoDir, []string{"prune", "--remote", "nosuch"}, `git-lode: prune: "nosuch" is not a git remote`, "Run 'git lode prune --help' for usage."},
 		{repoDir, []string{"push", "nosuch"}, `git-lode: push: unknown revision "nosuch"`, "Run 'git lode push --help' for usage."},
 	}
 	for _, tt := range tests {

@@ -50,6 +50,7 @@ func Stdio() IO { return IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr} }
 // exit code. env is the environment, as from os.Environ.
 func Main(ctx context.Context, args []string, stdio IO, env []string) int {
 	a := newApp(stdio, env)
+	a.args = args
 	if path := a.getenv("LODE_CPUPROFILE"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {

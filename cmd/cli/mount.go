@@ -72,7 +72,8 @@ fusermount3 -u DIR). 'git lode mount --list' shows active lode mounts.`,
 	cmd.Flags().BoolVar(&f.foreground, "foreground", false, "stay in the foreground until unmounted (Ctrl-C unmounts)")
 	cmd.Flags().BoolVar(&f.list, "list", false, "list active lode mounts")
 	cmd.Flags().StringVar(&f.cacheSize, "cache-size", "2GiB", "bound of the local cache of fetched chunks")
-	cmd.Flags().StringVar(&f.remote, "remote", "", "git remote whose lode remote to read (default: the branch's remote, or origin)")
+	cmd.Flags().StringVar(&f.remote, "remote", "", "git remote whose lode remote to read (default: the current branch's remote, or origin)")
+	a.completeGitRemotes(cmd, "remote")
 	cmd.Flags().DurationVar(&f.readTimeout, "read-timeout", commitfs.DefaultReadTimeout, "a read of a lode file that takes longer fails (EIO) and is logged")
 	return cmd
 }
