@@ -89,10 +89,10 @@ func TestMakeInstall(t *testing.T) {
 	want("git lode --help (MANPATH from PATH)", run(nil, "git", "lode", "--help"), manual...)
 	want("git help lode", run(nil, "git", "help", "lode"), manual...)
 	want("git lode --help (MANPATH set)", run([]string{"MANPATH=" + filepath.Join(prefix, "share/man")}, "git", "lode", "--help"), manual...)
-	want("man git-lode-verify", run(nil, "man", "git-lode-verify"), "git lode verify", "--store-only")
+	want("man git-lode-verify", run(nil, "man", "git-lode-verify"), "git lode verify [REV]", "--all-history", "--remote[=NAME]")
 	// A command's --help stays cobra's (git only turns 'git CMD --help' into
 	// 'git help CMD'), and says the same as its page.
-	want("git lode verify --help", run(nil, "git", "lode", "verify", "--help"), "git-lode verify", "--store-only")
+	want("git lode verify --help", run(nil, "git", "lode", "verify", "--help"), "git-lode verify [REV]", "--all-history")
 
 	// Completion: valid bash, and both 'git-lode <TAB>' and, through git's
 	// own completion, 'git lode <TAB>' complete.
@@ -114,16 +114,16 @@ source "$GITCOMP"
 source "$COMP"
 fn=__start_git-lode
 complete_words git-lode ver
-complete_words git-lode verify --sto
+complete_words git-lode verify --all
 fn=__git_wrap__git_main
 complete_words git lode ver
-complete_words git lode verify --sto
+complete_words git lode verify --all
 complete_words git -C . lode pus
 `
 		out := run([]string{"COMP=" + comp, "GITCOMP=" + gitComp}, "bash", "--norc", "-c", script)
 		want("bash completion", out,
-			"git-lode ver => verify version", "git-lode verify --sto => --store-only",
-			"git lode ver => verify version", "git lode verify --sto => --store-only", "git -C . lode pus => push")
+			"git-lode ver => verify version", "git-lode verify --all => --all-history",
+			"git lode ver => verify version", "git lode verify --all => --all-history", "git -C . lode pus => push")
 	}
 
 	mk("uninstall")
