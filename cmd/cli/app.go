@@ -65,6 +65,11 @@ Set up once per repository, then use git as usual:
   git lode track "*.csv"     # which files lode handles (.gitattributes)
   git add big.csv && git commit -m data
 
+In every command REV is a commit, branch or tag (default HEAD), and
+--remote NAME names a git remote, whose lode remote the command uses
+(default: the current branch's remote, or origin). 'git lode COMMAND
+--help' prints a command's help; its manual page is git-lode-COMMAND(1).
+
 Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
 		Version:           versionString(),
 		SilenceUsage:      true,

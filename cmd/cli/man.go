@@ -74,9 +74,9 @@ func manPage(c *cobra.Command, source string) []byte {
 	b.WriteString(".SH NAME\n")
 	fmt.Fprintf(&b, "%s \\- %s\n", roffEscape(name), roffEscape(c.Short))
 	b.WriteString(".SH SYNOPSIS\n.nf\n")
-	use := c.UseLine()
+	use := "git lode COMMAND [ARGS...]"
 	if c.HasParent() {
-		use = "git lode" + strings.TrimPrefix(use, c.Root().Name())
+		use = "git lode" + strings.TrimPrefix(c.UseLine(), c.Root().Name())
 	}
 	fmt.Fprintf(&b, ".B %s\n.fi\n", roffEscape(use))
 	b.WriteString(".SH DESCRIPTION\n")
