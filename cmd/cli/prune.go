@@ -479,7 +479,12 @@ func (a *app) pruneRemote(ctx context.Context, f pruneFlags, args []string) erro
 		return err
 	}
 	defer st.Close()
-	if args = a.takeRemoteOperand(ctx, r, &f.remote, args); len(args) > 0 {
+	// prune takes no REV: after a bare --remote, an argument anywhere can
+	// only be the remote's name.
+	if args = a.takeRemoteOperand(ctx, r, &f.remote, args); len(args) == 1 && f.remote.name == "" && a.isGitRemote(ctx, r, args[0]) {
+		f.remote.name, args = args[0], nil
+	}
+	if len(args) > 0 {
 		return usageError("%q is not a git remote ('git remote -v' lists them)", args[0])
 	}
 	if err := a.needGitRemote(ctx, r, f.remote.name); err != nil {
