@@ -24,8 +24,9 @@ var version = "dev"
 // It is created per Main call; commands must not keep state in it between
 // runs.
 type app struct {
-	io  IO
-	env map[string]string
+	io   IO
+	env  map[string]string
+	args []string // the command line, without the program name
 
 	// lenient is set by what git runs (the filter, the pre-push hook):
 	// a configuration problem is then a warning, and the command goes on
@@ -111,6 +112,11 @@ Set up once, then use git as usual:
   git lode track "*.csv"     # which files lode handles (.gitattributes)
   git add big.csv && git commit -m data
 
+In every command REV is a commit, branch or tag (default HEAD), and
+--remote NAME names a git remote, whose lode remote the command uses
+(default: the current branch's remote, or origin). 'git lode COMMAND
+--help' prints a command's help; its manual page is git-lode-COMMAND(1).
+
 Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
 		Version:           versionString(),
 		SilenceUsage:      true,
@@ -142,6 +148,8 @@ Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
 		a.umountCommand(),
 		a.hookCommand(),
 		a.versionCommand(),
+		a.completionCommand(),
+		a.manCommand(),
 	)
 	return root
 }

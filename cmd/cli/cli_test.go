@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -158,4 +161,95 @@ func TestPathFilter(t *testing.T) {
 func isUsageErr(err error) bool {
 	var ee *exitError
 	return errors.As(err, &ee) && ee.code == ExitUsage
+}
+
+func TestManPages(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := run(t, "man", dir)
+	if code != ExitOK {
+		t.Fatalf("man: exit %d: %s", code, stderr)
+	}
+	for _, name := range []string{"git-lode.1", "git-lode-push.1", "git-lode-verify.1", "git-lode-completion.1"} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := string(b)
+		if !strings.HasPrefix(page, ".TH ") || !strings.Contains(page, "\n.SH DESCRIPTION\n") {
+			t.Errorf("%s is not a man page:\n%s", name, page)
+		}
+		for _, line := range strings.Split(page, "\n") {
+			if strings.HasPrefix(line, ".") && !strings.HasPrefix(line, `.\`) {
+				if f := strings.Fields(line); !slices.Contains([]string{".TH", ".SH", ".PP", ".TP", ".B", ".nf", ".fi"}, f[0]) {
+					t.Errorf("%s: text taken for a request: %q", name, line)
+				}
+			}
+		}
+	}
+	for _, hidden := range []string{"git-lode-hook.1", "git-lode-man.1", "git-lode-help.1"} {
+		if _, err := os.Stat(filepath.Join(dir, hidden)); err == nil {
+			t.Errorf("%s written, but that command is not listed by --help", hidden)
+		}
+	}
+}
+
+func TestRoffEscape(t *testing.T) {
+	var b bytes.Buffer
+	roffText(&b, ".lode is not a request\nback\\slash and --flag\n  'quoted' example\n\nnext")
+	want := ".PP\n\\&.lode is not a request\nback\\eslash and \\-\\-flag\n.nf\n  'quoted' example\n.fi\n.PP\nnext\n"
+	if b.String() != want {
+		t.Errorf("roffText:\n%q\nwant\n%q", b.String(), want)
+	}
+}
+
+// TestErrorShape checks that an error is printed once, as "git-lode:
+// COMMAND: what failed: cause", without the program's or the command's
+// name repeated, and that a usage error points at the command's help.
+func TestErrorShape(t *testing.T) {
+	outside := t.TempDir()
+	repoDir := t.TempDir()
+	if out, err := exec.Command("git", "init", "-q", repoDir).CombinedOutput(); err != nil {
+		t.Skipf("git init: %v %s", err, out)
+	}
+	tests := []struct {
+		dir  string
+		args []string
+		want string // the first line starts with it
+		help string // the second line, for usage errors
+	}{
+		{outside, []string{"ls-files", "a", "b"}, "git-lode: ls-files: takes at most 1 argument(s), got 2: a b", "Run 'git lode ls-files --help' for usage."},
+		{outside, []string{"no-such-command"}, `git-lode: unknown command "no-such-command"`, ""},
+		{outside, []string{"status", "--no-such-flag"}, "git-lode: status: unknown flag: --no-such-flag", "Run 'git lode status --help' for usage."},
+		{outside, []string{"verify"}, "git-lode: verify: not inside a git repository", ""},
+		{outside, []string{"mount"}, "git-lode: mount: takes [REV] DIR", "Run 'git lode mount --help' for usage."},
+		{repoDir, []string{"hook", "pre-push"}, "git-lode: hook pre-push: needs the remote name", "Run 'git lode hook pre-push --help' for usage."},
+		{outside, []string{"completion", "tcsh"}, `git-lode: completion: unknown shell "tcsh"`, "Run 'git lode completion --help' for usage."},
+		{repoDir, []string{"ls-files", "nosuch"}, `git-lode: ls-files: resolve "nosuch": unknown revision`, ""},
+		{repoDir, []string{"verify", "--remote=nosuch"}, "git-lode: verify: --remote nosuch: no such git remote", "Run 'git lode verify --help' for usage."},
+		{repoDir, []string{"verify", "--remote", "--fix"}, "git-lode: verify: --fix and --store-only are for the local store", "Run 'git lode verify --help' for usage."},
+		{repoDir, []string{"prune", "--remote", "nosuch"}, `git-lode: prune: "nosuch" is not a git remote`, "Run 'git lode prune --help' for usage."},
+		{repoDir, []string{"push", "nosuch"}, `git-lode: push: unknown revision "nosuch"`, "Run 'git lode push --help' for usage."},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			t.Chdir(tt.dir)
+			code, _, stderr := run(t, tt.args...)
+			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+			if code == ExitOK || !strings.HasPrefix(lines[0], tt.want) {
+				t.Fatalf("exit %d, stderr %q; want a first line starting %q", code, stderr, tt.want)
+			}
+			if n := strings.Count(lines[0], "git-lode"); n != 1 {
+				t.Errorf("%q names the program %d times", lines[0], n)
+			}
+			if name := tt.args[0]; strings.Count(lines[0], name+":")+strings.Count(lines[0], name+" ") > 1 {
+				t.Errorf("%q names the command more than once", lines[0])
+			}
+			if tt.help != "" && (code != ExitUsage || lines[len(lines)-1] != tt.help) {
+				t.Errorf("exit %d, last line %q; want a usage error ending %q", code, lines[len(lines)-1], tt.help)
+			}
+			if tt.help == "" && strings.Contains(stderr, "for usage") {
+				t.Errorf("not a usage error, but %q", stderr)
+			}
+		})
+	}
 }

@@ -30,7 +30,7 @@ any, gets the same arguments and standard input.`,
 			a.lenient = true
 			stdin, err := io.ReadAll(a.io.In)
 			if err != nil {
-				return fmt.Errorf("pre-push: read refs from git: %w", err)
+				return fmt.Errorf("read refs from git: %w", err)
 			}
 			r, err := a.findRepo(ctx)
 			if err != nil {

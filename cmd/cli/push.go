@@ -19,6 +19,7 @@ import (
 
 func (a *app) pushCommand() *cobra.Command {
 	var all, repair bool
+	var remoteName string
 	cmd := &cobra.Command{
 		Use:   "push [GIT-REMOTE] [REV...]",
 		Short: "Upload the data that commits reference to the lode remote (what the pre-push hook does)",
@@ -28,9 +29,10 @@ the history GIT-REMOTE already has (its remote-tracking branches). What the
 lode remote already holds is not sent again; the remote's indexes say what
 that is. With --all, every branch and tag and all their history.
 
-GIT-REMOTE (default: the current branch's remote, or origin) only matters for
-the embedded default remote and for what counts as already pushed;
-.lode.toml's [remote] url, or LODE_REMOTE_URL, says where the data goes.
+GIT-REMOTE, or --remote NAME (default: the current branch's remote, or
+origin), only matters for the embedded default remote and for what counts as
+already pushed; .lode.toml's [remote] url, or LODE_REMOTE_URL, says where the
+data goes. A first argument that is not a git remote is a REV.
 
 With --repair, push reads back from the lode remote everything the history of
 REV (or, with --all, of every branch and tag) needs, and uploads again from
@@ -45,8 +47,11 @@ still missing.`,
 			if err != nil {
 				return err
 			}
-			gitRemote := ""
-			if len(args) > 0 && a.isGitRemote(ctx, r, args[0]) {
+			if err := a.needGitRemote(ctx, r, remoteName); err != nil {
+				return err
+			}
+			gitRemote := remoteName
+			if gitRemote == "" && len(args) > 0 && a.isGitRemote(ctx, r, args[0]) {
 				gitRemote, args = args[0], args[1:]
 			}
 			revs := args
@@ -80,6 +85,8 @@ still missing.`,
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "push the data of every branch and tag, and all their history")
 	cmd.Flags().BoolVar(&repair, "repair", false, "read back what the remote has for these commits and upload again what is missing or damaged there")
+	cmd.Flags().StringVar(&remoteName, "remote", "", "git remote whose lode remote to push to, as GIT-REMOTE (default: the current branch's remote, or origin)")
+	a.completeGitRemotes(cmd, "remote")
 	return cmd
 }
 
@@ -328,7 +335,7 @@ func (a *app) resolveRevs(ctx context.Context, r *repo, revs []string) ([]plumbi
 // commits being pushed, and fails (so git sends nothing) if it cannot.
 func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte) error {
 	if len(args) < 2 {
-		return usageError("pre-push needs the remote name and URL that git passes")
+		return usageError("needs the remote name and URL that git passes")
 	}
 	gitRemote, gitURL := args[0], args[1]
 	var include, exclude []plumbing.Hash
@@ -339,7 +346,7 @@ func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte)
 			continue
 		}
 		if len(f) != 4 {
-			return fmt.Errorf("pre-push: unexpected input line %q from git", sc.Text())
+			return fmt.Errorf("unexpected input line %q from git", sc.Text())
 		}
 		local, remoteSHA := plumbing.NewHash(f[1]), plumbing.NewHash(f[3])
 		if !local.IsZero() {
