@@ -410,13 +410,6 @@ func parseBatch(b []byte) map[string][]byte {
 	return out
 }
 
-// withLodeFilter returns the paths whose filter attribute is lode or
-// lode-above (the size rule's).
-func (a *app) withLodeFilter(ctx context.Context, r *repo, paths []string) ([]string, error) {
-	lode, _, err := a.lodeAttrs(ctx, r, paths)
-	return lode, err
-}
-
 // lodeAttrs returns the paths whose filter attribute is lode or
 // lode-above, and which of them have lode-above.
 func (a *app) lodeAttrs(ctx context.Context, r *repo, paths []string) ([]string, map[string]bool, error) {
