@@ -149,12 +149,12 @@ mkdir -p data
 gen data/train.csv 100000 1 90000 100000
 gen data/eval.csv 20000 2
 captures data/raw 12
-head -n 3 data/train.csv
+run head -n 3 data/train.csv
 run git add .gitattributes data
 run git commit -q -m 'dataset v1: 100,000 training rows'
 run git tag v1
 note "git stores a pointer for each file:"
-git cat-file -p v1:data/train.csv | sed 's/^/    /'
+run git cat-file -p v1:data/train.csv
 run git push -q origin main v1
 note "the data went first, to the embedded default beside the bare repository:"
 run git lode verify --remote
@@ -181,8 +181,7 @@ run cd "$work/alice"
 run git pull -q --tags
 cmp data/train.csv "$work/bob/data/train.csv" || die "alice's pulled data/train.csv differs from bob's"
 ok "alice's data/train.csv is bob's v2 (cmp)"
-run git lode ls-files v1
-run git lode ls-files v2
+run git log --oneline
 
 step "A training machine: a clone with pointers only, a mount of v1, training on one file of the dataset"
 run cd "$work"
@@ -191,17 +190,17 @@ run git lode install
 runenv GIT_LODE_SKIP_SMUDGE=1 -- git clone -q shared.git trainer
 run cd trainer
 note "nothing downloaded: the work tree holds pointers"
-head -c 60 data/train.csv
-echo ' ...'
+run cat data/train.csv
 run mkdir "$work/v1" "$work/v2"
 run git lode mount v1 "$work/v1"
 mounts+=("$work/v1")
-run ls "$work/v1/data" "$work/v1/data/raw"
+run ls -l "$work/v1/data"
+run ls -C "$work/v1/data/raw"
 
 job="$work/trainjob"
-cp -r "$root/integration/trainjob" "$job"
-rm -rf "$job/.venv"
 note "integration/trainjob: Gaussian naive Bayes, Python standard library only, installed offline with Poetry"
+run cp -r "$root/integration/trainjob" "$job"
+rm -rf "$job/.venv" # in case the source tree has one
 run export POETRY_VIRTUALENVS_CREATE=true POETRY_VIRTUALENVS_IN_PROJECT=true POETRY_VIRTUALENVS_PREFER_ACTIVE_PYTHON=false POETRY_NO_INTERACTION=1 POETRY_CACHE_DIR="$HOME/poetry-cache" POETRY_CONFIG_DIR="$HOME/poetry-config"
 run cd "$job"
 run poetry install -q
