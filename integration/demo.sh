@@ -224,9 +224,9 @@ fetched=$(python3 - "$work/v1" .git/lode/mounts/*.json <<-'EOF'
 [ -n "$fetched" ] || die "no state file for the mount of $work/v1 in .git/lode/mounts"
 size=$(bytes_of "$work/v1/data")
 trainsize=$(bytes_of "$work/v1/data/train.csv")
-[ "$fetched" -gt 0 ] || die "the mount fetched nothing ($state)"
+[ "$fetched" -gt 0 ] || die "the mount of $work/v1 fetched nothing"
 [ $((fetched * 2)) -lt "$size" ] || die "fetched $fetched bytes, not clearly less than the $size-byte dataset"
-printf 'fetched %d bytes of a %d-byte dataset (%d%%); train.csv is %d bytes, fetched as compressed chunks\n' \
+printf 'fetched %d bytes of a %d-byte dataset (%d%%): train.csv (%d bytes, read in full) and the start of eval.csv, as compressed chunks\n' \
 	"$fetched" "$size" $((fetched * 100 / size)) "$trainsize"
 
 step "Train v2 too, and v1 once more from bob's clone (another place, the same revision)"
