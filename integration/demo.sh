@@ -15,7 +15,8 @@
 # (after `cd` into the printed directory and the printed `export HOME=...`).
 # Each claim is checked; the script stops with "demo: FAILED: ..." if one
 # does not hold.
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "demo: FAILED: line $LINENO: $BASH_COMMAND" >&2' ERR
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bindir=${LODE_DEMO_BIN:-$root/bin}
@@ -37,7 +38,7 @@ trap cleanup EXIT
 # Git reads only $HOME/.gitconfig (and $HOME/.config/git/config): no system
 # config, and nothing of the caller's. Each user below has a HOME of their own.
 unset XDG_CONFIG_HOME GIT_CONFIG_GLOBAL GIT_DIR GIT_WORK_TREE VIRTUAL_ENV GIT_LODE_SKIP_SMUDGE LODE_REMOTE_URL LODE_STORE_DIR
-export GIT_CONFIG_NOSYSTEM=1 LANG=C LC_ALL=C
+export LANG=C LC_ALL=C
 
 bold=$'\033[1m' off=$'\033[0m'
 [ -t 1 ] || bold='' off=''
@@ -49,7 +50,7 @@ ok() { printf 'ok: %s\n' "$*"; }
 # quote prints one word as the shell would need it: as is when it holds only
 # safe characters, else in single quotes.
 quote() {
-	if [[ $1 =~ ^[][A-Za-z0-9_./:=@%+,^-]+$ ]]; then
+	if [[ $1 =~ ^[A-Za-z0-9_./:=@%+,^-]+$ ]]; then
 		printf '%s' "$1"
 	else
 		printf "'%s'" "${1//\'/\'\\\'\'}"
@@ -74,14 +75,14 @@ show() {
 	printf '\n'
 }
 # run prints a command and runs it (in this shell: cd and export work).
-run() { show "$@"; "$@"; }
+run() { show "$@"; "$@" || die "exit status $?: $(show "$@")"; }
 # runenv VAR=value... -- COMMAND...: the same with the assignments in front.
 runenv() {
 	local assigns=()
 	while [ "$1" != -- ]; do assigns+=("$1"); shift; done
 	shift
 	show "${assigns[@]}" "$@"
-	env "${assigns[@]}" "$@"
+	env "${assigns[@]}" "$@" || die "exit status $?: $(show "${assigns[@]}" "$@")"
 }
 # as NAME switches to that user: their HOME (made on first use, with a
 # ~/.gitconfig holding their name only) and their identity.
@@ -99,6 +100,18 @@ bytes_of() { find "$1" -type f -printf '%s\n' | awk '{ n += $1 } END { print n +
 # json FILE EXPR prints a value of a JSON file (EXPR in Python, over m).
 json() { python3 -c 'import json, sys; m = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
+# mount_fetched DIR prints the bytes the mount at DIR has fetched, from the
+# state it publishes in .git/lode/mounts/*.json (run in the repository).
+mount_fetched() {
+	python3 - "$1" .git/lode/mounts/*.json <<-'EOF'
+		import json, os, sys
+		want = os.path.realpath(sys.argv[1])
+		for p in sys.argv[2:]:
+		    m = json.load(open(p))
+		    if os.path.realpath(m["dir"]) == want:
+		        print(m["fetched_bytes"])
+	EOF
+}
 # gen FILE ROWS SEED [FROM TO] writes ROWS sensor readings to FILE. The label
 # depends on the features (temperature, vibration, load, plus noise), so a
 # model can learn it; rows FROM to TO-1 get the opposite label (a batch
@@ -136,6 +149,8 @@ captures() {
 
 step "alice: lode installed once for her user, a shared bare repository, a project"
 run cd "$work"
+note "no system git config, and none of yours (XDG_CONFIG_HOME and GIT_CONFIG_GLOBAL are unset):"
+run export GIT_CONFIG_NOSYSTEM=1
 as alice
 run git lode install
 run git init -q --bare shared.git
@@ -212,15 +227,7 @@ run cd "$work/trainer"
 note "the mount publishes what it fetched every second (.git/lode/mounts/*.json)"
 sleep 1.5
 run git lode mount --list
-fetched=$(python3 - "$work/v1" .git/lode/mounts/*.json <<-'EOF'
-	import json, os, sys
-	want = os.path.realpath(sys.argv[1])
-	for p in sys.argv[2:]:
-	    m = json.load(open(p))
-	    if os.path.realpath(m["dir"]) == want:
-	        print(m["fetched_bytes"])
-	EOF
-)
+fetched=$(mount_fetched "$work/v1")
 [ -n "$fetched" ] || die "no state file for the mount of $work/v1 in .git/lode/mounts"
 size=$(bytes_of "$work/v1/data")
 trainsize=$(bytes_of "$work/v1/data/train.csv")
@@ -234,6 +241,13 @@ run git lode mount v2 "$work/v2"
 mounts+=("$work/v2")
 run cd "$job"
 run poetry run train "$work/v2/data/train.csv" "$work/model-v2"
+run cd "$work/trainer"
+sleep 1.5
+fetched2=$(mount_fetched "$work/v2")
+[ -n "$fetched2" ] || die "no state file for the mount of $work/v2 in .git/lode/mounts"
+[ "$fetched2" -lt "$fetched" ] || die "v2 fetched $fetched2 bytes, not less than v1's $fetched: its chunks shared with v1 did not come from the cache"
+printf 'v2: fetched %d bytes for its %d-byte train.csv (the chunks it shares with v1 came from the local cache)\n' \
+	"$fetched2" "$(bytes_of "$work/v2/data/train.csv")"
 as bob
 run cd "$work/bob"
 run git checkout -q v1
@@ -255,7 +269,8 @@ cmp -s model-v1/metrics.json model-v2/metrics.json && die "v1 and v2 give the sa
 [ "$(acc v1)" != "$(acc v2)" ] || die "v1 and v2 give the same accuracy"
 ok "v1 and v2 give different metrics"
 run sha256sum model-v1/model.json model-v1-again/model.json model-v2/model.json
-run cmp model-v1/model.json model-v1-again/model.json || die "training v1 twice gave different models"
+show cmp model-v1/model.json model-v1-again/model.json
+cmp model-v1/model.json model-v1-again/model.json || die "training v1 twice gave different models"
 ok "v1 from the mount and v1 from bob's checkout: the same model, byte for byte"
 
 step "Done"
