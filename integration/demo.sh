@@ -85,7 +85,7 @@ runenv() {
 	env "${assigns[@]}" "$@" || die "exit status $?: $(show "${assigns[@]}" "$@")"
 }
 # as NAME switches to that user: their HOME (made on first use, with a
-# ~/.gitconfig holding their name only) and their identity.
+# ~/.gitconfig holding only their name, email and init.defaultBranch).
 as() {
 	local home="$work/home-$1"
 	if [ ! -d "$home" ]; then
