@@ -184,10 +184,10 @@ func Diff(ctx context.Context, changes []RawChange, opts Options) (*Result, erro
 }
 
 type differ struct {
-	opts   Options
-	synced bool  // the remote's index is known
+	opts    Options
+	synced  bool  // the remote's index is known
 	syncErr error // why it is not
-	src    *rangeread.Source
+	src     *rangeread.Source
 	// stored are the compressed lengths of work-tree chunks found new.
 	stored map[cas.ID]int64
 }
