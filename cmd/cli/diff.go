@@ -176,11 +176,12 @@ func (a *app) diff(ctx context.Context, revs, paths []string, f diffFlags) error
 	}
 	defer st.Close()
 	var rem *remotestore.Store
+	noRemote := "--no-fetch was given"
 	if !f.noFetch {
 		rem, err = a.openRemote(ctx, r, st, f.remote)
 		switch {
 		case errors.Is(err, errNoRemote):
-			rem = nil
+			rem, noRemote = nil, "there is no lode remote"
 		case err != nil:
 			return err
 		default:
@@ -195,7 +196,7 @@ func (a *app) diff(ctx context.Context, revs, paths []string, f diffFlags) error
 		}
 		isMetrics = mf.match
 	}
-	opts := datadiff.Options{Repo: gr, Store: st, IsMetrics: isMetrics, Rows: datadiff.RowsPolicy{Off: f.noRows, FetchLimit: rowsLimit}}
+	opts := datadiff.Options{Repo: gr, Store: st, NoRemote: noRemote, IsMetrics: isMetrics, Rows: datadiff.RowsPolicy{Off: f.noRows, FetchLimit: rowsLimit}}
 	if rem != nil {
 		opts.Remote = rem
 	}
@@ -230,7 +231,11 @@ func (a *app) diff(ctx context.Context, revs, paths []string, f diffFlags) error
 				}
 			}
 		}
-		return fmt.Errorf("%d files have a damaged pointer, so their data could not be compared: %s (run 'git lode verify' on the revision; restore the pointer from a good commit)", len(names), strings.Join(names, ", "))
+		what := "a damaged pointer, whose data could not be compared"
+		if len(names) > 1 {
+			what = fmt.Sprintf("%d damaged pointers, whose data could not be compared", len(names))
+		}
+		return fmt.Errorf("%s: %s (run 'git lode verify' on the revision; restore the pointer from a good commit)", what, strings.Join(names, ", "))
 	}
 	return nil
 }
@@ -790,7 +795,9 @@ func writeDiffJSON(w io.Writer, old, new diffSide, res *datadiff.Result) error {
 				mj.New = &mc.New.Text
 			}
 			if mc.HasDelta {
-				d := mc.Delta
+				// Rounded to 12 significant digits: 0.875-0.81 is
+				// 0.065, not 0.06499999999999995.
+				d, _ := strconv.ParseFloat(strconv.FormatFloat(mc.Delta, 'g', 12, 64), 64)
 				mj.Change = &d
 			}
 			out.Metrics = append(out.Metrics, mj)

@@ -34,6 +34,9 @@ type Options struct {
 	// Rows.FetchLimit. With nil only the local store is read, and what
 	// it lacks is reported as unknown.
 	Remote *remotestore.Store
+	// NoRemote says why Remote is nil, for messages ("--no-fetch was
+	// given"); empty means "there is no lode remote".
+	NoRemote string
 	// IsMetrics says whether a path is a metrics file; nil means
 	// IsDefaultMetrics.
 	IsMetrics func(path string) bool
@@ -201,11 +204,14 @@ func (d *differ) close() {
 // remote returns the remote, synced, or nil and why not.
 func (d *differ) remote(ctx context.Context) (*remotestore.Store, error) {
 	if d.opts.Remote == nil {
-		return nil, errors.New("not asked (no remote, or --no-fetch)")
+		if d.opts.NoRemote != "" {
+			return nil, errors.New(d.opts.NoRemote)
+		}
+		return nil, errors.New("there is no lode remote")
 	}
 	if !d.synced && d.syncErr == nil {
 		if err := d.opts.Remote.Sync(ctx); err != nil {
-			d.syncErr = fmt.Errorf("lode remote %s: %w", d.opts.Remote, err)
+			d.syncErr = fmt.Errorf("the lode remote %s cannot be read: %w", d.opts.Remote, err)
 		} else {
 			d.synced = true
 		}
@@ -326,7 +332,7 @@ func (d *differ) chunkLists(ctx context.Context, vs []*Version) (map[pointer.Poi
 	}
 	rem, err := d.remote(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%d chunk lists are not in the local store, and the remote was %w", len(pending), errWrap(err))
+		return nil, fmt.Errorf("%d chunk lists are not in the local store, and %w", len(pending), err)
 	}
 	var failed []string
 	err = rem.Manifests(ctx, pending, remotestore.ReadOptions{OnFail: func(w remotestore.Want, err error) {
@@ -342,14 +348,6 @@ func (d *differ) chunkLists(ctx context.Context, vs []*Version) (map[pointer.Poi
 		return nil, fmt.Errorf("%d chunk lists could not be read (%s)", len(failed), failed[0])
 	}
 	return out, nil
-}
-
-// errWrap words "not asked" and sync failures after "the remote was".
-func errWrap(err error) error {
-	if strings.HasPrefix(err.Error(), "not asked") {
-		return err
-	}
-	return fmt.Errorf("not readable: %w", err)
 }
 
 // cost computes what the new side adds; it also hashes the new side's
@@ -417,7 +415,7 @@ func (d *differ) cost(ctx context.Context, files []File) Cost {
 				c.StoredKnown = false
 				c.StoredUnknown = fmt.Sprintf("chunk %s is in neither the local store nor the remote's index", ch.ID.Short())
 				if _, err := d.remote(ctx); err != nil {
-					c.StoredUnknown = fmt.Sprintf("chunk %s is not in the local store, and the remote was %v", ch.ID.Short(), errWrap(err))
+					c.StoredUnknown = fmt.Sprintf("chunk %s is not in the local store, and %v", ch.ID.Short(), err)
 				}
 				continue
 			}
@@ -580,7 +578,7 @@ func (d *differ) read(ctx context.Context, v *Version, w io.Writer, fetch bool) 
 	}
 	rem, err := d.remote(ctx)
 	if err != nil {
-		return fmt.Errorf("its data is not in the local store, and the remote was %w", errWrap(err))
+		return fmt.Errorf("its data is not in the local store, and %w", err)
 	}
 	if d.src == nil {
 		d.src = rangeread.NewSource(d.opts.Store, rem, nil, rangeread.SourceOptions{})
@@ -659,7 +657,11 @@ func (d *differ) csv(ctx context.Context, f *File) {
 		fetch := false
 		if !d.local(ctx, v) {
 			if d.opts.Remote == nil {
-				return nil, "not counted: its data is not in the local store (and no fetch)"
+				why := d.opts.NoRemote
+				if why == "" {
+					why = "there is no lode remote"
+				}
+				return nil, "not counted: its data is not in the local store, and " + why
 			}
 			if v.Size > d.opts.Rows.FetchLimit {
 				return nil, fmt.Sprintf("not counted: its data is not in the local store, and it is larger than the fetch limit (%d bytes)", d.opts.Rows.FetchLimit)
