@@ -436,9 +436,16 @@ func costText(c datadiff.Cost) string {
 	case c.Chunks == 0:
 		return "nothing"
 	case !c.StoredKnown:
-		return fmt.Sprintf("%s before compression, %d chunks (compressed size unknown: %s)", humanBytes(c.Raw), c.Chunks, c.StoredUnknown)
+		return fmt.Sprintf("%s before compression, %s (compressed size unknown: %s)", humanBytes(c.Raw), chunks(c.Chunks), c.StoredUnknown)
 	}
-	return fmt.Sprintf("%s (%s before compression, %d chunks)", humanBytes(c.Stored), humanBytes(c.Raw), c.Chunks)
+	return fmt.Sprintf("%s (%s before compression, %s)", humanBytes(c.Stored), humanBytes(c.Raw), chunks(c.Chunks))
+}
+
+func chunks(n int) string {
+	if n == 1 {
+		return "1 chunk"
+	}
+	return fmt.Sprintf("%d chunks", n)
 }
 
 func sizeText(v *datadiff.Version) string {
