@@ -99,6 +99,7 @@ then the files named); 2 on bad usage.`,
 	fl.StringVar(&f.rowsLimit, "rows-limit", "64MiB", "the largest CSV whose content is fetched from the remote to count its rows (local content is always counted)")
 	fl.IntVar(&f.limit, "limit", 200, "at most this many files in the table (0: all; --json lists all)")
 	fl.StringVar(&f.remote, "remote", "", "the git remote whose lode remote to read (default: the branch's remote, or origin)")
+	a.completeGitRemotes(cmd, "remote")
 	return cmd
 }
 
