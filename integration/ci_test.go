@@ -276,9 +276,19 @@ func TestCIScript(t *testing.T) {
 			s.ciRepo(lodeToml)
 			for _, r := range []ciRecipe{gh, gl} {
 				t.Run(filepath.Base(r.file), func(t *testing.T) {
-					s.ciRun(r)
+					s.ciRun(r, r.scriptLine(t))
 				})
 			}
+			if remoteKind != "embedded" {
+				return
+			}
+			// --mount instead of a pull: the command reads the data
+			// through the mount, and the work tree keeps its pointers.
+			t.Run("mount", func(t *testing.T) {
+				requireFUSE(t)
+				mnt := filepath.Join(s.dir, "mnt")
+				s.ciRun(gh, `docs/ci/lode-ci.sh --base origin/main --mount `+mnt+` --out lode-diff.md -- sh -c 'poetry run train "$LODE_DATA/data" out'`)
+			})
 		})
 	}
 }
@@ -329,11 +339,16 @@ func (s *sandbox) ciRepo(lodeToml string) {
 	s.run("dev", "git", "push", "-q", "origin", "feature")
 }
 
-// ciRun runs recipe r's lode-ci.sh line as its CI would: a pointers-only
-// clone of feature, with the store in a cache directory outside it.
-func (s *sandbox) ciRun(r ciRecipe) {
+// ciRun runs line (recipe r's lode-ci.sh line) as its CI would: a
+// pointers-only clone of feature, with the store in a cache directory
+// outside it.
+func (s *sandbox) ciRun(r ciRecipe, line string) {
 	s.t.Helper()
+	mount := strings.Contains(line, "--mount")
 	name := "ci-" + strings.TrimSuffix(filepath.Base(r.file), ".yml")
+	if mount {
+		name += "-mount"
+	}
 	cacheDir := filepath.Join(s.dir, name+"-cache", "lode-store")
 	env := append(append([]string{}, s.env...), "GIT_LODE_SKIP_SMUDGE=1", "LODE_STORE_DIR="+cacheDir)
 	run := func(dir string, args ...string) string {
@@ -351,11 +366,17 @@ func (s *sandbox) ciRun(r ciRecipe) {
 		s.t.Fatal("the CI checkout wrote data, not pointers")
 	}
 	run(name, append(append([]string{}, trainJobOffline()...), "poetry", "install")...)
-	line := r.scriptLine(s.t)
 	env = append(env, r.shellEnv()...)
 	env = append(env, "LODE_STORE_DIR="+cacheDir) // the recipe's own place is the CI's
 	out := run(name, "sh", "-c", line)
-	if !bytes.Equal(s.read(name+"/data/train.csv"), s.read("dev/data/train.csv")) {
+	switch pulled := bytes.Equal(s.read(name+"/data/train.csv"), s.read("dev/data/train.csv")); {
+	case mount && pulled:
+		s.t.Fatalf("lode-ci.sh --mount pulled data/train.csv:\n%s", out)
+	case mount:
+		if m, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(m, []byte(s.dir)) {
+			s.t.Errorf("the mount is still there after lode-ci.sh:\n%s", m)
+		}
+	case !pulled:
 		s.t.Fatalf("lode-ci.sh did not pull data/train.csv:\n%s", out)
 	}
 	md := string(s.read(name + "/lode-diff.md"))
@@ -372,7 +393,7 @@ func (s *sandbox) ciRun(r ciRecipe) {
 	if !strings.Contains(out, "lode-ci.sh: wrote lode-diff.md") {
 		s.t.Errorf("output:\n%s", out)
 	}
-	if _, err := os.Stat(filepath.Join(cacheDir, "packs")); err != nil {
+	if _, err := os.Stat(filepath.Join(cacheDir, "packs")); err != nil && !mount {
 		s.t.Errorf("the store is not in the cache directory: %v", err)
 	}
 	// A second run, from the warm cache, downloads nothing.
