@@ -36,7 +36,7 @@ type diffFlags struct {
 func (a *app) diffCommand() *cobra.Command {
 	var f diffFlags
 	cmd := &cobra.Command{
-		Use:   "diff [REV1 [REV2]] [--md | --json] [-- PATH...]",
+		Use:   "diff [REV1 [REV2]] [-- PATH...]",
 		Short: "Show the data changes between revisions: files, new bytes, metrics, CSV rows",
 		Long: `Shows what changed in the data between two versions: the lode files added,
 modified and deleted, with their sizes; the bytes the change adds to the store
