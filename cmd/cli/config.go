@@ -55,6 +55,13 @@ type config struct {
 		// sets it, so that it is the same for everyone who clones.
 		Above int64
 	}
+	Diff struct {
+		// Metrics are the patterns (as --include takes them) of the
+		// metrics files `git lode diff` compares; none means files named
+		// metrics.json, metrics.yaml, metrics.yml or metrics.csv
+		// anywhere.
+		Metrics []string
+	}
 
 	// storeFrom, remoteFrom and aboveFrom name the source that set
 	// Store.Dir, Remote.URL and Track.Above last, for messages.
@@ -94,7 +101,8 @@ type settingKind int
 const (
 	kindString settingKind = iota
 	kindInt
-	kindSize // a string such as "10MiB", or an integer (bytes)
+	kindSize    // a string such as "10MiB", or an integer (bytes)
+	kindStrings // an array of strings
 )
 
 // knownSetting is one setting lode reads.
@@ -112,6 +120,7 @@ var knownSettings = [...]knownSetting{
 	{key: "prune.recent", kind: kindInt, help: "a number of days, 0 or more"},
 	{key: "prune.grace", kind: kindString, help: `a duration such as "24h"`},
 	{key: "track.above", kind: kindSize, repoOnly: true, help: `a size such as "10MiB"`},
+	{key: "diff.metrics", kind: kindStrings, help: `an array of path patterns such as ["metrics.json", "eval/*.json"]`},
 }
 
 // knownList is the known settings, for messages.
@@ -396,6 +405,26 @@ func (cfg *config) set(ks knownSetting, v any, from string, problem func(key, fo
 			return
 		}
 		cfg.Track.Above, cfg.aboveFrom = n, from
+	case "diff.metrics":
+		arr, ok := v.([]any)
+		if !ok {
+			wrongType()
+			return
+		}
+		pats := make([]string, 0, len(arr))
+		for _, e := range arr {
+			s, ok := e.(string)
+			if !ok {
+				wrongType()
+				return
+			}
+			if _, err := compilePattern("diff.metrics", s); err != nil {
+				problem(ks.key, "%q: %v", s, strings.TrimPrefix(err.Error(), fmt.Sprintf("diff.metrics %q: ", s)))
+				return
+			}
+			pats = append(pats, s)
+		}
+		cfg.Diff.Metrics = pats
 	}
 }
 

@@ -44,6 +44,15 @@ func TestConfigApply(t *testing.T) {
 			errs: []string{`track.above: "big" is not a size`}},
 		{name: "above in the user config", user: true, toml: "[track]\nabove = \"1MiB\"\n", want: "url= dir= recent=- grace= above=0",
 			errs: []string{`track.above: belongs in the repository's .lode.toml`}},
+		{name: "diff metrics", toml: "[diff]\nmetrics = [\"metrics.json\", \"eval/*.json\"]\n", want: "url= dir= recent=- grace= above=0 metrics=metrics.json,eval/*.json"},
+		{name: "diff metrics not an array", toml: "[diff]\nmetrics = \"m.json\"\n", want: "url= dir= recent=- grace= above=0",
+			errs: []string{`diff.metrics: is the string "m.json"; it is an array of path patterns`}},
+		{name: "diff metrics not strings", toml: "[diff]\nmetrics = [1]\n", want: "url= dir= recent=- grace= above=0",
+			errs: []string{`diff.metrics: is an array; it is an array of path patterns`}},
+		{name: "diff metrics bad glob", toml: "[diff]\nmetrics = [\"[x\"]\n", want: "url= dir= recent=- grace= above=0",
+			errs: []string{`diff.metrics: "[x": bad pattern`}},
+		{name: "diff typo", toml: "[diff]\nmetric = []\n", want: "url= dir= recent=- grace= above=0",
+			errs: []string{`diff.metric: unknown setting (did you mean diff.metrics?)`}},
 		{name: "two problems", toml: "[remote]\nulr = 1\n[prune]\nrecnt = 2\n", want: "url= dir= recent=- grace= above=0",
 			errs: []string{`remote.ulr`, `prune.recnt: unknown setting (did you mean prune.recent?)`}},
 	} {
@@ -75,7 +84,11 @@ func configSummary(c *config) string {
 	if c.Prune.Recent != nil {
 		recent = fmt.Sprint(*c.Prune.Recent)
 	}
-	return fmt.Sprintf("url=%s dir=%s recent=%s grace=%s above=%d", c.Remote.URL, c.Store.Dir, recent, c.Prune.Grace, c.Track.Above)
+	s := fmt.Sprintf("url=%s dir=%s recent=%s grace=%s above=%d", c.Remote.URL, c.Store.Dir, recent, c.Prune.Grace, c.Track.Above)
+	if len(c.Diff.Metrics) > 0 {
+		s += " metrics=" + strings.Join(c.Diff.Metrics, ",")
+	}
+	return s
 }
 
 func TestParseByteSize(t *testing.T) {
