@@ -28,7 +28,7 @@ func (a *app) newFilter(ctx context.Context) (*filter.Filter, *repo, *store.Stor
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	f := &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE")}
+	f := &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE"), LFS: a.lfsSource(r)}
 	rem := a.lazyRemote(r, s)
 	f.Fetch = func(ctx context.Context, ps []pointer.Pointer) error {
 		r, err := rem(ctx)

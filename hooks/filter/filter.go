@@ -15,7 +15,10 @@
 // verifying every byte; content that is not a lode pointer passes through
 // unchanged, so histories from before `git lode track` still check out,
 // while something that claims to be a lode pointer but is damaged is an
-// error naming the file.
+// error naming the file. A Git LFS pointer is left as it is by Clean (its
+// content is in Git LFS's store) and, with Filter.LFS set, turned into its
+// content by Smudge, checked against its SHA-256: history from before a
+// move from Git LFS checks out under filter=lode.
 package filter
 
 import (
@@ -31,6 +34,7 @@ import (
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/cas/transfer"
+	"github.com/lodevcs/lode/hooks/lfs"
 	"golang.org/x/sync/singleflight"
 	"sync"
 	"time"
@@ -58,6 +62,11 @@ type Filter struct {
 	// dropping the damaged one; Smudge calls it when it meets a damaged
 	// or missing object, then reads the object again.
 	Repair func(ctx context.Context, p pointer.Pointer, id cas.ID) error
+	// LFS, if set, gives the content of files that git holds as Git LFS
+	// pointers (history from before a move from Git LFS, under a path
+	// that now says filter=lode): Smudge writes it, checked against the
+	// pointer's SHA-256, instead of passing the pointer through.
+	LFS LFSReader
 
 	delay   delayState
 	repairs singleflight.Group // keyed by object id
@@ -118,6 +127,12 @@ func (f *Filter) FlushWhenIdle(ctx context.Context, idle time.Duration, report f
 	}
 }
 
+// LFSReader writes the content of a Git LFS object (lfs.Source). On
+// error, what it wrote is discarded.
+type LFSReader interface {
+	WriteTo(ctx context.Context, p lfs.Pointer, w io.Writer) error
+}
+
 // SmallFile is the size up to which Clean handles a file whole in memory,
 // on one goroutine, rather than through the streaming pipeline.
 const SmallFile = 512 << 10
@@ -150,6 +165,12 @@ func (f *Filter) Clean(ctx context.Context, r io.Reader, w io.Writer) error {
 	if n <= pointer.MaxLen {
 		if p, perr := pointer.Parse(head); perr == nil {
 			_, err := w.Write(p.Encode())
+			return err
+		}
+		// A Git LFS pointer stays one, as Git LFS's own clean leaves
+		// it: its content is in Git LFS's store, not in this file.
+		if _, perr := lfs.Parse(head); perr == nil {
+			_, err := w.Write(head)
 			return err
 		}
 	}
@@ -195,6 +216,14 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 	head, err := br.Peek(pointer.MaxLen + 1)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return fmt.Errorf("read: %w", err)
+	}
+	if f.LFS != nil && !f.SkipSmudge && len(head) <= pointer.MaxLen && lfs.MightBe(head) {
+		if lp, err := lfs.Parse(head); err == nil {
+			if err := f.LFS.WriteTo(ctx, lp, w); err != nil {
+				return fmt.Errorf("the file in git is a Git LFS pointer (oid %s, %d bytes): %w", lp, lp.Size, err)
+			}
+			return nil
+		}
 	}
 	if len(head) > pointer.MaxLen || !pointer.MightBe(head) || f.SkipSmudge {
 		_, err := br.WriteTo(w)
