@@ -7,13 +7,38 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -X github.com/lodevcs/lode/cmd/cli.version=$(VERSION)
 PKGS     := ./...
 
-.PHONY: all build test test-short lint fuzz bench bench-compare demo deps clean
+.PHONY: all build install uninstall test test-short lint fuzz bench bench-compare demo deps clean
 
 all: build
 
 ## build: compile bin/git-lode
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/git-lode
+
+## install: bin/git-lode, its man pages and shell completions under PREFIX
+## (default /usr/local; PREFIX=~/.local needs no root). DESTDIR stages a package.
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+DATADIR  ?= $(PREFIX)/share
+BASHCOMP := $(DATADIR)/bash-completion/completions/git-lode
+ZSHCOMP  := $(DATADIR)/zsh/site-functions/_git-lode
+FISHCOMP := $(DATADIR)/fish/vendor_completions.d/git-lode.fish
+install:
+	@if command -v $(GO) >/dev/null 2>&1; then $(MAKE) --no-print-directory build; \
+	  elif [ ! -x $(BIN) ]; then echo "no $(GO) on PATH to build $(BIN): run 'make build' first" >&2; exit 1; fi
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(dir $(BASHCOMP)) $(DESTDIR)$(dir $(ZSHCOMP)) $(DESTDIR)$(dir $(FISHCOMP))
+	install -m 755 $(BIN) $(DESTDIR)$(BINDIR)/git-lode
+	rm -f $(DESTDIR)$(MANDIR)/man1/git-lode.1 $(DESTDIR)$(MANDIR)/man1/git-lode-*.1
+	$(BIN) man $(DESTDIR)$(MANDIR)/man1
+	$(BIN) completion bash >$(DESTDIR)$(BASHCOMP)
+	$(BIN) completion zsh >$(DESTDIR)$(ZSHCOMP)
+	$(BIN) completion fish >$(DESTDIR)$(FISHCOMP)
+
+## uninstall: remove what install put under PREFIX
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/git-lode $(DESTDIR)$(MANDIR)/man1/git-lode.1 $(DESTDIR)$(MANDIR)/man1/git-lode-*.1
+	rm -f $(DESTDIR)$(BASHCOMP) $(DESTDIR)$(ZSHCOMP) $(DESTDIR)$(FISHCOMP)
 
 ## deps: install the system tools the tests and benchmarks use (idempotent)
 deps:

@@ -318,7 +318,7 @@ new_repo() {
 	git init -q "$dir"
 	cd "$dir"
 	case $tool in
-	lode) git lode install >/dev/null && git lode track "*.csv" "*.bin" >/dev/null ;;
+	lode) git lode install --local >/dev/null && git lode track "*.csv" "*.bin" >/dev/null ;;
 	lfs) git lfs install --local >/dev/null && git lfs track "*.csv" "*.bin" >/dev/null ;;
 	esac
 	git add .gitattributes

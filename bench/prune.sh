@@ -122,7 +122,7 @@ for tool in lode lfs; do
 	git init -q --bare "$W/$tool-server.git"
 	git clone -q "$W/$tool-server.git" "$W/$tool" 2>/dev/null
 	cd "$W/$tool"
-	if [[ $tool == lode ]]; then git lode install >/dev/null && git lode track "*.bin" "*.csv" >/dev/null
+	if [[ $tool == lode ]]; then git lode install --local >/dev/null && git lode track "*.bin" "*.csv" >/dev/null
 	else git lfs install --local >/dev/null && git lfs track "*.bin" "*.csv" >/dev/null; fi
 	git add .gitattributes && commit_at "$((VERSIONS + 1))" attributes
 	git push -q origin main 2>/dev/null

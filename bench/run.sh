@@ -197,7 +197,7 @@ new_repo() {
 	git init -q "$dir"
 	cd "$dir"
 	case $tool in
-	lode) git lode install >/dev/null && git lode track "$pat" >/dev/null ;;
+	lode) git lode install --local >/dev/null && git lode track "$pat" >/dev/null ;;
 	lfs) git lfs install --local >/dev/null && git lfs track "$pat" >/dev/null ;;
 	floor) echo "$pat filter=floor" >.gitattributes ;; # the rest is set up by the caller
 	esac

@@ -25,7 +25,7 @@ gen() { awk -v from="$1" -v rows="$2" 'BEGIN { srand(7); for (i = from; i < from
 
 step "A shared bare repository, and a clone with lode installed and *.csv tracked"
 cd "$work"
-run git lode install --global
+run git lode install              # once per user: the filter in ~/.gitconfig
 run git init -q --bare "$work/shared.git"
 run git clone -q "$work/shared.git" "$work/project"
 cd "$work/project"

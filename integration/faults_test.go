@@ -79,10 +79,11 @@ func (s *sandbox) read(path string) []byte {
 	return b
 }
 
-// newRepo makes a repository with lode installed and *.csv, *.bin tracked.
+// newRepo makes a repository with lode installed in it only (--local) and
+// *.csv, *.bin tracked.
 func (s *sandbox) newRepo(name string) {
 	s.run("", "git", "init", "-q", name)
-	s.run(name, "git", "lode", "install")
+	s.run(name, "git", "lode", "install", "--local")
 	s.run(name, "git", "lode", "track", "*.csv", "*.bin")
 	s.run(name, "git", "add", ".gitattributes")
 	s.run(name, "git", "commit", "-q", "-m", "attributes")

@@ -155,7 +155,7 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 		"Steps: %s. Page cache: %s.\n\n",
 		m["date"], m["lode"], m["lode_commit"], m["git"], m["git_lfs"], m["cpu"], m["nproc"], m["ram"], m["kernel"], m["fs"], m["steps"], m["cache"])
 	fmt.Fprintf(w, "Data (`gen files`, seed %s): %s bytes in all, half CSV-like text, half random bytes, folders of 100 (%s). "+
-		"Each tool in its own fresh repositories (`git lode install` + `git lode track \"*.csv\" \"*.bin\"`, or `git lfs install --local` + `git lfs track`), "+
+		"Each tool in its own fresh repositories (`git lode install --local` + `git lode track \"*.csv\" \"*.bin\"`, or `git lfs install --local` + `git lfs track`), "+
 		"pushing to a bare repository by path (lode: to `<bare>/lode`, its embedded default remote; Git LFS: its standalone file transfer, which here "+orDash(m["lfs_transfer"])+"); clones smudge through "+
 		"the global filters. Quick steps are medians of %s repetitions, slow ones (add, push, clone, verify, reading every file) of %s; "+
 		"the tool that goes first alternates from step to step. Ratio = LFS median / lode median (> 1: lode is faster).\n\n",

@@ -212,7 +212,8 @@ func (e *FetchError) Error() string {
 // Unwrap gives the errors of the files, for errors.Is.
 func (e *FetchError) Unwrap() []error { return e.Errs }
 
-// Failed returns the error for the file of oid, or nil.
+// Failed returns the error for the file of oid, or nil. It looks through
+// every file: to look up many, use ByOID.
 func (e *FetchError) Failed(oid cas.ID) error {
 	for i, p := range e.Files {
 		if p.OID == oid {
@@ -220,6 +221,15 @@ func (e *FetchError) Failed(oid cas.ID) error {
 		}
 	}
 	return nil
+}
+
+// ByOID returns the error of each file that could not be fetched, by oid.
+func (e *FetchError) ByOID() map[cas.ID]error {
+	m := make(map[cas.ID]error, len(e.Files))
+	for i, p := range e.Files {
+		m[p.OID] = e.Errs[i]
+	}
+	return m
 }
 
 // verifyLocal reads back every object st has of p, drops damaged copies,

@@ -276,6 +276,13 @@ func Push(ctx context.Context, st *store.Store, r *remotestore.Store, ptrs []poi
 	return stats, r.WriteCatalog(ctx)
 }
 
+// OnRemote reports whether the merged index of r (as last synced) has the
+// file p points to whole: its manifest (published only after its chunks),
+// or its only chunk. It makes no request; the empty file is always there.
+func OnRemote(r *remotestore.Store, p pointer.Pointer) bool {
+	return p.Size == 0 || remoteHasFile(r, p)
+}
+
 // remoteHasFile reports whether r's index has the file p points to whole:
 // its manifest (published only after its chunks), or its only chunk.
 func remoteHasFile(r *remotestore.Store, p pointer.Pointer) bool {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/remote"
@@ -23,10 +24,23 @@ var version = "dev"
 // It is created per Main call; commands must not keep state in it between
 // runs.
 type app struct {
-	io  IO
-	env map[string]string
+	io   IO
+	env  map[string]string
+	args []string // the command line, without the program name
+
+	// lenient is set by what git runs (the filter, the pre-push hook):
+	// a configuration problem is then a warning, and the command goes on
+	// with the settings it can use, so that plain git keeps working.
+	lenient bool
+	// quiet makes a lenient app keep its configuration warnings to
+	// itself (env reports the problems its own way).
+	quiet bool
 
 	fetched fetchTally // what a filter process downloaded
+
+	mu       sync.Mutex      // guards the fields below
+	warned   map[string]bool // warnings printed (each once per process)
+	degraded bool            // a configuration problem was passed over (lenient)
 }
 
 func newApp(stdio IO, env []string) *app {
@@ -40,6 +54,40 @@ func newApp(stdio IO, env []string) *app {
 }
 
 func (a *app) getenv(k string) string { return a.env[k] }
+
+// warnOnce prints a warning on stderr unless this process printed the
+// same one before (the filter reads the configuration more than once).
+func (a *app) warnOnce(msg string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.warned[msg] {
+		return
+	}
+	if a.warned == nil {
+		a.warned = map[string]bool{}
+	}
+	a.warned[msg] = true
+	if !a.quiet {
+		fmt.Fprintf(a.io.Err, "git-lode: warning: %s\n", msg)
+	}
+}
+
+// configWarning is warnOnce for a configuration problem that a lenient
+// command passes over: the command then runs on part of its
+// configuration (degraded reports it).
+func (a *app) configWarning(msg string) {
+	a.warnOnce(msg)
+	a.mu.Lock()
+	a.degraded = true
+	a.mu.Unlock()
+}
+
+// isDegraded reports whether a configuration problem was passed over.
+func (a *app) isDegraded() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.degraded
+}
 
 // envBool reads a boolean environment variable: 1, true, yes, on.
 func (a *app) envBool(k string) bool {
@@ -58,11 +106,16 @@ func (a *app) rootCommand() *cobra.Command {
 small pointer; the content is cut into content-defined chunks, deduplicated,
 compressed and kept in .git/lode.
 
-Set up once per repository, then use git as usual:
+Set up once, then use git as usual:
 
-  git lode install           # filter and hooks for this repository
+  git lode install           # once: the filter for your user, and this repository's hooks
   git lode track "*.csv"     # which files lode handles (.gitattributes)
   git add big.csv && git commit -m data
+
+In every command REV is a commit, branch or tag (default HEAD), and
+--remote NAME names a git remote, whose lode remote the command uses
+(default: the current branch's remote, or origin). 'git lode COMMAND
+--help' prints a command's help; its manual page is git-lode-COMMAND(1).
 
 Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
 		Version:           versionString(),
@@ -79,6 +132,7 @@ Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
 		a.trackCommand(),
 		a.untrackCommand(),
 		a.statusCommand(),
+		a.envCommand(),
 		a.lsFilesCommand(),
 		a.statsCommand(),
 		a.verifyCommand(),
@@ -94,6 +148,8 @@ Exit codes: 0 success, 1 failure, 2 bad usage, 3 verify found problems.`,
 		a.umountCommand(),
 		a.hookCommand(),
 		a.versionCommand(),
+		a.completionCommand(),
+		a.manCommand(),
 	)
 	return root
 }
@@ -216,8 +272,20 @@ func (r *repo) needWorkTree() error {
 }
 
 // storeDir is where the local store lives: LODE_STORE_DIR, else the
-// configured store.dir (see resolveLocation), else <common dir>/lode.
+// configured store.dir (see resolveLocation), else <common dir>/lode. A
+// lenient app uses the default when the configured one cannot be, with a
+// warning.
 func (a *app) storeDir(ctx context.Context, r *repo) (string, error) {
+	dir, err := a.configuredStoreDir(ctx, r)
+	if err != nil && a.lenient {
+		def := filepath.Join(r.commonDir, "lode")
+		a.configWarning(fmt.Sprintf("%v; using the default store %s", err, def))
+		return def, nil
+	}
+	return dir, err
+}
+
+func (a *app) configuredStoreDir(ctx context.Context, r *repo) (string, error) {
 	loc, err := a.storeLocation(ctx, r)
 	if err != nil {
 		return "", err

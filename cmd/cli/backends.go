@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 
 	"github.com/lodevcs/lode/remote"
 	"github.com/lodevcs/lode/remote/gcs"
@@ -72,4 +74,23 @@ func (c *closingBackend) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// errWorkTreeRemote is wrapped by the errors of writes to readOnlyBackend.
+var errWorkTreeRemote = errors.New("lode does not write into another repository's store")
+
+// readOnlyBackend is a back end lode only reads: the store of another
+// repository with a work tree (embeddedRemote). Put and Delete fail with
+// remote.ErrReadOnly and say why.
+type readOnlyBackend struct {
+	remote.Backend
+	what string // "the store of git remote origin, a repository with a work tree"
+}
+
+func (b readOnlyBackend) Put(ctx context.Context, name string, src io.ReaderAt, size int64, opts remote.PutOptions) error {
+	return fmt.Errorf("put %s in %s: %w (%w): it is %s", name, b.Location(), remote.ErrReadOnly, errWorkTreeRemote, b.what)
+}
+
+func (b readOnlyBackend) Delete(ctx context.Context, name string) error {
+	return fmt.Errorf("delete %s in %s: %w (%w): it is %s", name, b.Location(), remote.ErrReadOnly, errWorkTreeRemote, b.what)
 }

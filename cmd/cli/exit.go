@@ -50,6 +50,7 @@ func Stdio() IO { return IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr} }
 // exit code. env is the environment, as from os.Environ.
 func Main(ctx context.Context, args []string, stdio IO, env []string) int {
 	a := newApp(stdio, env)
+	a.args = args
 	if path := a.getenv("LODE_CPUPROFILE"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {
@@ -63,7 +64,7 @@ func Main(ctx context.Context, args []string, stdio IO, env []string) int {
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return ExitOK
 	}
@@ -75,16 +76,56 @@ func Main(ctx context.Context, args []string, stdio IO, env []string) int {
 		code = ExitUsage
 	}
 	if ctx.Err() != nil && code == ExitError {
-		fmt.Fprintln(stdio.Err, "git-lode: interrupted")
-		return 130
+		err = errors.New("interrupted")
+		code = 130
 	}
-	if msg := err.Error(); msg != "" {
-		fmt.Fprintf(stdio.Err, "git-lode: %s\n", msg)
+	if msg := errorLine(cmd, err); msg != "" {
+		fmt.Fprintln(stdio.Err, msg)
 		if code == ExitUsage {
-			fmt.Fprintln(stdio.Err, "Run 'git lode --help' for usage.")
+			if cmd.HasParent() {
+				fmt.Fprintf(stdio.Err, "Run 'git lode %s --help' for usage.\n", commandName(cmd))
+			} else {
+				fmt.Fprintln(stdio.Err, "Run 'git lode help' for the commands.")
+			}
 		}
 	}
 	return code
+}
+
+// errorLine is how an error of cmd is shown: once, as
+//
+//	git-lode: COMMAND: what was being done: cause
+//
+// where COMMAND is the command that ran ("ls-files", "hook pre-push"), left
+// out for the program itself, and when the message already starts with it
+// ("untrack needs at least one pattern"). Errors say what failed and why;
+// neither the program's nor the command's name belongs in them. "" for
+// errors that need no message (errSilent).
+func errorLine(cmd *cobra.Command, err error) string {
+	msg := err.Error()
+	if msg == "" {
+		return ""
+	}
+	if cmd == nil {
+		return "git-lode: " + msg
+	}
+	// cobra's own errors name the command they are about: 'unknown
+	// command "x" for "git-lode"'.
+	msg = strings.Replace(msg, fmt.Sprintf(" for %q", cmd.CommandPath()), "", 1)
+	name := commandName(cmd)
+	if name == "" || strings.HasPrefix(msg, name+" ") || strings.HasPrefix(msg, name+":") {
+		return "git-lode: " + msg
+	}
+	return "git-lode: " + name + ": " + msg
+}
+
+// commandName is cmd's name as typed after 'git lode' ("push", "hook
+// pre-push"), "" for the program itself.
+func commandName(cmd *cobra.Command) string {
+	if !cmd.HasParent() {
+		return ""
+	}
+	return strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
 }
 
 // isUsage recognises cobra's own command-line errors.
@@ -102,8 +143,14 @@ func isUsage(err error) bool {
 func maxArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) > n {
-			return usageError("%s takes at most %d argument(s), got %d", cmd.CommandPath(), n, len(args))
+			return usageError("takes at most %d argument(s), got %d: %s", n, len(args), strings.Join(args, " "))
 		}
 		return nil
 	}
+}
+
+// deprecated warns that old is a spelling that still works but will go,
+// and says what to write instead.
+func (a *app) deprecated(old, now string) {
+	fmt.Fprintf(a.io.Err, "git-lode: warning: '%s' is deprecated: write '%s'\n", old, now)
 }

@@ -69,9 +69,9 @@ func (l *lazyLFS) WriteTo(ctx context.Context, p lfs.Pointer, w io.Writer) error
 // Dir is the Git LFS storage directory.
 func (l *lazyLFS) Dir(ctx context.Context) string { return l.source(ctx).Dir }
 
-// fetch runs 'git lfs smudge' on p, which downloads the object (and keeps
-// it in Git LFS's store) and writes its content.
-func (l *lazyLFS) fetch(ctx context.Context, p lfs.Pointer, w io.Writer) error {
+// fetch runs 'git lfs smudge' on p, which downloads the object into Git
+// LFS's store (what it writes out is not used: Source reads the store).
+func (l *lazyLFS) fetch(ctx context.Context, p lfs.Pointer) error {
 	where := filepath.Join(l.src.Dir, "objects")
 	if !gitLFSInstalled() {
 		return fmt.Errorf("%w: %s is not in %s; %s, or run 'git lode migrate import --from-lfs' where the objects are", lfs.ErrMissing, p, where, installGitLFS)
@@ -79,7 +79,7 @@ func (l *lazyLFS) fetch(ctx context.Context, p lfs.Pointer, w io.Writer) error {
 	cmd := exec.CommandContext(ctx, "git", "lfs", "smudge")
 	cmd.Dir = l.r.dir()
 	cmd.Stdin = bytes.NewReader(p.Encode())
-	cmd.Stdout = w
+	cmd.Stdout = io.Discard
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -92,6 +92,9 @@ func (l *lazyLFS) fetch(ctx context.Context, p lfs.Pointer, w io.Writer) error {
 			return fmt.Errorf("%w: %s is not in %s and 'git lfs smudge' could not get it: %s", lfs.ErrMissing, p, where, msg)
 		}
 		return fmt.Errorf("run git lfs smudge for %s: %s", p, msg)
+	}
+	if !lfs.Has(l.src.Dir, p) {
+		return fmt.Errorf("%w: 'git lfs smudge' ran but %s is still not in %s (is lfs.storage set differently for git-lfs?)", lfs.ErrMissing, p, where)
 	}
 	return nil
 }

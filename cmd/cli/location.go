@@ -39,13 +39,14 @@ type location struct {
 
 // remoteLocation is the configured lode remote: LODE_REMOTE_URL, else
 // remote.url from the configuration. Its value is "" when neither is set.
+// The configuration is read (and checked) even when the variable is set.
 func (a *app) remoteLocation(ctx context.Context, r *repo) (location, error) {
-	if v := a.getenv("LODE_REMOTE_URL"); v != "" {
-		return location{v, "LODE_REMOTE_URL"}, nil
-	}
 	cfg, err := a.loadConfig(ctx, r)
 	if err != nil {
 		return location{}, err
+	}
+	if v := a.getenv("LODE_REMOTE_URL"); v != "" {
+		return location{v, "LODE_REMOTE_URL"}, nil
 	}
 	return location{cfg.Remote.URL, "remote.url in " + cfg.remoteFrom}, nil
 }
@@ -53,12 +54,12 @@ func (a *app) remoteLocation(ctx context.Context, r *repo) (location, error) {
 // storeLocation is the configured local store: LODE_STORE_DIR, else
 // store.dir from the configuration. Its value is "" when neither is set.
 func (a *app) storeLocation(ctx context.Context, r *repo) (location, error) {
-	if v := a.getenv("LODE_STORE_DIR"); v != "" {
-		return location{v, "LODE_STORE_DIR"}, nil
-	}
 	cfg, err := a.loadConfig(ctx, r)
 	if err != nil {
 		return location{}, err
+	}
+	if v := a.getenv("LODE_STORE_DIR"); v != "" {
+		return location{v, "LODE_STORE_DIR"}, nil
 	}
 	return location{cfg.Store.Dir, "store.dir in " + cfg.storeFrom}, nil
 }

@@ -219,3 +219,48 @@ func TestResolvePath(t *testing.T) {
 		t.Error("a relative path without a root resolved")
 	}
 }
+
+// The embedded default of a git remote that has a work tree is that
+// repository's local store, read only.
+func TestEmbeddedRemote(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		files    map[string]string // under the top directory
+		path     string            // the git remote's path, under top
+		want     string            // under top
+		workTree bool
+	}{
+		{name: "bare", files: map[string]string{"srv.git/HEAD": "ref: refs/heads/main\n"}, path: "srv.git", want: "srv.git/lode"},
+		{name: "work tree", files: map[string]string{"alice/.git/HEAD": "ref: refs/heads/main\n"}, path: "alice", want: "alice/.git/lode", workTree: true},
+		{name: "its .git", files: map[string]string{"alice/.git/HEAD": "ref: refs/heads/main\n"}, path: "alice/.git", want: "alice/.git/lode", workTree: true},
+		{name: "linked worktree", files: map[string]string{
+			"main/.git/HEAD":                   "ref: refs/heads/main\n",
+			"main/.git/worktrees/wt/HEAD":      "ref: refs/heads/wt\n",
+			"main/.git/worktrees/wt/commondir": "../..\n",
+			"wt/.git":                          "gitdir: ../main/.git/worktrees/wt\n",
+		}, path: "wt", want: "main/.git/lode", workTree: true},
+		{name: "store.dir of its .lode.toml", files: map[string]string{
+			"alice/.git/HEAD":  "ref: refs/heads/main\n",
+			"alice/.lode.toml": "[store]\ndir = \"../shared-store\"\n",
+		}, path: "alice", want: "shared-store", workTree: true},
+		{name: "its .lode.toml with a typo", files: map[string]string{
+			"alice/.git/HEAD":  "ref: refs/heads/main\n",
+			"alice/.lode.toml": "[store]\ndri = \"../x\"\n",
+		}, path: "alice", want: "alice/.git/lode", workTree: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			top := t.TempDir()
+			for p, data := range tc.files {
+				writeFile(t, filepath.Join(top, p), data)
+			}
+			a := newApp(IO{}, []string{"HOME=" + top})
+			em, err := a.embeddedRemote(filepath.Join(top, tc.path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if em.dir != filepath.Join(top, tc.want) || em.workTree != tc.workTree {
+				t.Fatalf("got %s (work tree %v), want %s (%v)", em.dir, em.workTree, filepath.Join(top, tc.want), tc.workTree)
+			}
+		})
+	}
+}

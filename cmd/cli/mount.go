@@ -64,7 +64,7 @@ fusermount3 -u DIR). 'git lode mount --list' shows active lode mounts.`,
 			case 2:
 				rev, dir = args[0], args[1]
 			default:
-				return usageError("mount takes [REV] DIR")
+				return usageError("takes [REV] DIR, got %d argument(s)", len(args))
 			}
 			return a.mount(cmd.Context(), rev, dir, f)
 		},
@@ -72,7 +72,8 @@ fusermount3 -u DIR). 'git lode mount --list' shows active lode mounts.`,
 	cmd.Flags().BoolVar(&f.foreground, "foreground", false, "stay in the foreground until unmounted (Ctrl-C unmounts)")
 	cmd.Flags().BoolVar(&f.list, "list", false, "list active lode mounts")
 	cmd.Flags().StringVar(&f.cacheSize, "cache-size", "2GiB", "bound of the local cache of fetched chunks")
-	cmd.Flags().StringVar(&f.remote, "remote", "", "git remote whose lode remote to read (default: the branch's remote, or origin)")
+	cmd.Flags().StringVar(&f.remote, "remote", "", "git remote whose lode remote to read (default: the current branch's remote, or origin)")
+	a.completeGitRemotes(cmd, "remote")
 	cmd.Flags().DurationVar(&f.readTimeout, "read-timeout", commitfs.DefaultReadTimeout, "a read of a lode file that takes longer fails (EIO) and is logged")
 	return cmd
 }
@@ -90,7 +91,7 @@ working, and the mount goes away when the last of them is closed.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return usageError("umount takes DIR")
+				return usageError("takes DIR")
 			}
 			dir, err := filepath.Abs(args[0])
 			if err != nil {

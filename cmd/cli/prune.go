@@ -27,17 +27,18 @@ import (
 const defaultRecentDays = 7
 
 type pruneFlags struct {
-	dryRun, verifyRemote, onRemote bool
-	recent                         int
-	recentSet                      bool
-	grace                          string
-	also                           []string
+	dryRun, verifyRemote bool
+	remote               remoteFlag
+	recent               int
+	recentSet            bool
+	grace                string
+	also                 []string
 }
 
 func (a *app) pruneCommand(name string) *cobra.Command {
 	var f pruneFlags
 	cmd := &cobra.Command{
-		Use:   name + " [--dry-run] [--recent DAYS] [--verify-remote] | --remote [--dry-run] [--grace DURATION] [--also REPO...]",
+		Use:   name + " [--dry-run] [--recent DAYS] [--verify-remote] | --remote[=NAME] [--dry-run] [--grace DURATION] [--also REPO...]",
 		Short: "Free space: delete stored data that nothing keeps (gc is the same command)",
 		Long: `Frees space in the local store, or with --remote on the lode remote.
 
@@ -58,9 +59,10 @@ rewritten, so that the space really comes back. A prune waits for the git
 commands writing to the store (git add, fetch) to finish, and they wait for
 it, so nothing they rely on is deleted under them.
 
-With --remote, prune frees space on the lode remote: it fetches every ref of
-the git remote (the current branch's remote, or origin) and of each --also
-repository that shares the lode remote, keeps what all their history needs,
+With --remote, prune frees space on the lode remote of the current branch's
+git remote (or origin; --remote=NAME or --remote NAME: of git remote NAME):
+it fetches every ref of that git remote and of each --also repository that
+shares the lode remote, keeps what all their history needs,
 and condemns the packs nothing needs (recorded on the remote with the time).
 A later prune deletes a condemned pack once --grace has passed (default 24h,
 or prune.grace; longer than any push takes) if it is still not needed;
@@ -72,11 +74,11 @@ once: only for tests and emergencies, when nothing pushes meanwhile.
 Pruning a remote needs credentials that may delete.
 
 --dry-run says what would be deleted and how much it would free.`,
-		Args: maxArgs(0),
+		Args: remoteArgs(&f.remote, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.recentSet = cmd.Flags().Changed("recent")
-			if f.onRemote {
-				return a.pruneRemote(cmd.Context(), f)
+			if f.remote.on {
+				return a.pruneRemote(cmd.Context(), f, args)
 			}
 			if len(f.also) > 0 || cmd.Flags().Changed("grace") {
 				return usageError("--also and --grace are for --remote")
@@ -87,7 +89,7 @@ Pruning a remote needs credentials that may delete.
 	cmd.Flags().BoolVarP(&f.dryRun, "dry-run", "n", false, "say what would be deleted, delete nothing")
 	cmd.Flags().IntVar(&f.recent, "recent", defaultRecentDays, "days of history to keep (0: the tips only)")
 	cmd.Flags().BoolVar(&f.verifyRemote, "verify-remote", false, "read back from the remote what is deleted locally because the remote has it")
-	cmd.Flags().BoolVar(&f.onRemote, "remote", false, "prune the lode remote instead of the local store")
+	a.addRemoteFlag(cmd, &f.remote, "prune")
 	cmd.Flags().StringVar(&f.grace, "grace", "", "with --remote: how long a condemned pack waits before it is deleted (default 24h, or prune.grace)")
 	cmd.Flags().StringSliceVar(&f.also, "also", nil, "with --remote: other repositories whose refs keep data on the same lode remote")
 	return cmd
@@ -478,17 +480,31 @@ func (a *app) indexPointers(ctx context.Context, dir string) ([]pointer.Pointer,
 // pruneRemote is 'git lode prune --remote': it marks what every ref of
 // the git remote (and of the --also repositories) needs, and condemns,
 // deletes and repacks on the lode remote as transfer.PruneRemote does.
-func (a *app) pruneRemote(ctx context.Context, f pruneFlags) error {
+func (a *app) pruneRemote(ctx context.Context, f pruneFlags, args []string) error {
 	r, st, err := a.openRepoStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	// prune takes no REV: after a bare --remote, an argument anywhere can
+	// only be the remote's name.
+	if args = a.takeRemoteOperand(ctx, r, &f.remote, args); len(args) == 1 && f.remote.name == "" && a.isGitRemote(ctx, r, args[0]) {
+		f.remote.name, args = args[0], nil
+	}
+	if len(args) > 0 {
+		return usageError("%q is not a git remote ('git remote -v' lists them)", args[0])
+	}
+	if err := a.needGitRemote(ctx, r, f.remote.name); err != nil {
+		return err
+	}
 	grace, err := a.pruneGrace(ctx, r, f)
 	if err != nil {
 		return err
 	}
-	gitRemote := a.defaultGitRemote(ctx, r.dir())
+	gitRemote := f.remote.name
+	if gitRemote == "" {
+		gitRemote = a.defaultGitRemote(ctx, r.dir())
+	}
 	rem, err := a.openRemote(ctx, r, st, gitRemote)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 
 func (a *app) pushCommand() *cobra.Command {
 	var all, repair bool
+	var remoteName string
 	cmd := &cobra.Command{
 		Use:   "push [GIT-REMOTE] [REV...]",
 		Short: "Upload the data that commits reference to the lode remote (what the pre-push hook does)",
@@ -28,9 +29,10 @@ the history GIT-REMOTE already has (its remote-tracking branches). What the
 lode remote already holds is not sent again; the remote's indexes say what
 that is. With --all, every branch and tag and all their history.
 
-GIT-REMOTE (default: the current branch's remote, or origin) only matters for
-the embedded default remote and for what counts as already pushed;
-.lode.toml's [remote] url, or LODE_REMOTE_URL, says where the data goes.
+GIT-REMOTE, or --remote NAME (default: the current branch's remote, or
+origin), only matters for the embedded default remote and for what counts as
+already pushed; .lode.toml's [remote] url, or LODE_REMOTE_URL, says where the
+data goes. A first argument that is not a git remote is a REV.
 
 With --repair, push reads back from the lode remote everything the history of
 REV (or, with --all, of every branch and tag) needs, and uploads again from
@@ -45,8 +47,11 @@ still missing.`,
 			if err != nil {
 				return err
 			}
-			gitRemote := ""
-			if len(args) > 0 && a.isGitRemote(ctx, r, args[0]) {
+			if err := a.needGitRemote(ctx, r, remoteName); err != nil {
+				return err
+			}
+			gitRemote := remoteName
+			if gitRemote == "" && len(args) > 0 && a.isGitRemote(ctx, r, args[0]) {
 				gitRemote, args = args[0], args[1:]
 			}
 			revs := args
@@ -75,11 +80,13 @@ still missing.`,
 			if err != nil {
 				return err
 			}
-			return a.push(ctx, r, pushRequest{gitRemote: gitRemote, include: include, exclude: exclude, repair: repair})
+			return a.push(ctx, r, pushRequest{gitRemote: gitRemote, include: include, exclude: exclude, repair: repair, all: all, history: !all && !repair})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "push the data of every branch and tag, and all their history")
 	cmd.Flags().BoolVar(&repair, "repair", false, "read back what the remote has for these commits and upload again what is missing or damaged there")
+	cmd.Flags().StringVar(&remoteName, "remote", "", "git remote whose lode remote to push to, as GIT-REMOTE (default: the current branch's remote, or origin)")
+	a.completeGitRemotes(cmd, "remote")
 	return cmd
 }
 
@@ -90,6 +97,13 @@ type pushRequest struct {
 	include, exclude  []plumbing.Hash
 	repair            bool
 	quiet             bool // no message when there is nothing to push (the hook)
+	// all: the whole history of include, whatever the marks say (a mark
+	// says a commit's tree is whole on the remote, not its history).
+	all bool
+	// history: afterwards, look through the whole history of include for
+	// files the remote still lacks (pushed by git alone, as with 'git push
+	// --no-verify'), and say what to run.
+	history bool
 }
 
 // push uploads what the pushed tips need: every lode file in their trees
@@ -133,7 +147,11 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 			known = marks()
 		}
 	}
-	ptrs, err := a.reachablePointers(ctx, r, req.include, append(slices.Clone(req.exclude), known...))
+	histExclude := slices.Clone(req.exclude)
+	if !req.all {
+		histExclude = append(histExclude, known...)
+	}
+	ptrs, err := a.reachablePointers(ctx, r, req.include, histExclude)
 	if err != nil {
 		return err
 	}
@@ -148,6 +166,9 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 		}
 		if remErr == nil {
 			a.markPushed(rem, req.include)
+			if req.history {
+				return a.reportHistoryGaps(ctx, r, st, rem, req.include)
+			}
 		}
 		return nil
 	}
@@ -159,6 +180,54 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 		return err
 	}
 	a.markPushed(rem, req.include)
+	if req.history {
+		return a.reportHistoryGaps(ctx, r, st, rem, req.include)
+	}
+	return nil
+}
+
+// reportHistoryGaps looks through the whole history of include for lode
+// files that rem (as last synced; no requests) does not have, which a push
+// of these commits does not cover: it sends the tips' trees and the
+// commits the git remote lacks, so commits that reached it without their
+// data ('git push --no-verify', a push from a clone without lode) stay
+// incomplete. It says what to run; only a failure to walk is an error.
+func (a *app) reportHistoryGaps(ctx context.Context, r *repo, st *store.Store, rem *remotestore.Store, include []plumbing.Hash) error {
+	gr, err := gitrepo.Open(r.dir())
+	if err != nil {
+		return err
+	}
+	defer gr.Close()
+	n, notLocal := 0, 0
+	var first string
+	err = gr.ReachablePointers(ctx, include, nil, func(commit plumbing.Hash, e gitrepo.Entry) error {
+		if e.Err != nil || transfer.OnRemote(rem, e.Pointer) {
+			return nil
+		}
+		if n == 0 {
+			first = fmt.Sprintf("%s in commit %s", e.Path, commit.String()[:12])
+		}
+		n++
+		if !transfer.Complete(ctx, st, e.Pointer) {
+			notLocal++
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("look through the history for files the remote lacks: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	fmt.Fprintf(a.io.Err, "lode: but %d lode file(s) of older commits are not on %s (the first: %s); a checkout of those commits gets pointers instead\n", n, rem, first)
+	switch {
+	case notLocal == 0:
+		fmt.Fprintln(a.io.Err, "lode: run 'git lode push --all' to upload them (every branch and tag, and all their history)")
+	case notLocal < n:
+		fmt.Fprintf(a.io.Err, "lode: %d of them are not in this clone's store either: run 'git lode push --all' in a clone that has them all\n", notLocal)
+	default:
+		fmt.Fprintln(a.io.Err, "lode: this clone's store does not have them either: run 'git lode push --all' in a clone that has them")
+	}
 	return nil
 }
 
@@ -266,7 +335,7 @@ func (a *app) resolveRevs(ctx context.Context, r *repo, revs []string) ([]plumbi
 // commits being pushed, and fails (so git sends nothing) if it cannot.
 func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte) error {
 	if len(args) < 2 {
-		return usageError("pre-push needs the remote name and URL that git passes")
+		return usageError("needs the remote name and URL that git passes")
 	}
 	gitRemote, gitURL := args[0], args[1]
 	var include, exclude []plumbing.Hash
@@ -277,7 +346,7 @@ func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte)
 			continue
 		}
 		if len(f) != 4 {
-			return fmt.Errorf("pre-push: unexpected input line %q from git", sc.Text())
+			return fmt.Errorf("unexpected input line %q from git", sc.Text())
 		}
 		local, remoteSHA := plumbing.NewHash(f[1]), plumbing.NewHash(f[3])
 		if !local.IsZero() {

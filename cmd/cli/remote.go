@@ -20,6 +20,9 @@ var errNoRemote = errors.New("no lode remote is configured")
 type remoteURL struct {
 	url    string
 	source string // for messages: "LODE_REMOTE_URL", ".lode.toml", "git remote origin"...
+	// readOnly: the store of another repository with a work tree, which
+	// lode reads from and never writes into (see embeddedRemote).
+	readOnly bool
 }
 
 // resolveRemote finds the lode remote for the repository: LODE_REMOTE_URL,
@@ -42,7 +45,7 @@ func (a *app) resolveRemote(ctx context.Context, r *repo, gitRemote, gitURL stri
 		if err != nil {
 			return remoteURL{}, err
 		}
-		return remoteURL{u, loc.source}, nil
+		return remoteURL{url: u, source: loc.source}, nil
 	}
 	dir := r.dir()
 	if gitURL == "" {
@@ -65,7 +68,14 @@ func (a *app) resolveRemote(ctx context.Context, r *repo, gitRemote, gitURL stri
 	if !ok {
 		return remoteURL{}, fmt.Errorf("%w: git remote %s is %s, which is not a local path; set [remote] url in .lode.toml (for example s3://bucket/prefix or gs://bucket/prefix) or LODE_REMOTE_URL", errNoRemote, shown, remote.RedactURL(gitURL))
 	}
-	return remoteURL{embeddedRemote(path), "inside git remote " + shown}, nil
+	em, err := a.embeddedRemote(path)
+	if err != nil {
+		return remoteURL{}, fmt.Errorf("git remote %s: %w", shown, err)
+	}
+	if em.workTree {
+		return remoteURL{em.dir, "the store of git remote " + shown + ", a repository with a work tree", true}, nil
+	}
+	return remoteURL{em.dir, "inside git remote " + shown, false}, nil
 }
 
 // defaultGitRemote is the current branch's remote, or origin.
@@ -108,14 +118,89 @@ func isSCPLike(s string) bool {
 	return i > 0 && !strings.Contains(s[:i], "/")
 }
 
-// embeddedRemote is the lode remote inside a local git repository: <bare
-// repository>/lode, or <work tree>/.git/lode-remote for a repository with a
-// work tree (whose .git/lode is its own local store).
-func embeddedRemote(path string) string {
-	if fi, err := os.Stat(filepath.Join(path, ".git")); err == nil && fi.IsDir() {
-		return filepath.Join(path, ".git", "lode-remote")
+// embedded is the lode remote inside a local git repository.
+type embedded struct {
+	dir      string
+	workTree bool // the repository has a work tree: dir is its local store
+}
+
+// embeddedRemote is the lode remote inside the local git repository at
+// path: <bare repository>/lode, where pushes to it upload; or, for a
+// repository with a work tree (a teammate's clone, 'git clone
+// ../alice/project'), its local store, which holds the data of every file
+// committed there: store.dir of its .lode.toml (relative to its root), or
+// <its git common dir>/lode. That store belongs to the other repository:
+// lode reads from it and never writes into it (its prune would not know of
+// what a push put there, and git itself refuses pushes to a checked-out
+// branch), so a push to such a repository uploads nothing and succeeds
+// only when the store already holds what the pushed commits need.
+func (a *app) embeddedRemote(path string) (embedded, error) {
+	top, gitDir, ok := workTreeRepo(path)
+	if !ok {
+		return embedded{dir: filepath.Join(path, "lode")}, nil
 	}
-	return filepath.Join(path, "lode")
+	common := gitDir
+	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
+		c := strings.TrimSpace(string(b))
+		if !filepath.IsAbs(c) {
+			c = filepath.Join(gitDir, c)
+		}
+		common = filepath.Clean(c)
+	}
+	dir := filepath.Join(common, "lode")
+	if b, err := os.ReadFile(filepath.Join(top, ".lode.toml")); err == nil {
+		var c config
+		c.apply(&configSource{name: filepath.Join(top, ".lode.toml"), data: b, repo: true})
+		if c.Store.Dir != "" {
+			if _, isURL := urlScheme(c.Store.Dir); isURL {
+				p, err := fileURLPath(c.Store.Dir)
+				if err != nil {
+					return embedded{}, fmt.Errorf("store.dir in %s: %w", filepath.Join(top, ".lode.toml"), err)
+				}
+				dir = p
+			} else {
+				p, err := resolvePath(c.Store.Dir, top, a.getenv("HOME"))
+				if err != nil {
+					return embedded{}, fmt.Errorf("store.dir in %s: %w", filepath.Join(top, ".lode.toml"), err)
+				}
+				dir = p
+			}
+		}
+	}
+	return embedded{dir: dir, workTree: true}, nil
+}
+
+// workTreeRepo reports whether path is a repository with a work tree (or
+// the .git directory of one), and returns its top and git dir.
+func workTreeRepo(path string) (top, gitDir string, ok bool) {
+	dotGit := filepath.Join(path, ".git")
+	fi, err := os.Stat(dotGit)
+	switch {
+	case err == nil && fi.IsDir():
+		return path, dotGit, true
+	case err == nil && fi.Mode().IsRegular():
+		// A linked worktree or a submodule: "gitdir: <path>".
+		b, err := os.ReadFile(dotGit)
+		if err != nil {
+			return "", "", false
+		}
+		g, found := strings.CutPrefix(strings.TrimSpace(string(b)), "gitdir:")
+		if !found {
+			return "", "", false
+		}
+		g = strings.TrimSpace(g)
+		if !filepath.IsAbs(g) {
+			g = filepath.Join(path, g)
+		}
+		return path, filepath.Clean(g), true
+	}
+	// The .git directory of a repository with a work tree.
+	if filepath.Base(path) == ".git" {
+		if fi, err := os.Stat(filepath.Join(path, "HEAD")); err == nil && fi.Mode().IsRegular() {
+			return filepath.Dir(path), path, true
+		}
+	}
+	return "", "", false
 }
 
 // openRemote opens the lode remote of r (see resolveRemote), wrapped with
@@ -150,6 +235,9 @@ func (a *app) openRemoteBackend(ctx context.Context, r *repo, gitRemote, gitURL 
 	b, err := a.openBackend(ctx, ru.url)
 	if err != nil {
 		return nil, fmt.Errorf("lode remote %s (from %s): %w", remote.RedactURL(ru.url), ru.source, err)
+	}
+	if ru.readOnly {
+		b = readOnlyBackend{b, ru.source}
 	}
 	return b, nil
 }

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,11 +16,14 @@ import (
 func (a *app) statusCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Show what lode tracks, what changed, and the local store's size",
-		Long: `Shows whether the lode filter is configured, the tracked patterns, the lode
-files that are staged or modified (as 'git status' sees them), files that git
-holds as plain objects although a pattern tracks them, and the size of the
-local store.`,
+		Short: "Show what lode tracks, what changed, what needs attention, and the local store's size",
+		Long: `Shows whether the lode filter is configured, the tracked patterns and the size
+rule, the lode files that are staged or modified (as 'git status' sees them),
+lode files of the work tree that still hold their pointers (checked out
+before lode was set up: run 'git lode pull'), files that git holds as plain
+objects although a pattern tracks them, large files stored as plain git
+objects in HEAD or staged (at or above the size rule's threshold, or 10 MiB
+without one), and the size of the local store.`,
 		Args: maxArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -29,34 +34,56 @@ local store.`,
 			if err := r.needWorkTree(); err != nil {
 				return err
 			}
-			out := a.io.Out
-			if a.filterInstalled(ctx, r) {
-				fmt.Fprintln(out, "Filter: installed")
-			} else {
-				fmt.Fprintln(out, "Filter: NOT installed; run 'git lode install'")
+			cfg, err := a.loadConfig(ctx, r)
+			if err != nil {
+				return err
 			}
-
+			out := a.io.Out
 			lines, err := readLines(filepath.Join(r.workTree, ".gitattributes"))
 			if err != nil {
 				return err
 			}
+			switch {
+			case !a.filterInstalled(ctx, r):
+				fmt.Fprintln(out, "Filter: NOT installed; run 'git lode install'")
+			case hasSizeRule(lines) && !a.driverInstalled(ctx, r, sizeRuleDriver):
+				fmt.Fprintln(out, "Filter: installed, but not filter.lode-above, which the size rule needs; run 'git lode install'")
+			default:
+				fmt.Fprintln(out, "Filter: installed")
+			}
+
 			pats := trackedPatterns(lines)
 			if len(pats) == 0 {
 				fmt.Fprintln(out, "Tracked patterns: none; add one with 'git lode track \"*.csv\"'")
 			} else {
 				fmt.Fprintf(out, "Tracked patterns: %s\n", strings.Join(pats, " "))
 			}
+			if line, err := a.sizeRuleStatus(ctx, r, lines); err != nil {
+				return err
+			} else if line != "" {
+				fmt.Fprintln(out, line)
+			}
 
-			changes, err := a.lodeChanges(cmd, r)
+			limit := cfg.Track.Above
+			if limit <= 0 {
+				limit = defaultSizeRule
+			}
+			changes, err := a.lodeChanges(cmd, r, limit)
 			if err != nil {
 				return err
 			}
-			ents, err := a.lodeIndexEntries(ctx, r)
+			all, err := a.lodeIndexEntries(ctx, r)
 			if err != nil {
 				return err
 			}
+			// Files the size rule passed through are plain git files.
+			var ents []lodeIndexEntry
 			var plain []string
-			for _, e := range ents {
+			for _, e := range all {
+				if e.sizeRule && !e.pointer {
+					continue
+				}
+				ents = append(ents, e)
 				if !e.pointer && e.size > 0 {
 					plain = append(plain, e.path)
 				}
@@ -69,11 +96,28 @@ local store.`,
 					fmt.Fprintf(out, "  %-10s %s\n", c.state+":", c.path)
 				}
 			}
+			if left := entriesHoldingPointers(r.workTree, ents); len(left) > 0 {
+				fmt.Fprintf(out, "Pointers in the work tree instead of content (checked out before lode was set up, or their download failed): run 'git lode pull'\n")
+				printSome(out, len(left), func(i int) string { return left[i].path })
+			}
 			if len(plain) > 0 {
 				sort.Strings(plain)
 				fmt.Fprintf(out, "Stored as plain git objects although tracked (run 'git add --renormalize .'):\n")
-				for _, p := range plain {
-					fmt.Fprintf(out, "  %s\n", p)
+				printSome(out, len(plain), func(i int) string { return plain[i] })
+			}
+			big, err := a.largePlainBlobs(ctx, r, limit)
+			if err != nil {
+				return err
+			}
+			if len(big) > 0 {
+				fmt.Fprintf(out, "Large files stored as plain git objects (%s or more):\n", humanBytes(limit))
+				printSome(out, len(big), func(i int) string {
+					return fmt.Sprintf("%s (%s, %s)", big[i].path, humanBytes(big[i].size), big[i].where)
+				})
+				if hasSizeRule(lines) {
+					fmt.Fprintln(out, "  the filter did not take them (not installed when they were added, or a -filter line): run 'git add --renormalize .'")
+				} else {
+					fmt.Fprintf(out, "  to keep such files in lode: git lode track --above %s (or a pattern), then git add --renormalize . and commit\n", humanBytes(limit))
 				}
 			}
 
@@ -88,10 +132,24 @@ local store.`,
 	}
 }
 
+// printSome prints the first items of a list, indented, and how many more
+// there are.
+func printSome(w io.Writer, n int, item func(int) string) {
+	const most = 20
+	for i := 0; i < n && i < most; i++ {
+		fmt.Fprintf(w, "  %s\n", item(i))
+	}
+	if n > most {
+		fmt.Fprintf(w, "  ... and %d more\n", n-most)
+	}
+}
+
 type change struct{ state, path string }
 
-// lodeChanges lists staged and modified files that have filter=lode.
-func (a *app) lodeChanges(cmd *cobra.Command, r *repo) ([]change, error) {
+// lodeChanges lists staged and modified files that have filter=lode, and
+// those with filter=lode-above (the size rule) whose work-tree file is at
+// least above bytes or whose index entry is a pointer.
+func (a *app) lodeChanges(cmd *cobra.Command, r *repo, above int64) ([]change, error) {
 	ctx := cmd.Context()
 	out, err := a.git(ctx, r.workTree, nil, "status", "--porcelain=v1", "-z", "--untracked-files=all")
 	if err != nil {
@@ -116,12 +174,29 @@ func (a *app) lodeChanges(cmd *cobra.Command, r *repo) ([]change, error) {
 	if len(paths) == 0 {
 		return nil, nil
 	}
-	lode, err := a.withLodeFilter(ctx, r, paths)
+	lode, sizeRule, err := a.lodeAttrs(ctx, r, paths)
 	if err != nil {
 		return nil, err
 	}
+	var pointers map[string]bool
+	if len(sizeRule) > 0 {
+		ents, err := a.lodeIndexEntries(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		pointers = map[string]bool{}
+		for _, e := range ents {
+			pointers[e.path] = e.pointer
+		}
+	}
 	var res []change
 	for _, p := range lode {
+		if sizeRule[p] && !pointers[p] {
+			fi, err := os.Lstat(filepath.Join(r.workTree, filepath.FromSlash(p)))
+			if err != nil || fi.Size() < above {
+				continue
+			}
+		}
 		s := states[p]
 		switch {
 		case s.x == '?':

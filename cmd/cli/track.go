@@ -16,13 +16,24 @@ import (
 const trackAttrs = "filter=lode -text"
 
 func (a *app) trackCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "track [PATTERN...]",
-		Short: "Have lode handle files matching patterns (writes .gitattributes)",
+	var above string
+	cmd := &cobra.Command{
+		Use:   "track [PATTERN...] [--above SIZE]",
+		Short: "Have lode handle files matching patterns, or of at least a size (writes .gitattributes)",
 		Long: `Adds a line "PATTERN filter=lode -text" to the .gitattributes file at the
 root of the work tree for each pattern that is not tracked yet, and says what
 it did. Patterns use gitattributes syntax ("*.csv", "data/**"); quote them so
-the shell does not expand them. With no pattern, lists the tracked patterns.
+the shell does not expand them. With no pattern, lists the tracked patterns
+and the size rule.
+
+--above SIZE ("10MiB", "512k", "1GB", bytes) is the size rule: every file
+of at least SIZE goes to lode whatever its name, and smaller files that no
+pattern selects stay plain git objects, byte for byte. It writes
+[track] above = "SIZE" in .lode.toml (commit it: the threshold must be the
+same for everyone who clones) and the catch-all line "* filter=lode-above"
+first in .gitattributes, so that patterns and "-filter" lines below it
+still decide for the files they match. 'git lode untrack --above' removes
+both.
 
 Files that are already committed stay as they are until you run
 'git add --renormalize .' and commit.`,
@@ -40,8 +51,8 @@ Files that are already committed stay as they are until you run
 			if err != nil {
 				return err
 			}
-			if len(args) == 0 {
-				return a.listTracked(lines)
+			if len(args) == 0 && above == "" {
+				return a.listTracked(ctx, r, lines)
 			}
 			var added []string
 			for _, p := range args {
@@ -59,17 +70,34 @@ Files that are already committed stay as they are until you run
 				lines = append(lines, pat+" "+trackAttrs)
 				added = append(added, p)
 			}
-			if len(added) == 0 {
-				return nil
+			var threshold int64
+			if above != "" {
+				if threshold, err = parseByteSize(above); err != nil || threshold <= 0 {
+					return usageError("--above %q: want a size such as 10MiB, more than 0 bytes", above)
+				}
+				if err := a.setSizeRule(ctx, r, strings.TrimSpace(above), threshold); err != nil {
+					return err
+				}
+				lines = withSizeRule(lines)
 			}
-			if err := writeLines(path, lines); err != nil {
-				return err
+			if len(added) > 0 || above != "" {
+				if err := writeLines(path, lines); err != nil {
+					return err
+				}
 			}
 			for _, p := range added {
 				fmt.Fprintf(a.io.Out, "Tracking %q (added to .gitattributes)\n", p)
 			}
-			if n, err := a.committedNonPointers(ctx, r); err == nil && n > 0 {
-				fmt.Fprintf(a.io.Out, "%d file(s) already in git match and are stored as plain git objects; to move them to lode run:\n  git add --renormalize . && git commit\n", n)
+			if above != "" {
+				fmt.Fprintf(a.io.Out, "Size rule: files of %s or more go to lode whatever their name ([track] above = %q in .lode.toml, %q first in .gitattributes; commit both)\n", humanBytes(threshold), strings.TrimSpace(above), sizeRuleLine)
+				if big, err := a.largePlainBlobs(ctx, r, threshold); err == nil && len(big) > 0 {
+					fmt.Fprintf(a.io.Out, "%d file(s) in git are that large and stored as plain git objects; to move them to lode run:\n  git add --renormalize . && git commit\n", len(big))
+				}
+			}
+			if len(added) > 0 {
+				if n, err := a.committedNonPointers(ctx, r); err == nil && n > 0 {
+					fmt.Fprintf(a.io.Out, "%d file(s) already in git match and are stored as plain git objects; to move them to lode run:\n  git add --renormalize . && git commit\n", n)
+				}
 			}
 			if !a.filterInstalled(ctx, r) {
 				fmt.Fprintln(a.io.Out, "Note: the lode filter is not configured here; run 'git lode install' before 'git add'.")
@@ -77,23 +105,28 @@ Files that are already committed stay as they are until you run
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&above, "above", "", "the size rule: every file of at least `SIZE` (\"10MiB\") goes to lode, whatever its name")
+	return cmd
 }
 
 func (a *app) untrackCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "untrack PATTERN...",
-		Short: "Stop lode handling files matching patterns",
+	var above bool
+	cmd := &cobra.Command{
+		Use:   "untrack PATTERN... | --above",
+		Short: "Stop lode handling files matching patterns (or of a size: --above)",
 		Long: `Removes the lines that 'git lode track' added for each pattern from the
-root .gitattributes. Files keep their current content in git until they are
-added again.`,
+root .gitattributes. With --above, removes the size rule: the catch-all line
+of .gitattributes and [track] above from .lode.toml. Files keep their current
+content in git until they are added again.`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageError("untrack needs at least one pattern")
+			if len(args) == 0 && !above {
+				return usageError("untrack needs at least one pattern, or --above")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.findRepo(cmd.Context())
+			ctx := cmd.Context()
+			r, err := a.findRepo(ctx)
 			if err != nil {
 				return err
 			}
@@ -125,23 +158,45 @@ added again.`,
 					fmt.Fprintf(a.io.Out, "%q was not tracked\n", p)
 				}
 			}
+			if above {
+				removed, err := a.removeSizeRule(ctx, r)
+				if err != nil {
+					return err
+				}
+				if hasSizeRule(lines) {
+					lines = withoutSizeRule(lines)
+					changed, removed = true, true
+				}
+				if removed {
+					fmt.Fprintln(a.io.Out, "Removed the size rule (.gitattributes, .lode.toml); commit both")
+				} else {
+					fmt.Fprintln(a.io.Out, "There was no size rule")
+				}
+			}
 			if changed {
 				return writeLines(path, lines)
 			}
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&above, "above", false, "remove the size rule (git lode track --above)")
+	return cmd
 }
 
-func (a *app) listTracked(lines []string) error {
+func (a *app) listTracked(ctx context.Context, r *repo, lines []string) error {
 	pats := trackedPatterns(lines)
 	if len(pats) == 0 {
 		fmt.Fprintln(a.io.Out, "No patterns tracked. Add one with: git lode track \"*.csv\"")
-		return nil
+	} else {
+		fmt.Fprintln(a.io.Out, "Tracked patterns (.gitattributes):")
+		for _, p := range pats {
+			fmt.Fprintf(a.io.Out, "  %s\n", p)
+		}
 	}
-	fmt.Fprintln(a.io.Out, "Tracked patterns (.gitattributes):")
-	for _, p := range pats {
-		fmt.Fprintf(a.io.Out, "  %s\n", p)
+	if line, err := a.sizeRuleStatus(ctx, r, lines); err != nil {
+		return err
+	} else if line != "" {
+		fmt.Fprintln(a.io.Out, line)
 	}
 	return nil
 }
@@ -214,11 +269,16 @@ func writeLines(path string, lines []string) error {
 	if len(lines) > 0 {
 		data = append(data, '\n')
 	}
+	return writeFileAtomic(path, data)
+}
+
+// writeFileAtomic replaces path with data atomically, keeping its mode.
+func writeFileAtomic(path string, data []byte) error {
 	mode := os.FileMode(0o644)
 	if fi, err := os.Stat(path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".gitattributes.*.tmp")
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -240,13 +300,17 @@ func writeLines(path string, lines []string) error {
 	return nil
 }
 
-// lodeIndexEntry is a file in git's index that has filter=lode.
+// lodeIndexEntry is a file in git's index that has filter=lode (or
+// lode-above).
 type lodeIndexEntry struct {
 	path    string
 	blob    string
 	size    int64  // of the blob in git (the pointer, or the whole content)
 	pointer bool   // the blob is a valid lode pointer
 	text    []byte // the pointer's text, when pointer
+	// sizeRule: the file has filter=lode-above (the size rule's
+	// catch-all), so a plain blob below the threshold is expected.
+	sizeRule bool
 }
 
 // lodeIndexEntries lists the index entries whose attributes say
@@ -274,7 +338,7 @@ func (a *app) lodeIndexEntries(ctx context.Context, r *repo) ([]lodeIndexEntry, 
 	if len(paths) == 0 {
 		return nil, nil
 	}
-	filtered, err := a.withLodeFilter(ctx, r, paths)
+	filtered, above, err := a.lodeAttrs(ctx, r, paths)
 	if err != nil {
 		return nil, err
 	}
@@ -298,7 +362,7 @@ func (a *app) lodeIndexEntries(ctx context.Context, r *repo) ([]lodeIndexEntry, 
 	for i, p := range filtered {
 		var n int64
 		fmt.Sscan(sizes[i], &n)
-		ents[i] = lodeIndexEntry{path: p, blob: blobs[p], size: n}
+		ents[i] = lodeIndexEntry{path: p, blob: blobs[p], size: n, sizeRule: above[p]}
 		if n <= pointer.MaxLen {
 			fmt.Fprintf(&small, "%s\n", blobs[p])
 		}
@@ -346,8 +410,16 @@ func parseBatch(b []byte) map[string][]byte {
 	return out
 }
 
-// withLodeFilter returns the paths whose filter attribute is lode.
+// withLodeFilter returns the paths whose filter attribute is lode or
+// lode-above (the size rule's).
 func (a *app) withLodeFilter(ctx context.Context, r *repo, paths []string) ([]string, error) {
+	lode, _, err := a.lodeAttrs(ctx, r, paths)
+	return lode, err
+}
+
+// lodeAttrs returns the paths whose filter attribute is lode or
+// lode-above, and which of them have lode-above.
+func (a *app) lodeAttrs(ctx context.Context, r *repo, paths []string) ([]string, map[string]bool, error) {
 	var in bytes.Buffer
 	for _, p := range paths {
 		in.WriteString(p)
@@ -355,17 +427,22 @@ func (a *app) withLodeFilter(ctx context.Context, r *repo, paths []string) ([]st
 	}
 	out, err := a.git(ctx, r.workTree, in.Bytes(), "check-attr", "-z", "--stdin", "filter")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Records are "<path>\0filter\0<value>\0".
 	f := bytes.Split(out, []byte{0})
 	var res []string
+	above := map[string]bool{}
 	for i := 0; i+2 < len(f); i += 3 {
-		if string(f[i+2]) == "lode" {
+		switch string(f[i+2]) {
+		case sizeRuleDriver:
+			above[string(f[i])] = true
+			fallthrough
+		case "lode":
 			res = append(res, string(f[i]))
 		}
 	}
-	return res, nil
+	return res, above, nil
 }
 
 // committedNonPointers counts index entries with filter=lode whose blob is
@@ -377,15 +454,47 @@ func (a *app) committedNonPointers(ctx context.Context, r *repo) (int, error) {
 	}
 	n := 0
 	for _, e := range ents {
-		if !e.pointer && e.size > 0 {
+		if !e.pointer && e.size > 0 && !e.sizeRule {
 			n++
 		}
 	}
 	return n, nil
 }
 
+// entriesHoldingPointers returns the entries of ents whose work-tree file is
+// exactly the pointer git holds: lode files checked out without the
+// filter (a clone made before 'git lode install', GIT_LODE_SKIP_SMUDGE, a
+// download that failed), which 'git lode pull' fills in.
+func entriesHoldingPointers(workTree string, ents []lodeIndexEntry) []lodeIndexEntry {
+	var out []lodeIndexEntry
+	for _, e := range ents {
+		if !e.pointer {
+			continue
+		}
+		p := filepath.Join(workTree, filepath.FromSlash(e.path))
+		if fi, err := os.Lstat(p); err != nil || !fi.Mode().IsRegular() || fi.Size() != int64(len(e.text)) {
+			continue // missing, replaced, or not the pointer
+		}
+		if cur, err := os.ReadFile(p); err != nil || !bytes.Equal(cur, e.text) {
+			continue // modified
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// sizeRuleDriver is the filter driver of the size rule's catch-all
+// attribute (git lode track --above).
+const sizeRuleDriver = "lode-above"
+
 // filterInstalled reports whether git would run lode's filter here.
 func (a *app) filterInstalled(ctx context.Context, r *repo) bool {
-	out, err := a.git(ctx, r.workTree, nil, "config", "--get", "filter.lode.process")
+	return a.driverInstalled(ctx, r, "lode")
+}
+
+// driverInstalled reports whether git would run the filter driver name
+// here.
+func (a *app) driverInstalled(ctx context.Context, r *repo, name string) bool {
+	out, err := a.git(ctx, r.workTree, nil, "config", "--get", "filter."+name+".process")
 	return err == nil && strings.TrimSpace(string(out)) != ""
 }

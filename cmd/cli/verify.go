@@ -18,11 +18,12 @@ import (
 )
 
 func (a *app) verifyCommand() *cobra.Command {
-	var rev, gitRemote string
-	var storeOnly, onRemote, fix, full bool
+	var revFlag, gitRemote string
+	var rem remoteFlag
+	var storeOnly, fix, full, allHistory bool
 	cmd := &cobra.Command{
-		Use:   "verify",
-		Short: "Re-hash the local store and every pointer reachable from HEAD",
+		Use:   "verify [REV]",
+		Short: "Check the local store, and the lode files of REV (default HEAD) and of its history",
 		Long: `Checks, without changing anything:
   1. every pack and index in the local store: each object is decompressed and
      re-hashed against its id (chunks), or its bytes against the id its
@@ -34,14 +35,20 @@ func (a *app) verifyCommand() *cobra.Command {
      every file once. With --full, every file is also reassembled and its
      content hashed against its oid (a second pass over the data). Files of
      version 1 pointers, whose chunk lists nothing binds, are always checked
-     that way. The files of REV itself must be local; older versions need
-     not be (a clone fetches what it checks out, a prune deletes what the
-     remote holds): those absent are counted, and not an error.
+     that way.
+
+The files of REV itself must be local. Older versions need not be: a clone
+downloads what it checks out, and a prune deletes what the remote holds, so
+those absent are counted, not errors; the ones present are checked. With
+--all-history every version in the history of REV must be local, and each
+one missing is an error.
 
 With --remote, checks the lode remote instead of the local store: its indexes
-(read again from the remote, not from the local copies), every pointer's
-chunk list and every chunk, read back and checked (--full: each file read
-whole, in order, and hashed).
+(read again from the remote, not from the local copies), and for every file
+in the history of REV its chunk list and every chunk, read back and checked
+(--full: each file read whole, in order, and hashed). --remote alone checks
+the lode remote of the current branch's git remote (or origin);
+--remote=NAME, or --remote NAME, that of git remote NAME.
 
 With --fix, verify also repairs the local store: it removes what killed
 writers left behind more than a day ago (temporary files, packs without an
@@ -51,7 +58,7 @@ them), so that 'git lode fetch' can download intact ones.
 Problems are printed one per line. Exit code 0 means all is well (warnings,
 such as files left by an interrupted writer, do not count), 3 means damage or
 missing data was found.`,
-		Args: maxArgs(0),
+		Args: remoteArgs(&rem, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			r, s, err := a.openRepoStore(ctx)
@@ -59,10 +66,34 @@ missing data was found.`,
 				return err
 			}
 			defer s.Close()
+			args = a.takeRemoteOperand(ctx, r, &rem, args)
+			rev, err := a.verifyRev(cmd, args, revFlag)
+			if err != nil {
+				return err
+			}
+			// A misspelt REV fails now, not after the store was read.
+			if gr, _, err := a.openRev(r, rev); err == nil {
+				gr.Close()
+			} else if !errors.Is(err, errNoCommits) {
+				return err
+			}
+			if cmd.Flags().Changed("git-remote") {
+				a.deprecated("verify --git-remote NAME", "git lode verify --remote=NAME")
+				if rem.name != "" && rem.name != gitRemote {
+					return usageError("--remote=%s and --git-remote %s name two git remotes", rem.name, gitRemote)
+				}
+				rem.on, rem.name = true, gitRemote
+			}
 			out := a.io.Out
 			prog := a.progress("verify")
-			if onRemote {
-				return a.verifyRemote(cmd, r, s, rev, gitRemote, full, prog)
+			if rem.on {
+				if err := a.needGitRemote(ctx, r, rem.name); err != nil {
+					return err
+				}
+				if fix || storeOnly {
+					return usageError("--fix and --store-only are for the local store; 'git lode push --repair' repairs the remote")
+				}
+				return a.verifyRemote(cmd, r, s, rev, rem.name, full, prog)
 			}
 			errs, warns := 0, 0
 			if fix {
@@ -116,14 +147,14 @@ missing data was found.`,
 			}
 
 			if !storeOnly {
-				n, nbad, absent, err := a.verifyPointers(cmd, r, s, rev, bad, full, prog)
+				n, nbad, absent, err := a.verifyPointers(cmd, r, s, rev, bad, full, allHistory, prog)
 				if err != nil && !errors.Is(err, errNoCommits) {
 					return err
 				}
 				errs += nbad
 				fmt.Fprintf(out, "pointers: %d distinct in the history of %s, %d with problems", n, rev, nbad)
 				if absent > 0 {
-					fmt.Fprintf(out, ", %d older version(s) not local (not an error: 'git lode fetch REV' gets a revision's files, 'git lode verify --remote' checks the remote's copies)", absent)
+					fmt.Fprintf(out, ", %d older version(s) not local (not an error: 'git lode fetch REV' gets a revision's files, 'git lode verify --remote' checks the remote's copies, --all-history requires them)", absent)
 				}
 				fmt.Fprintln(out)
 			}
@@ -136,13 +167,36 @@ missing data was found.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&rev, "rev", "HEAD", "check pointers in the history of this revision")
 	cmd.Flags().BoolVar(&storeOnly, "store-only", false, "check only the local store, not the pointers in git")
-	cmd.Flags().BoolVar(&onRemote, "remote", false, "check the lode remote instead of the local store")
+	a.addRemoteFlag(cmd, &rem, "check")
+	cmd.Flags().BoolVar(&allHistory, "all-history", false, "every version in the history of REV must be local: one missing is an error")
 	cmd.Flags().BoolVar(&full, "full", false, "also reassemble every file and hash it against its oid")
 	cmd.Flags().BoolVar(&fix, "fix", false, "remove old leftovers of killed writers and drop damaged copies from the local store")
-	cmd.Flags().StringVar(&gitRemote, "git-remote", "", "git remote whose lode remote to check (default: the branch's remote, or origin)")
+	// The names of earlier versions.
+	cmd.Flags().StringVar(&revFlag, "rev", "", "the revision (now the argument REV)")
+	cmd.Flags().StringVar(&gitRemote, "git-remote", "", "the git remote (now --remote=NAME)")
+	_ = cmd.Flags().MarkHidden("rev")
+	_ = cmd.Flags().MarkHidden("git-remote")
 	return cmd
+}
+
+// verifyRev is the revision verify checks: REV, or the deprecated --rev,
+// or HEAD.
+func (a *app) verifyRev(cmd *cobra.Command, args []string, revFlag string) (string, error) {
+	if len(args) > 1 {
+		return "", usageError("takes at most one REV, got %s", strings.Join(args, " "))
+	}
+	if cmd.Flags().Changed("rev") {
+		a.deprecated("verify --rev REV", "git lode verify REV")
+		if len(args) == 1 && args[0] != revFlag {
+			return "", usageError("REV %s and --rev %s: give one revision", args[0], revFlag)
+		}
+		return revFlag, nil
+	}
+	if len(args) == 1 {
+		return args[0], nil
+	}
+	return "HEAD", nil
 }
 
 // verifyRemote reads back, from the lode remote, what every file in the
@@ -209,7 +263,11 @@ func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, git
 	fmt.Fprintf(a.io.Out, "remote %s: %d distinct file(s) in the history of %s, %d problem(s)\n", rem, len(ptrs), rev, bad)
 	if bad > 0 {
 		fmt.Fprintln(a.io.Out, "verify --remote FAILED")
-		fmt.Fprintf(a.io.Err, "lode: to upload again, from this clone, what the remote lacks or holds damaged, run 'git lode push --repair %s'\n", rev)
+		push := "git lode push --repair"
+		if gitRemote != "" {
+			push += " --remote " + gitRemote
+		}
+		fmt.Fprintf(a.io.Err, "lode: to upload again, from this clone, what the remote lacks or holds damaged, run '%s %s'\n", push, rev)
 		return &exitError{code: ExitProblems, err: errSilent}
 	}
 	fmt.Fprintln(a.io.Out, "verify --remote OK")
@@ -223,9 +281,10 @@ func (a *app) verifyRemote(cmd *cobra.Command, r *repo, s *store.Store, rev, git
 // files of rev's own tree must be local; older versions may be absent (a
 // clone fetches only what it checks out, a prune deletes what the remote
 // holds): those are counted, not reported, unless they are there and
-// damaged. It returns how many were checked, how many had problems (each
-// printed), and how many older versions are not local.
-func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev string, bad map[cas.ID]bool, full bool, prog *progress) (n, nbad, absent int, err error) {
+// damaged, or allHistory requires every version. It returns how many
+// were checked, how many had problems (each printed), and how many older
+// versions are not local.
+func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev string, bad map[cas.ID]bool, full, allHistory bool, prog *progress) (n, nbad, absent int, err error) {
 	ctx := cmd.Context()
 	gr, head, err := a.openRev(r, rev)
 	if err != nil {
@@ -259,7 +318,7 @@ func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev st
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if errors.Is(err, cas.ErrNotFound) && !needed[e.Pointer.OID] {
+			if errors.Is(err, cas.ErrNotFound) && !needed[e.Pointer.OID] && !allHistory {
 				absent++
 				return nil
 			}

@@ -3,9 +3,11 @@ package filter
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
+	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/transfer"
 )
@@ -33,6 +35,16 @@ type delayState struct {
 	ready   []string      // fetched (or failed: Smudge says why), not yet reported
 	wake    chan struct{} // signalled when ready grows; cap 1
 	wg      sync.WaitGroup
+	// failed holds why the files of a batch that could not be fetched
+	// were not, by oid, so that Smudge does not try each again.
+	failed map[cas.ID]error
+}
+
+// failure returns why a batch could not fetch the file of oid, or nil.
+func (d *delayState) failure(oid cas.ID) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.failed[oid]
 }
 
 type delayedFile struct {
@@ -49,8 +61,8 @@ func (f *Filter) Delay(ctx context.Context, path string, content []byte) bool {
 		return false
 	}
 	p, err := pointer.Parse(bytes.Clone(content))
-	if err != nil || f.Flush(ctx) != nil || transfer.Complete(ctx, f.Store, p) {
-		return false
+	if err != nil || f.Flush(ctx) != nil || transfer.Complete(ctx, f.Store, p) || f.delay.failure(p.OID) != nil {
+		return false // Smudge answers at once (an earlier batch failed: with why)
 	}
 	d := &f.delay
 	d.mu.Lock()
@@ -70,7 +82,8 @@ func (f *Filter) Delay(ctx context.Context, path string, content []byte) bool {
 
 // fetchBatches fetches queued files batch by batch until the queue is
 // empty. A failed batch still marks its files ready: git then asks for
-// them, and Smudge tries each once more and says why it cannot.
+// them, and Smudge returns an *UnavailableError for each file the batch
+// could not fetch, with why, without trying again.
 func (f *Filter) fetchBatches(ctx context.Context) {
 	d := &f.delay
 	defer d.wg.Done()
@@ -104,10 +117,28 @@ func (f *Filter) fetchBatches(ctx context.Context) {
 		for i, b := range batch {
 			ptrs[i] = b.p
 		}
-		_ = f.Fetch(ctx, ptrs)
+		err := f.Fetch(ctx, ptrs)
+		var byOID map[cas.ID]error
+		var fe *transfer.FetchError
+		if errors.As(err, &fe) {
+			byOID = fe.ByOID()
+		}
 		d.mu.Lock()
 		for _, b := range batch {
 			d.ready = append(d.ready, b.path)
+			if err == nil || ctx.Err() != nil {
+				continue
+			}
+			ferr := err // the whole batch failed
+			if byOID != nil {
+				ferr = byOID[b.p.OID]
+			}
+			if ferr != nil {
+				if d.failed == nil {
+					d.failed = map[cas.ID]error{}
+				}
+				d.failed[b.p.OID] = ferr
+			}
 		}
 		d.mu.Unlock()
 		select {

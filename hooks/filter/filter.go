@@ -15,10 +15,27 @@
 // verifying every byte; content that is not a lode pointer passes through
 // unchanged, so histories from before `git lode track` still check out,
 // while something that claims to be a lode pointer but is damaged is an
-// error naming the file. A Git LFS pointer is left as it is by Clean (its
-// content is in Git LFS's store) and, with Filter.LFS set, turned into its
-// content by Smudge, checked against its SHA-256: history from before a
-// move from Git LFS checks out under filter=lode.
+// error naming the file. When the data a valid pointer names is not local
+// and cannot be fetched, Smudge returns an *UnavailableError before it
+// writes anything, so that its caller can decide what the file becomes
+// (git-lode answers git with the pointer itself, and says so); data that
+// fails verification is never written.
+//
+// With PassBelow set (the size rule, `git lode track --above`: a catch-all
+// attribute sends every file to the filter), Clean returns content smaller
+// than the threshold unchanged, byte for byte, so that git stores exactly
+// the blob it would store without lode; a file at or above it is cleaned.
+// Until a file reaches the threshold its start is held (in memory up to
+// spoolMemory, then in a temporary file in the store): the answer cannot
+// begin before Clean knows which it is. Content below the threshold that
+// is a valid pointer is returned as it is either way, and smudge treats it
+// as a pointer, as it must for files that the threshold did send to lode;
+// content that only starts like one passes smudge unchanged.
+//
+// A Git LFS pointer is left as it is by Clean (its content is in Git LFS's
+// store) and, with Filter.LFS set, turned into its content by Smudge,
+// checked against its SHA-256: history from before a move from Git LFS
+// checks out under filter=lode.
 package filter
 
 import (
@@ -28,6 +45,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/filer"
@@ -67,6 +85,13 @@ type Filter struct {
 	// that now says filter=lode): Smudge writes it, checked against the
 	// pointer's SHA-256, instead of passing the pointer through.
 	LFS LFSReader
+	// PassBelow, if more than 0, is the size rule: Clean returns content
+	// of fewer bytes unchanged, byte for byte, so that git stores it as
+	// it would without lode (a valid pointer stays the pointer it is).
+	// Larger content is cleaned as usual. Smudge then passes content
+	// that starts like a pointer but is not a valid one through unchanged
+	// too (it is such a small file) rather than failing.
+	PassBelow int64
 
 	delay   delayState
 	repairs singleflight.Group // keyed by object id
@@ -127,8 +152,8 @@ func (f *Filter) FlushWhenIdle(ctx context.Context, idle time.Duration, report f
 	}
 }
 
-// LFSReader writes the content of a Git LFS object (lfs.Source). On
-// error, what it wrote is discarded.
+// LFSReader writes the content of a Git LFS object (lfs.Source), checked;
+// an error wrapping lfs.ErrMissing means it wrote nothing.
 type LFSReader interface {
 	WriteTo(ctx context.Context, p lfs.Pointer, w io.Writer) error
 }
@@ -140,6 +165,43 @@ const SmallFile = 512 << 10
 // ErrMissingObject is wrapped when smudge needs an object that is not
 // available; the message names the file and the oid.
 var ErrMissingObject = errors.New("object not available")
+
+// UnavailableError is what Smudge returns when the data of the file a
+// valid pointer names is not in the local store and could not be fetched
+// (no Fetch, or Fetch failed for it). Smudge returns it before writing
+// anything, so the caller may still answer with content of its own: the
+// pointer itself (Text), which is what git stores, never any of the data.
+// It wraps ErrMissingObject and the cause.
+type UnavailableError struct {
+	Pointer pointer.Pointer
+	Text    []byte // the pointer as git stored it (Encode of Pointer)
+	Err     error  // why the data could not be had
+}
+
+func (e *UnavailableError) Error() string {
+	return fmt.Sprintf("%v: the data of oid %s (%d bytes) is not in the local store and could not be fetched: %v", ErrMissingObject, e.Pointer.OID, e.Pointer.Size, e.Err)
+}
+
+// Unwrap gives ErrMissingObject and the cause, for errors.Is.
+func (e *UnavailableError) Unwrap() []error { return []error{ErrMissingObject, e.Err} }
+
+// LFSUnavailableError is what Smudge returns, before writing anything,
+// for a Git LFS pointer whose object is neither in Git LFS's store nor to
+// be had through it. The caller may answer with the pointer (Text), as Git
+// LFS does when it cannot download. It wraps ErrMissingObject and the
+// cause (which wraps lfs.ErrMissing).
+type LFSUnavailableError struct {
+	Pointer lfs.Pointer
+	Text    []byte // the pointer as git stored it
+	Err     error
+}
+
+func (e *LFSUnavailableError) Error() string {
+	return fmt.Sprintf("%v: the file is a Git LFS pointer (oid %s, %d bytes): %v", ErrMissingObject, e.Pointer, e.Pointer.Size, e.Err)
+}
+
+// Unwrap gives ErrMissingObject and the cause, for errors.Is.
+func (e *LFSUnavailableError) Unwrap() []error { return []error{ErrMissingObject, e.Err} }
 
 // Clean reads a file's content from r and writes its pointer to w. Errors
 // do not name the file; callers add it. Empty content gives empty output,
@@ -174,6 +236,27 @@ func (f *Filter) Clean(ctx context.Context, r io.Reader, w io.Writer) error {
 			return err
 		}
 	}
+	if f.PassBelow > 0 && n <= SmallFile && int64(n) < f.PassBelow {
+		_, err := w.Write(head)
+		return err
+	}
+	if f.PassBelow > int64(n) && n > SmallFile {
+		// The size rule needs to know whether the file reaches the
+		// threshold before it can pass the file through.
+		rest, reached, done, err := f.readUpTo(r, f.PassBelow-int64(n))
+		if err != nil {
+			return err
+		}
+		defer done()
+		if !reached {
+			if _, err := w.Write(head); err != nil {
+				return err
+			}
+			_, err := io.Copy(w, rest)
+			return err
+		}
+		r = io.MultiReader(rest, r)
+	}
 	if f.pk == nil {
 		f.pk = f.Store.NewPacker()
 	}
@@ -201,10 +284,49 @@ func (f *Filter) Clean(ctx context.Context, r io.Reader, w io.Writer) error {
 	return err
 }
 
+// spoolMemory is how much of a file the size rule holds in memory while it
+// finds out whether the file reaches the threshold; the rest goes to a
+// temporary file in the store.
+const spoolMemory = 16 << 20
+
+// readUpTo reads up to limit bytes of r and returns a reader over them,
+// whether it read all limit of them (r may have more), and a function that
+// releases what holds them. Bytes beyond spoolMemory are kept in a
+// temporary file in the store's tmp directory.
+func (f *Filter) readUpTo(r io.Reader, limit int64) (rd io.Reader, reached bool, done func(), err error) {
+	var mem bytes.Buffer
+	n, err := io.CopyN(&mem, r, min(limit, spoolMemory))
+	switch {
+	case err == io.EOF:
+		return &mem, false, func() {}, nil
+	case err != nil:
+		return nil, false, nil, fmt.Errorf("read: %w", err)
+	case n == limit:
+		return &mem, true, func() {}, nil
+	}
+	tmp, err := os.CreateTemp(f.Store.TempDir(), "size-rule-*.tmp")
+	if err != nil {
+		return nil, false, nil, fmt.Errorf("hold the file while checking its size: %w", err)
+	}
+	done = func() { tmp.Close(); os.Remove(tmp.Name()) }
+	m, err := io.CopyN(tmp, r, limit-n)
+	if err != nil && err != io.EOF {
+		done()
+		return nil, false, nil, fmt.Errorf("hold the file while checking its size: %w", err)
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		done()
+		return nil, false, nil, fmt.Errorf("hold the file while checking its size: %w", err)
+	}
+	return io.MultiReader(&mem, tmp), n+m == limit, done, nil
+}
+
 // Smudge reads what git stored for a file from r and writes the file's
 // content to w. Errors do not name the file; callers add it. On error,
 // what was written to w must be discarded (git does so when told the
-// filter failed).
+// filter failed), except after an *UnavailableError, which Smudge returns
+// before writing anything: the data is not local and could not be
+// fetched, and the caller decides what the file becomes.
 func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 	br, _ := f.readers.Get().(*bufio.Reader)
 	if br == nil {
@@ -219,7 +341,11 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 	}
 	if f.LFS != nil && !f.SkipSmudge && len(head) <= pointer.MaxLen && lfs.MightBe(head) {
 		if lp, err := lfs.Parse(head); err == nil {
-			if err := f.LFS.WriteTo(ctx, lp, w); err != nil {
+			err := f.LFS.WriteTo(ctx, lp, w)
+			if errors.Is(err, lfs.ErrMissing) && ctx.Err() == nil {
+				return &LFSUnavailableError{Pointer: lp, Text: bytes.Clone(head), Err: err}
+			}
+			if err != nil {
 				return fmt.Errorf("the file in git is a Git LFS pointer (oid %s, %d bytes): %w", lp, lp.Size, err)
 			}
 			return nil
@@ -230,7 +356,20 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 		return err
 	}
 	p, err := pointer.Parse(head)
+	if err != nil && bytes.Contains(head, []byte("\r\n")) {
+		// git turned the pointer's line ends into CRLF on the way out
+		// (text=auto with core.autocrlf, where -text is not set).
+		if q, qerr := pointer.Parse(bytes.ReplaceAll(head, []byte("\r\n"), []byte("\n"))); qerr == nil {
+			p, err = q, nil
+		}
+	}
 	if errors.Is(err, pointer.ErrNotPointer) {
+		_, err := br.WriteTo(w)
+		return err
+	}
+	if err != nil && f.PassBelow > 0 {
+		// Under the size rule this is a small file that clean passed
+		// through, as it passes every file that is not a valid pointer.
 		_, err := br.WriteTo(w)
 		return err
 	}
@@ -241,9 +380,20 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 	if err := f.Flush(ctx); err != nil {
 		return err
 	}
-	if f.Fetch != nil && !transfer.Complete(ctx, f.Store, p) {
-		if err := f.Fetch(ctx, []pointer.Pointer{p}); err != nil {
-			return fmt.Errorf("%w: the data of oid %s (%d bytes) is not in the local store and could not be fetched: %w", ErrMissingObject, p.OID, p.Size, err)
+	if !transfer.Complete(ctx, f.Store, p) {
+		err := f.delay.failure(p.OID) // a delayed batch already tried
+		switch {
+		case err != nil:
+		case f.Fetch == nil:
+			err = fmt.Errorf("%w: not in the local store %s, and there is no remote to fetch it from", cas.ErrNotFound, f.Store.Dir())
+		default:
+			err = f.Fetch(ctx, []pointer.Pointer{p})
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("oid %s: %w", p.OID, err)
+			}
+			return &UnavailableError{Pointer: p, Text: p.Encode(), Err: err}
 		}
 	}
 	var g cas.Getter = f.Store

@@ -16,6 +16,7 @@ import (
 	"github.com/lodevcs/lode/cas/manifest"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
+	"github.com/lodevcs/lode/cas/transfer"
 )
 
 func newFilter(t *testing.T) *Filter {
@@ -305,4 +306,162 @@ func copyFile(ctx context.Context, from, to *store.Store, p pointer.Pointer) err
 		}
 	}
 	return pk.Flush(ctx)
+}
+
+// The size rule passes content below the threshold through, byte for
+// byte, and cleans the rest; a pointer stays the pointer it is.
+func TestCleanPassBelow(t *testing.T) {
+	ptr := clean(t, newFilter(t), []byte("some data\n"))
+	for _, tc := range []struct {
+		name    string
+		above   int64
+		size    int
+		cleaned bool
+	}{
+		{"empty", 100, 0, false},
+		{"small below", 100, 99, false},
+		{"small at", 100, 100, true},
+		{"small above", 100, 5000, true},
+		{"past the small-file buffer, below", 2 << 20, SmallFile + 10, false},
+		{"just below a large threshold", 2 << 20, 2<<20 - 1, false},
+		{"at a large threshold", 2 << 20, 2 << 20, true},
+		{"below, held in a file", spoolMemory + 4<<20, spoolMemory + 1<<20, false},
+		{"at, held in a file", spoolMemory + 1<<20, spoolMemory + 1<<20, true},
+		{"above, held in a file", spoolMemory + 1<<20, spoolMemory + 3<<20, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFilter(t)
+			f.PassBelow = tc.above
+			content := bytes.Repeat([]byte("0123456789abcdef"), tc.size/16+1)[:tc.size]
+			out := clean(t, f, content)
+			if !tc.cleaned {
+				if !bytes.Equal(out, content) {
+					t.Fatalf("clean of %d bytes below %d gave %d bytes, want the content unchanged", tc.size, tc.above, len(out))
+				}
+				return
+			}
+			p, err := pointer.Parse(out)
+			if err != nil || p.Size != int64(tc.size) {
+				t.Fatalf("clean of %d bytes at or above %d gave %q (%v), want a pointer", tc.size, tc.above, out[:min(len(out), 80)], err)
+			}
+			var back bytes.Buffer
+			if err := f.Smudge(context.Background(), bytes.NewReader(out), &back); err != nil || !bytes.Equal(back.Bytes(), content) {
+				t.Fatalf("smudge: %v (%d bytes)", err, back.Len())
+			}
+			if ents, _ := os.ReadDir(f.Store.TempDir()); len(ents) != 0 {
+				t.Fatalf("the store's tmp holds %d file(s) after clean", len(ents))
+			}
+		})
+	}
+	f := newFilter(t)
+	f.PassBelow = 1 << 20
+	if out := clean(t, f, ptr); !bytes.Equal(out, ptr) {
+		t.Fatalf("clean of a pointer with the size rule = %q, want it unchanged", out)
+	}
+	// What only starts like a pointer is a small file: both ways unchanged.
+	doc := []byte("version lode/2\nis how a pointer begins\n")
+	if out := clean(t, f, doc); !bytes.Equal(out, doc) {
+		t.Fatalf("clean of pointer-looking text = %q", out)
+	}
+	var back bytes.Buffer
+	if err := f.Smudge(context.Background(), bytes.NewReader(doc), &back); err != nil || !bytes.Equal(back.Bytes(), doc) {
+		t.Fatalf("smudge of pointer-looking text with the size rule: %v, %q", err, back.Bytes())
+	}
+	f.PassBelow = 0
+	if err := f.Smudge(context.Background(), bytes.NewReader(doc), &back); err == nil {
+		t.Fatal("smudge of pointer-looking text without the size rule succeeded")
+	}
+}
+
+// A pointer whose line ends git turned into CRLF still smudges.
+func TestSmudgeCRLFPointer(t *testing.T) {
+	f := newFilter(t)
+	content := []byte("content behind a pointer\n")
+	p := clean(t, f, content)
+	var out bytes.Buffer
+	if err := f.Smudge(context.Background(), bytes.NewReader(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))), &out); err != nil || !bytes.Equal(out.Bytes(), content) {
+		t.Fatalf("smudge of a CRLF pointer: %v, %q", err, out.Bytes())
+	}
+}
+
+// A file whose data cannot be fetched gives an *UnavailableError with the
+// pointer's text, and nothing is written; a delayed batch's failure is
+// remembered, so the file is not fetched again when git asks for it.
+func TestSmudgeUnavailable(t *testing.T) {
+	ctx := context.Background()
+	src := newFilter(t)
+	f := newFilter(t)
+	lost := errors.New("the remote lost it")
+	have := clean(t, src, []byte(strings.Repeat("kept\n", 100)))
+	gone := clean(t, src, []byte(strings.Repeat("gone\n", 100)))
+	pGone, _ := pointer.Parse(gone)
+	var calls int
+	var mu sync.Mutex
+	f.Fetch = func(ctx context.Context, ps []pointer.Pointer) error {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		fe := &transfer.FetchError{}
+		for _, p := range ps {
+			if p.OID == pGone.OID {
+				fe.Files, fe.Errs = append(fe.Files, p), append(fe.Errs, lost)
+				continue
+			}
+			if err := copyFile(ctx, src.Store, f.Store, p); err != nil {
+				return err
+			}
+		}
+		if len(fe.Files) > 0 {
+			return fe
+		}
+		return nil
+	}
+
+	var out bytes.Buffer
+	err := f.Smudge(ctx, bytes.NewReader(gone), &out)
+	var u *UnavailableError
+	if !errors.As(err, &u) || !errors.Is(err, ErrMissingObject) || !errors.Is(err, lost) {
+		t.Fatalf("Smudge = %v, want an UnavailableError wrapping the cause", err)
+	}
+	if out.Len() != 0 || !bytes.Equal(u.Text, gone) || u.Pointer.OID != pGone.OID {
+		t.Fatalf("wrote %d bytes, Text %q", out.Len(), u.Text)
+	}
+
+	// Delayed: one batch fetch for both files; git's second request for
+	// the lost one does not fetch again.
+	calls = 0
+	for _, c := range []struct {
+		path string
+		ptr  []byte
+	}{{"have", have}, {"gone2", gone}} {
+		if !f.Delay(ctx, c.path, c.ptr) {
+			t.Fatalf("%s not delayed", c.path)
+		}
+	}
+	for n := 0; n < 2; {
+		ready, err := f.Available(ctx)
+		if err != nil || len(ready) == 0 {
+			t.Fatalf("Available = %v, %v", ready, err)
+		}
+		n += len(ready)
+	}
+	f.Wait()
+	out.Reset()
+	if err := f.Smudge(ctx, bytes.NewReader(have), &out); err != nil || out.String() != strings.Repeat("kept\n", 100) {
+		t.Fatalf("Smudge of a fetched file = %v", err)
+	}
+	if err := f.Smudge(ctx, bytes.NewReader(gone), &out); !errors.As(err, &u) || !errors.Is(err, lost) {
+		t.Fatalf("Smudge of the lost file after its batch = %v", err)
+	}
+	if calls != 1 {
+		t.Fatalf("%d fetches, want the batch's only", calls)
+	}
+
+	// Without a way to fetch: unavailable too, before anything is written.
+	f.Fetch = nil
+	f2 := newFilter(t)
+	out.Reset()
+	if err := f2.Smudge(ctx, bytes.NewReader(have), &out); !errors.As(err, &u) || !errors.Is(err, cas.ErrNotFound) || out.Len() != 0 {
+		t.Fatalf("Smudge without a remote = %v (%d bytes)", err, out.Len())
+	}
 }

@@ -30,7 +30,8 @@ func TestLFSPointers(t *testing.T) {
 	ctx := context.Background()
 	var out bytes.Buffer
 	err := f.Smudge(ctx, bytes.NewReader(ptr), &out)
-	if !errors.Is(err, lfs.ErrMissing) || !strings.Contains(err.Error(), p.Hex()) {
+	var lu *LFSUnavailableError
+	if !errors.As(err, &lu) || !errors.Is(err, lfs.ErrMissing) || !strings.Contains(err.Error(), p.Hex()) || !bytes.Equal(lu.Text, ptr) || out.Len() != 0 {
 		t.Fatalf("missing object: %v", err)
 	}
 	path := lfs.ObjectPath(dir, p)
@@ -42,7 +43,8 @@ func TestLFSPointers(t *testing.T) {
 	}
 	data[100] ^= 1
 	os.WriteFile(path, data, 0o644)
-	if err := f.Smudge(ctx, bytes.NewReader(ptr), &out); !errors.Is(err, cas.ErrCorrupt) {
+	out.Reset()
+	if err := f.Smudge(ctx, bytes.NewReader(ptr), &out); !errors.Is(err, cas.ErrCorrupt) || out.Len() != 0 {
 		t.Fatalf("damaged object: %v", err)
 	}
 	// Without a source, or skipping smudge, the pointer passes through.

@@ -8,8 +8,16 @@ import (
 	"strings"
 )
 
-// section is the configuration section lode owns.
-const section = "filter.lode"
+// Sections are the configuration sections lode owns: the filter driver
+// that `git lode track` patterns name, and the driver of the size rule
+// (`git lode track --above`: a catch-all attribute, whose filter passes
+// files below the threshold through unchanged).
+const (
+	section      = "filter.lode"
+	aboveSection = "filter.lode-above"
+)
+
+var sections = [...]string{section, aboveSection}
 
 // setting is one configuration key Install manages.
 type setting struct {
@@ -24,6 +32,10 @@ var settings = [...]setting{
 	{key: section + ".clean", args: "clean -- %f"},
 	{key: section + ".smudge", args: "smudge -- %f"},
 	{key: section + ".required", isBool: true},
+	{key: aboveSection + ".process", args: "filter-process --size-rule"},
+	{key: aboveSection + ".clean", args: "clean --size-rule -- %f"},
+	{key: aboveSection + ".smudge", args: "smudge --size-rule -- %f"},
+	{key: aboveSection + ".required", isBool: true},
 }
 
 // want returns the value Install writes for s.
@@ -90,7 +102,7 @@ func scopeFlag(s Scope) string {
 	return "--local"
 }
 
-// readSection returns the values of every key of section in one config
+// readSection returns the values of every key of lode's sections in one config
 // file (scopeArg "--local", "--global" or "--system") or, with scopeArg "",
 // as git sees them from g.dir across all scopes. Keys are lower case; values
 // are in file order (git uses the last).
@@ -99,13 +111,13 @@ func (g git) readSection(ctx context.Context, scopeArg string) (map[string][]str
 	if scopeArg != "" {
 		args = append(args, scopeArg)
 	}
-	args = append(args, "--get-regexp", `^filter\.lode\.`)
+	args = append(args, "--get-regexp", `^filter\.lode(-above)?\.`)
 	out, err := g.run(ctx, args...)
 	if exitCode(err) == 1 {
 		return map[string][]string{}, nil // no such keys
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s settings: %w", section, err)
+		return nil, fmt.Errorf("read %s and %s settings: %w", section, aboveSection, err)
 	}
 	m := make(map[string][]string)
 	for _, rec := range bytes.Split(out, []byte{0}) {

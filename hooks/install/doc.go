@@ -12,12 +12,22 @@
 //	filter.lode.smudge   = git-lode smudge -- %f
 //	filter.lode.required = true
 //
+// and the same for the driver of the size rule, filter.lode-above, whose
+// commands take --size-rule (files below the repository's threshold pass
+// through clean unchanged). Two drivers,
+// because git tells a filter which driver a file's attributes named and
+// nothing else: that is how the filter knows a file came through the
+// catch-all attribute (`* filter=lode-above`) rather than a pattern that
+// `git lode track` wrote (`*.csv filter=lode -text`), which always goes to
+// lode whatever its size.
+//
 // A value is ours when it is exactly what Install writes, or the same
 // command line naming another git-lode executable (an older install with a
 // different Options.Command); Install replaces the latter. Any other value
 // is someone else's: Install stops with ErrConflict before changing
 // anything, unless Options.Force. Uninstall removes only values that are
-// ours, and the [filter "lode"] section when nothing else is left in it.
+// ours, and each section ([filter "lode"], [filter "lode-above"]) when
+// nothing else is left in it.
 //
 // # Hooks
 //

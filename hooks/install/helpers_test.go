@@ -119,6 +119,11 @@ func wantValues(command string) map[string]string {
 		"filter.lode.clean":    command + " clean -- %f",
 		"filter.lode.smudge":   command + " smudge -- %f",
 		"filter.lode.required": "true",
+
+		"filter.lode-above.process":  command + " filter-process --size-rule",
+		"filter.lode-above.clean":    command + " clean --size-rule -- %f",
+		"filter.lode-above.smudge":   command + " smudge --size-rule -- %f",
+		"filter.lode-above.required": "true",
 	}
 }
 

@@ -15,8 +15,10 @@ import (
 )
 
 // hookNames are the hooks Install manages. Adding one here is all it takes
-// on this side; `git-lode hook NAME` must handle it.
-var hookNames = [...]string{"pre-push"}
+// on this side; `git-lode hook NAME` must handle it. pre-push uploads the
+// data of what is pushed; post-checkout makes a checkout (and a clone)
+// exit non-zero when the filter had to leave files as their pointers.
+var hookNames = [...]string{"pre-push", "post-checkout"}
 
 // HookNames returns the names of the hooks Install manages.
 func HookNames() []string { return append([]string(nil), hookNames[:]...) }

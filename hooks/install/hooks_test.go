@@ -35,8 +35,8 @@ func TestHookInstallChainRestore(t *testing.T) {
 	o := s.opts(dir, ScopeLocal, true)
 
 	cs := mustInstall(t, o)
-	if whats(cs) != "set,set,set,set,hook" || !strings.Contains(cs[4].Detail, "pre-push.lode-chained") {
-		t.Errorf("Install changes = %v, want four sets and a chained hook", cs)
+	if whats(cs) != "set,set,set,set,set,set,set,set,hook,hook" || !strings.Contains(cs[8].Detail, "pre-push.lode-chained") {
+		t.Errorf("Install changes = %v, want eight sets, a chained hook and a new one", cs)
 	}
 	if got := readFile(t, hook+ChainedSuffix); string(got) != userHook {
 		t.Errorf("chained hook = %q, want the user's", got)
@@ -54,7 +54,7 @@ func TestHookInstallChainRestore(t *testing.T) {
 		t.Errorf("second Install changed %v", cs)
 	}
 	st, err := Status(context.Background(), o)
-	if err != nil || len(st.Hooks) != 1 || st.Hooks[0].Kind != Current || !st.Hooks[0].Chained || st.HooksDir != hooks {
+	if err != nil || len(st.Hooks) != 2 || st.Hooks[0].Kind != Current || !st.Hooks[0].Chained || st.HooksDir != hooks {
 		t.Errorf("Status = %+v, %v", st, err)
 	}
 
@@ -89,7 +89,7 @@ func TestHookInstallChainRestore(t *testing.T) {
 
 	// Uninstall gives the user's hook back, byte for byte, with its mode.
 	cs = mustUninstall(t, o)
-	if whats(cs) != "unset,unset,unset,unset,hook,hook" {
+	if whats(cs) != "unset,unset,unset,unset,unset,unset,unset,unset,hook,hook,hook" {
 		t.Errorf("Uninstall changes = %v", cs)
 	}
 	if got := readFile(t, hook); string(got) != userHook {
@@ -152,7 +152,7 @@ func TestHookUpgrade(t *testing.T) {
 			}
 			os.Chmod(hook, tt.perm)
 			cs := mustInstall(t, s.opts(dir, ScopeLocal, true))
-			if whats(cs) != "set,set,set,set,hook" || !strings.Contains(cs[4].Detail, "upgraded") {
+			if whats(cs) != "set,set,set,set,set,set,set,set,hook,hook" || !strings.Contains(cs[8].Detail, "upgraded") {
 				t.Errorf("Install changes = %v, want an upgraded hook", cs)
 			}
 			if got := readFile(t, hook); !bytes.Equal(got, hookBody("git-lode", "pre-push")) {
@@ -164,7 +164,7 @@ func TestHookUpgrade(t *testing.T) {
 			if _, err := os.Lstat(hook + ChainedSuffix); err == nil {
 				t.Error("lode's own old hook was chained")
 			}
-			if cs := mustUninstall(t, s.opts(dir, ScopeLocal, true)); whats(cs) != "unset,unset,unset,unset,hook" {
+			if cs := mustUninstall(t, s.opts(dir, ScopeLocal, true)); whats(cs) != "unset,unset,unset,unset,unset,unset,unset,unset,hook,hook" {
 				t.Errorf("Uninstall changes = %v", cs)
 			}
 			if _, err := os.Lstat(hook); !errors.Is(err, os.ErrNotExist) {

@@ -188,14 +188,19 @@ func Uninstall(ctx context.Context, o Options) ([]Change, error) {
 		if err != nil {
 			return changes, fmt.Errorf("uninstall: %w", err)
 		}
-		if len(left) == 0 {
-			_, err := g.run(ctx, "config", flag, "--remove-section", section)
+		for _, sec := range sections {
+			if hasKeyIn(left, sec) {
+				continue
+			}
+			_, err := g.run(ctx, "config", flag, "--remove-section", sec)
 			var ge *gitError
+			name, _ := strings.CutPrefix(sec, "filter.")
 			switch {
 			case err == nil:
-				changes = append(changes, Change{"remove-section", fmt.Sprintf("[filter \"lode\"] (%s)", o.Scope)})
+				changes = append(changes, Change{"remove-section", fmt.Sprintf("[filter %q] (%s)", name, o.Scope)})
 			case errors.As(err, &ge) && strings.Contains(ge.stderr, "no such section"):
-				// git already dropped the empty section.
+				// git already dropped the empty section, or it was
+				// never there.
 			default:
 				return changes, fmt.Errorf("uninstall: %w", err)
 			}
@@ -211,6 +216,16 @@ func Uninstall(ctx context.Context, o Options) ([]Change, error) {
 		}
 	}
 	return changes, nil
+}
+
+// hasKeyIn reports whether keys holds a key of section sec.
+func hasKeyIn(keys map[string][]string, sec string) bool {
+	for k := range keys {
+		if strings.HasPrefix(k, sec+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func quoteAll(vs []string) string {

@@ -38,8 +38,8 @@ func TestInstallScopes(t *testing.T) {
 				o.Dir = t.TempDir()
 			}
 			cs := mustInstall(t, o)
-			if whats(cs) != "set,set,set,set" {
-				t.Errorf("first Install changes = %v, want four sets", cs)
+			if whats(cs) != "set,set,set,set,set,set,set,set" {
+				t.Errorf("first Install changes = %v, want eight sets", cs)
 			}
 			s.checkConfig(dir, tt.flag, "git-lode")
 			for _, other := range []string{"--local", "--global", "--system"} {
@@ -60,7 +60,7 @@ func TestInstallScopes(t *testing.T) {
 				}
 			}
 			// git may drop the emptied section itself (2.39 does).
-			if cs := mustUninstall(t, o); strings.TrimSuffix(whats(cs), ",remove-section") != "unset,unset,unset,unset" {
+			if cs := mustUninstall(t, o); strings.ReplaceAll(whats(cs), ",remove-section", "") != "unset,unset,unset,unset,unset,unset,unset,unset" {
 				t.Errorf("Uninstall changes = %v", cs)
 			}
 			if out, _ := s.try(dir, "config", tt.flag, "--list"); strings.Contains(out, "lode") {
@@ -106,12 +106,12 @@ func TestInstallConflict(t *testing.T) {
 		conflict  bool   // Install without Force fails
 		wantWhats string // changes of Install (with Force when conflict)
 	}{
-		{"foreign clean", "filter.lode.clean", "my-cleaner %f", true, "set,set,set,set"},
-		{"custom flags", "filter.lode.smudge", "git-lode smudge --verbose -- %f", true, "set,set,set,set"},
-		{"required off", "filter.lode.required", "false", true, "set,set,set,set"},
-		{"ours at another path", "filter.lode.process", "/usr/local/bin/git-lode filter-process", false, "set,set,set,set"},
-		{"ours quoted", "filter.lode.process", "'/opt/my tools/git-lode' filter-process", false, "set,set,set,set"},
-		{"required spelled yes", "filter.lode.required", "yes", false, "set,set,set"},
+		{"foreign clean", "filter.lode.clean", "my-cleaner %f", true, "set,set,set,set,set,set,set,set"},
+		{"custom flags", "filter.lode.smudge", "git-lode smudge --verbose -- %f", true, "set,set,set,set,set,set,set,set"},
+		{"required off", "filter.lode.required", "false", true, "set,set,set,set,set,set,set,set"},
+		{"ours at another path", "filter.lode.process", "/usr/local/bin/git-lode filter-process", false, "set,set,set,set,set,set,set,set"},
+		{"ours quoted", "filter.lode.process", "'/opt/my tools/git-lode' filter-process", false, "set,set,set,set,set,set,set,set"},
+		{"required spelled yes", "filter.lode.required", "yes", false, "set,set,set,set,set,set,set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -167,7 +167,7 @@ func TestUninstallKeepsOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs := mustUninstall(t, o)
-	if whats(cs) != "unset,unset,unset,unset,hook" {
+	if whats(cs) != "unset,unset,unset,unset,unset,unset,unset,unset,hook,hook" {
 		t.Errorf("Uninstall changes = %v", cs)
 	}
 	if got := s.configValues(dir, "--local", "filter.lode.smudge"); strings.Join(got, "|") != "someone-else %f" {
@@ -200,7 +200,7 @@ func TestCommandQuoting(t *testing.T) {
 	}
 	// The default command takes the values over as ours, no force needed.
 	o.Command = ""
-	if cs := mustInstall(t, o); whats(cs) != "set,set,set,hook" {
+	if cs := mustInstall(t, o); whats(cs) != "set,set,set,set,set,set,hook,hook" {
 		t.Errorf("Install with another command = %v", cs)
 	}
 	s.checkConfig(dir, "--local", "git-lode")
@@ -232,8 +232,8 @@ func TestInstallHooksOnly(t *testing.T) {
 	o := s.opts(dir, ScopeLocal, false)
 	o.HooksOnly = true
 	cs := mustInstall(t, o)
-	if whats(cs) != "hook" {
-		t.Fatalf("HooksOnly changes = %v, want one hook", cs)
+	if whats(cs) != "hook,hook" {
+		t.Fatalf("HooksOnly changes = %v, want the two hooks", cs)
 	}
 	if v := s.configValues(dir, "--local", "filter.lode.process"); v != nil {
 		t.Fatalf("HooksOnly set filter.lode.process = %v", v)

@@ -104,57 +104,45 @@ func Verify(ctx context.Context, f io.ReadSeeker, p Pointer) error {
 }
 
 // Source gives the content of Git LFS objects, checked: from the local
-// store in Dir, and for objects it lacks from Fetch, if set.
+// store in Dir, and for objects it lacks through Fetch, if set.
 type Source struct {
 	// Dir is the Git LFS storage directory (<git common dir>/lfs, or
 	// lfs.storage).
 	Dir string
-	// Fetch, if set, writes the content of p to w by other means (git
-	// lfs smudge, which also keeps the object in Dir); Source checks what
-	// it writes. It returns an error wrapping ErrMissing when it cannot.
-	Fetch func(ctx context.Context, p Pointer, w io.Writer) error
+	// Fetch, if set, brings the object of p into Dir by other means ('git
+	// lfs smudge', which downloads into Git LFS's store). It returns an
+	// error wrapping ErrMissing when it cannot.
+	Fetch func(ctx context.Context, p Pointer) error
 }
 
-// WriteTo writes the content of p to w. On error, what was written must
-// be discarded: a content that does not match its pointer is found at its
-// end (cas.ErrCorrupt).
+// WriteTo writes the content of p to w. The object is checked against its
+// SHA-256 before anything is written (and again as it is copied), so an
+// object that is missing (an error wrapping ErrMissing) or damaged
+// (cas.ErrCorrupt) leaves w untouched, unless the file changes under it
+// while it is copied, which the second check reports.
 func (s *Source) WriteTo(ctx context.Context, p Pointer, w io.Writer) error {
 	f, err := Open(s.Dir, p)
 	if errors.Is(err, ErrMissing) && s.Fetch != nil {
-		cw := &checkWriter{w: w, h: sha256.New(), p: p}
-		if err := s.Fetch(ctx, p, cw); err != nil {
+		if err := s.Fetch(ctx, p); err != nil {
 			return err
 		}
-		return cw.check()
+		f, err = Open(s.Dir, p)
 	}
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	if err := Verify(ctx, f, p); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("read Git LFS object %s: %w", p, err)
+	}
 	c := NewChecker(f, p)
 	if _, err := io.Copy(w, ctxReader{ctx, c}); err != nil {
 		return fmt.Errorf("copy Git LFS object %s: %w", p, err)
 	}
 	return c.Check()
-}
-
-// checkWriter hashes what passes through it.
-type checkWriter struct {
-	w io.Writer
-	h hash.Hash
-	n int64
-	p Pointer
-}
-
-func (c *checkWriter) Write(b []byte) (int, error) {
-	c.h.Write(b)
-	c.n += int64(len(b))
-	return c.w.Write(b)
-}
-
-func (c *checkWriter) check() error {
-	ck := Checker{p: c.p, h: c.h, n: c.n}
-	return ck.Check()
 }
 
 // ctxReader stops reading once ctx is done.

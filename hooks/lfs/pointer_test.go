@@ -5,7 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"io"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,20 +109,25 @@ func TestSource(t *testing.T) {
 	if _, err := Open(dir, p); !errors.Is(err, cas.ErrCorrupt) {
 		t.Fatalf("short: %v", err)
 	}
-	// Fetch is checked too.
+	// What Fetch brings is checked too, and nothing is written before.
 	os.Remove(path)
-	s.Fetch = func(ctx context.Context, p Pointer, w io.Writer) error {
-		_, err := w.Write(bytes.ToUpper(data))
-		return err
-	}
-	if err := s.WriteTo(ctx, p, io.Discard); !errors.Is(err, cas.ErrCorrupt) {
-		t.Fatalf("damaged fetch: %v", err)
-	}
-	s.Fetch = func(ctx context.Context, p Pointer, w io.Writer) error {
-		_, err := w.Write(data)
-		return err
+	s.Fetch = func(ctx context.Context, p Pointer) error {
+		return os.WriteFile(path, bytes.ToUpper(data), 0o644)
 	}
 	out.Reset()
+	if err := s.WriteTo(ctx, p, &out); !errors.Is(err, cas.ErrCorrupt) || out.Len() != 0 {
+		t.Fatalf("damaged fetch: %v, %d bytes written", err, out.Len())
+	}
+	os.Remove(path)
+	s.Fetch = func(ctx context.Context, p Pointer) error {
+		return fmt.Errorf("%w: no", ErrMissing)
+	}
+	if err := s.WriteTo(ctx, p, &out); !errors.Is(err, ErrMissing) || out.Len() != 0 {
+		t.Fatalf("failed fetch: %v", err)
+	}
+	s.Fetch = func(ctx context.Context, p Pointer) error {
+		return os.WriteFile(path, data, 0o644)
+	}
 	if err := s.WriteTo(ctx, p, &out); err != nil || out.String() != string(data) {
 		t.Fatalf("fetched: %q, %v", out.String(), err)
 	}
