@@ -115,19 +115,26 @@ type Source struct {
 	Fetch func(ctx context.Context, p Pointer) error
 }
 
+// Open opens the object of p (see the function Open), fetching it first
+// if the store lacks it and Fetch is set. Its content is not checked yet.
+func (s *Source) Open(ctx context.Context, p Pointer) (*os.File, error) {
+	f, err := Open(s.Dir, p)
+	if errors.Is(err, ErrMissing) && s.Fetch != nil {
+		if err := s.Fetch(ctx, p); err != nil {
+			return nil, err
+		}
+		f, err = Open(s.Dir, p)
+	}
+	return f, err
+}
+
 // WriteTo writes the content of p to w. The object is checked against its
 // SHA-256 before anything is written (and again as it is copied), so an
 // object that is missing (an error wrapping ErrMissing) or damaged
 // (cas.ErrCorrupt) leaves w untouched, unless the file changes under it
 // while it is copied, which the second check reports.
 func (s *Source) WriteTo(ctx context.Context, p Pointer, w io.Writer) error {
-	f, err := Open(s.Dir, p)
-	if errors.Is(err, ErrMissing) && s.Fetch != nil {
-		if err := s.Fetch(ctx, p); err != nil {
-			return err
-		}
-		f, err = Open(s.Dir, p)
-	}
+	f, err := s.Open(ctx, p)
 	if err != nil {
 		return err
 	}

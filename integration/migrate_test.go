@@ -1,0 +1,208 @@
+package integration
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// newLFSRepo makes a repository with the real git-lfs, tracking *.csv and
+// *.bin, and a history of several versions of a few files: CSV versions
+// that share most of their rows, a binary, a file under a name git
+// quotes, a plain file, a deletion, a side branch merged back, an
+// annotated and a lightweight tag. lode is installed too (--local), as it
+// must be before a migration. It returns the commits, oldest first.
+func newLFSRepo(s *sandbox, name string) {
+	s.t.Helper()
+	s.run("", "git", "init", "-q", name)
+	s.run(name, "git", "lfs", "install", "--local")
+	s.run(name, "git", "lfs", "track", "*.csv", "*.bin")
+	s.write(name+"/README", []byte("a project\n"))
+	base := genCSV(30000, 1)
+	commit := func(msg string) {
+		s.run(name, "git", "add", "-A")
+		s.run(name, "git", "commit", "-q", "-m", msg)
+	}
+	s.write(name+"/data/table.csv", base)
+	s.write(name+"/model.bin", genRand(200<<10, 2))
+	commit("first data")
+	s.write(name+"/data/table.csv", append(bytes.Clone(base), genCSV(2000, 3)...))
+	s.write(name+"/data/données.csv", genCSV(500, 4))
+	commit("more rows, a file with an accent")
+	s.run(name, "git", "tag", "-a", "v1", "-m", "version one")
+	s.run(name, "git", "checkout", "-q", "-b", "side")
+	s.write(name+"/side.bin", genRand(64<<10, 5))
+	commit("side data")
+	s.run(name, "git", "checkout", "-q", "main")
+	s.write(name+"/model.bin", genRand(200<<10, 6))
+	s.run(name, "git", "rm", "-q", "data/données.csv")
+	commit("new model, drop a file")
+	s.run(name, "git", "merge", "-q", "--no-ff", "-m", "merge side", "side")
+	s.write(name+"/data/table.csv", append(genCSV(100, 7), base...))
+	commit("rows in front")
+	s.run(name, "git", "tag", "light")
+	s.run(name, "git", "lode", "install", "--local")
+}
+
+// checkedOut returns, for each commit of revs, the SHA-256 of every file
+// a checkout of it writes (by path; .gitattributes left out, as it is
+// meant to change), checking each commit out in a scratch worktree.
+func checkedOut(s *sandbox, repo string, commits []string) map[string]map[string]string {
+	s.t.Helper()
+	wt := repo + "-check"
+	s.run(repo, "git", "worktree", "add", "-q", "--detach", "../"+wt, commits[0])
+	defer s.run(repo, "git", "worktree", "remove", "--force", "../"+wt)
+	out := map[string]map[string]string{}
+	for _, c := range commits {
+		s.run(wt, "git", "checkout", "-q", "--detach", c)
+		if st := s.run(wt, "git", "status", "--porcelain"); st != "" {
+			s.t.Fatalf("checkout of %s is not clean:\n%s", c, st)
+		}
+		files := map[string]string{}
+		root := filepath.Join(s.dir, wt)
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			rel, _ := filepath.Rel(root, p)
+			if d.IsDir() && rel == ".git" {
+				return filepath.SkipDir
+			}
+			if d.IsDir() || rel == ".git" || filepath.Base(rel) == ".gitattributes" {
+				return nil
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				s.t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			files[rel] = hex.EncodeToString(sum[:])
+			return nil
+		})
+		out[c] = files
+	}
+	return out
+}
+
+func (s *sandbox) lines(dir string, args ...string) []string {
+	s.t.Helper()
+	return strings.Fields(s.run(dir, args...))
+}
+
+// The Git LFS history is rewritten: every commit of every branch and tag
+// checks out byte-identical files before and after, the new history holds
+// no Git LFS pointer and .gitattributes says filter=lode; authors,
+// messages and tags are kept; the old refs are backed up; a clone of the
+// rewritten history gets the files without git-lfs; stats shows the
+// dedup of the CSV versions.
+func TestMigrateFromLFS(t *testing.T) {
+	requireTool(t, "git-lfs")
+	s := newSandbox(t)
+	newLFSRepo(s, "repo")
+	oldCommits := s.lines("repo", "git", "rev-list", "--all", "--reverse")
+	if len(oldCommits) != 6 {
+		t.Fatalf("%d commits", len(oldCommits))
+	}
+	before := checkedOut(s, "repo", oldCommits)
+	oldRefs := s.run("repo", "git", "for-each-ref", "--format=%(refname) %(objectname)")
+	s.run("repo", "git", "lode", "migrate", "info", "--everything")
+	info := s.run("repo", "git", "lode", "migrate", "import", "--from-lfs", "--dry-run", "--everything")
+	for _, want := range []string{"commits            6", "Git LFS files      ", ".gitattributes     1 version"} {
+		if !strings.Contains(info, want) {
+			t.Fatalf("dry run: no %q in\n%s", want, info)
+		}
+	}
+	if now := s.run("repo", "git", "for-each-ref", "--format=%(refname) %(objectname)"); now != oldRefs {
+		t.Fatalf("the dry run moved refs:\n%s", now)
+	}
+
+	cmd := s.cmd("repo", "git", "lode", "migrate", "import", "--from-lfs", "--everything")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("migrate: %v\n%s", err, stderr.String())
+	}
+	// The map: every old commit, once.
+	newOf := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		old, nw, ok := strings.Cut(l, " ")
+		if !ok || len(nw) != 40 {
+			t.Fatalf("map line %q", l)
+		}
+		newOf[old] = nw
+	}
+	maps, _ := filepath.Glob(filepath.Join(s.dir, "repo/.git/lode/migrate/*.map"))
+	if len(maps) != 1 || string(s.read(strings.TrimPrefix(maps[0], s.dir+"/"))) != stdout.String() {
+		t.Fatalf("map files %v", maps)
+	}
+	var newCommits []string
+	for _, c := range oldCommits {
+		n, ok := newOf[c]
+		if !ok || n == c {
+			t.Fatalf("commit %s: mapped to %q", c, n)
+		}
+		newCommits = append(newCommits, n)
+	}
+	if got := s.lines("repo", "git", "rev-list", "--branches", "--tags", "--reverse"); !slices.Equal(got, newCommits) {
+		t.Fatalf("the branches and tags hold %v, the map says %v", got, newCommits)
+	}
+	after := checkedOut(s, "repo", newCommits)
+	for i, c := range oldCommits {
+		b, a := before[c], after[newCommits[i]]
+		if len(b) == 0 || len(b) != len(a) {
+			t.Fatalf("commit %d: %d files before, %d after", i, len(b), len(a))
+		}
+		for p, sum := range b {
+			if a[p] != sum {
+				t.Fatalf("commit %d: %s differs after the migration", i, p)
+			}
+		}
+	}
+	// Nothing of Git LFS is left in the new history.
+	for _, c := range newCommits {
+		ls := s.run("repo", "git", "lode", "ls-files", c)
+		if strings.Contains(ls, "lfs:") || !strings.Contains(ls, "model.bin") {
+			t.Fatalf("ls-files %s:\n%s", c, ls)
+		}
+		if attrs := s.run("repo", "git", "show", c+":.gitattributes"); strings.Contains(attrs, "lfs") || !strings.Contains(attrs, "*.csv filter=lode -text") {
+			t.Fatalf(".gitattributes at %s:\n%s", c, attrs)
+		}
+	}
+	// Messages, authors, the merge and the tags are kept.
+	if o, n := s.run("repo", "git", "log", "--format=%an %ae %ad %s %P", oldCommits[5]), s.run("repo", "git", "log", "--format=%an %ae %ad %s %P", newCommits[5]); strings.Count(o, "\n") != strings.Count(n, "\n") || !strings.Contains(n, "merge side") {
+		t.Fatalf("log before:\n%s\nafter:\n%s", o, n)
+	}
+	if tag := s.run("repo", "git", "cat-file", "-p", "v1"); !strings.Contains(tag, "object "+newOf[strings.TrimSpace(s.run("repo", "git", "rev-parse", "refs/lode-migrate/original/tags/v1^{commit}"))]) || !strings.Contains(tag, "version one") {
+		t.Fatalf("tag v1:\n%s", tag)
+	}
+	if got := strings.TrimSpace(s.run("repo", "git", "rev-parse", "refs/lode-migrate/original/heads/main")); got != oldCommits[5] {
+		t.Fatalf("backup of main: %s", got)
+	}
+	if st := s.run("repo", "git", "status", "--porcelain"); st != "" {
+		t.Fatalf("work tree after the migration:\n%s", st)
+	}
+	// The CSV versions share their chunks.
+	var st struct {
+		Dedup float64 `json:"dedup_ratio"`
+	}
+	if err := json.Unmarshal([]byte(s.run("repo", "git", "lode", "stats", "--json")), &st); err != nil || st.Dedup <= 1.2 {
+		t.Fatalf("dedup ratio %.2f (%v)", st.Dedup, err)
+	}
+	// A clone without git-lfs gets the files through lode.
+	s.run("", "git", "init", "-q", "--bare", "server.git")
+	s.run("repo", "git", "remote", "add", "origin", "../server.git")
+	s.run("repo", "git", "push", "-q", "origin", "--all")
+	s.run("repo", "git", "push", "-q", "origin", "--tags")
+	s.run("", "git", "lfs", "uninstall", "--skip-repo")
+	s.run("", "git", "lode", "install")
+	s.run("", "git", "clone", "-q", "server.git", "clone")
+	if !bytes.Equal(s.read("clone/data/table.csv"), s.read("repo/data/table.csv")) || !bytes.Equal(s.read("clone/model.bin"), s.read("repo/model.bin")) {
+		t.Fatal("the clone's files differ")
+	}
+}
