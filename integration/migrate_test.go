@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -206,3 +207,83 @@ func TestMigrateFromLFS(t *testing.T) {
 		t.Fatal("the clone's files differ")
 	}
 }
+
+// A migration that fails halfway (a Git LFS object of a middle commit is
+// damaged, then missing, and git-lfs has no remote to get it from) leaves
+// every ref, the work tree and the index as they were, and no temporary
+// ref; with the object back, it runs. A dirty work tree is refused.
+// --include converts only the files it names, and a range rewrites only
+// the commits in it.
+func TestMigrateFromLFSInterrupted(t *testing.T) {
+	requireTool(t, "git-lfs")
+	s := newSandbox(t)
+	newLFSRepo(s, "repo")
+	refs := func() string {
+		return s.run("repo", "git", "for-each-ref", "--format=%(refname) %(objectname)")
+	}
+	oldRefs := refs()
+	// The second model.bin: only the commit "new model, drop a file" has it.
+	ptr := s.run("repo", "git", "cat-file", "blob", "main~2:model.bin")
+	oid := strings.TrimPrefix(strings.Fields(ptr)[3], "sha256:")
+	obj := filepath.Join("repo/.git/lfs/objects", oid[0:2], oid[2:4], oid)
+	good := s.read(obj)
+	bad := bytes.Clone(good)
+	bad[len(bad)/2] ^= 1
+	os.Chmod(filepath.Join(s.dir, obj), 0o644)
+	s.write(obj, bad)
+
+	s.write("repo/README", []byte("changed\n"))
+	if out := s.fail("repo", "git", "lode", "migrate", "import", "--from-lfs", "--everything"); !strings.Contains(out, "work tree has changes") {
+		t.Fatalf("dirty tree: %s", out)
+	}
+	s.run("repo", "git", "checkout", "-q", "README")
+
+	for _, damage := range []string{"damaged", "missing"} {
+		if damage == "missing" {
+			os.Remove(filepath.Join(s.dir, obj))
+		}
+		out := s.fail("repo", "git", "lode", "migrate", "import", "--from-lfs", "--everything")
+		if !strings.Contains(out, "model.bin") || !strings.Contains(out, oid) || !strings.Contains(out, "no ref was changed") {
+			t.Fatalf("%s object: %s", damage, out)
+		}
+		if now := refs(); now != oldRefs {
+			t.Fatalf("%s object: the refs changed:\n%s\nwere:\n%s", damage, now, oldRefs)
+		}
+		if st := s.run("repo", "git", "status", "--porcelain"); st != "" {
+			t.Fatalf("%s object: work tree:\n%s", damage, st)
+		}
+		if attrs := string(s.read("repo/.gitattributes")); !strings.Contains(attrs, "filter=lfs") {
+			t.Fatalf("%s object: .gitattributes: %s", damage, attrs)
+		}
+	}
+	s.write(obj, good)
+
+	// Only the CSV files, only the last two commits.
+	s.run("repo", "git", "lode", "migrate", "import", "--from-lfs", "--include", "*.csv", "main~2..main")
+	if got := s.run("repo", "git", "rev-parse", "main~2"); got != s.run("repo", "git", "rev-parse", "refs/lode-migrate/original/heads/main~2") {
+		t.Fatalf("a commit outside the range was rewritten")
+	}
+	ls := s.run("repo", "git", "lode", "ls-files", "main")
+	if !strings.Contains(ls, "model.bin") || !regexpMatch(`model.bin +[0-9.]+ KiB +lfs:`, ls) || regexpMatch(`table.csv .*lfs:`, ls) {
+		t.Fatalf("ls-files after --include *.csv:\n%s", ls)
+	}
+	// The files left as Git LFS pointers check out through lode, which
+	// reads Git LFS's store (.gitattributes says filter=lode now).
+	if st := s.run("repo", "git", "status", "--porcelain"); st != "" {
+		t.Fatalf("work tree:\n%s", st)
+	}
+	if attrs := string(s.read("repo/.gitattributes")); !strings.Contains(attrs, "*.bin filter=lode -text") {
+		t.Fatalf(".gitattributes after a range migration:\n%s", attrs)
+	}
+	s.run("repo", "git", "lfs", "uninstall", "--local")
+	if out := s.run("repo", "git", "config", "--list"); strings.Contains(out, "filter.lfs") {
+		t.Fatalf("git-lfs's filter is still configured:\n%s", out)
+	}
+	os.Remove(filepath.Join(s.dir, "repo/model.bin"))
+	s.run("repo", "git", "checkout", "model.bin")
+	if !bytes.Equal(s.read("repo/model.bin"), genRand(200<<10, 6)) {
+		t.Fatal("model.bin, a Git LFS pointer under filter=lode, did not check out")
+	}
+}
+
+func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }

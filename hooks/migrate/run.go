@@ -24,7 +24,9 @@ type Options struct {
 	// Every ref it names is rewritten.
 	Revs []string
 	// Range: Revs exclude some commits, whose rewritten children keep
-	// them as parents (--reference-excluded-parents).
+	// them as parents (--reference-excluded-parents); every commit then
+	// lists all its files (--full-tree), so that files no commit of the
+	// range changes are converted too.
 	Range bool
 	// Rewriter does the rewriting (Run sets its Blobs).
 	Rewriter *Rewriter
@@ -141,7 +143,10 @@ func (o Options) stream(ctx context.Context, g git) (*Result, map[string]string,
 	args := []string{"fast-export", "--no-data", "--show-original-ids", "--reencode=no",
 		"--signed-tags=strip", "--tag-of-filtered-object=rewrite", "--use-done-feature"}
 	if o.Range {
-		args = append(args, "--reference-excluded-parents")
+		// The first commits of the range must list every file, or those
+		// that no commit in it changes would keep their Git LFS pointers.
+		args = append(args, "--reference-excluded-parents", "--full-tree")
+		o.Rewriter.FullTree = true
 	}
 	args = append(args, o.Revs...)
 	exp := g.command(ctx, args...)

@@ -49,6 +49,10 @@ type Rewriter struct {
 	// Include, if set, says which paths are converted; others keep
 	// their Git LFS pointers (which lode's smudge still reads).
 	Include func(path string) bool
+	// FullTree: every commit lists all its files (fast-export
+	// --full-tree), so the ids of blobs that stay are remembered too, to
+	// look at each once (memory grows with the distinct blobs).
+	FullTree bool
 	// Progress, if set, is called with the counts so far at each commit.
 	Progress func(Stats)
 
@@ -57,6 +61,7 @@ type Rewriter struct {
 	tags    []Tag
 	lfsMemo map[[32]byte][]byte // LFS oid -> new content
 	attMemo map[string][]byte   // .gitattributes blob -> new content (nil: unchanged)
+	stays   map[string]bool     // blobs that stay, with FullTree
 }
 
 // Stats counts what a rewrite found and changed.
@@ -99,6 +104,7 @@ type Result struct {
 func (rw *Rewriter) Rewrite(ctx context.Context, in io.Reader, out io.Writer) (*Result, error) {
 	rw.lfsMemo = map[[32]byte][]byte{}
 	rw.attMemo = map[string][]byte{}
+	rw.stays = map[string]bool{}
 	br := bufio.NewReaderSize(in, 64<<10)
 	bw := bufio.NewWriterSize(out, 64<<10)
 	s := &streamState{br: br, bw: bw}
@@ -294,14 +300,23 @@ func (rw *Rewriter) fileModify(ctx context.Context, s *streamState, l string) (d
 			return false, fmt.Errorf("fast-export stream: bad quoted path %q", clip(rawPath))
 		}
 	}
+	if rw.stays[id] {
+		return false, nil
+	}
 	var content []byte
 	if path.Base(p) == ".gitattributes" {
 		content, err = rw.attributes(ctx, id)
 	} else {
 		content, err = rw.lfsFile(ctx, id, p)
 	}
-	if err != nil || content == nil {
+	if err != nil {
 		return false, err
+	}
+	if content == nil {
+		if rw.FullTree && path.Base(p) != ".gitattributes" {
+			rw.stays[id] = true
+		}
+		return false, nil
 	}
 	fmt.Fprintf(s.bw, "M %s inline %s\ndata %d\n", mode, rawPath, len(content))
 	s.bw.Write(content)
