@@ -164,4 +164,3 @@ func (g git) dropTemp(ctx context.Context) error {
 	_, err = g.run(ctx, []byte(b.String()), "update-ref", "--stdin")
 	return err
 }
-
