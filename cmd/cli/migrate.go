@@ -19,6 +19,8 @@ import (
 // migrateFlags are the flags of migrate import and migrate info.
 type migrateFlags struct {
 	fromLFS    bool
+	fromDVC    bool
+	dvcCache   string
 	everything bool
 	include    []string
 	dryRun     bool
@@ -39,8 +41,8 @@ func (a *app) migrateCommand() *cobra.Command {
 func (a *app) migrateImportCommand() *cobra.Command {
 	var f migrateFlags
 	cmd := &cobra.Command{
-		Use:   "import --from-lfs [--everything | --include GLOB...] [--dry-run] [REV-RANGE...]",
-		Short: "Rewrite history so that Git LFS pointers become lode pointers",
+		Use:   "import (--from-lfs [--everything | --include GLOB...] [REV-RANGE...] | --from-dvc [PATH.dvc...]) [--dry-run]",
+		Short: "Make Git LFS or DVC files lode files",
 		Long: `Rewrites the history of the current branch (or of REV-RANGE: branches,
 tags, ranges such as v1.0..main; --everything: every local branch and tag)
 so that every file git holds as a Git LFS pointer becomes a lode file: its
@@ -69,16 +71,37 @@ commits; teammates then clone again, or run 'git fetch' and 'git reset
 --hard origin/<branch>' on a clean tree.
 
 --dry-run (or 'git lode migrate info') reads the history, changes
-nothing, and reports what would be converted.`,
+nothing, and reports what would be converted.
+
+--from-dvc [PATH.dvc...] (default: every .dvc file in git) makes the
+outputs of those .dvc files lode files at the same paths, in a new commit
+(history is left as it is): each file's content is taken from the work
+tree where it has the md5 the .dvc file records, else from the DVC cache
+(.dvc/cache, or --dvc-cache DIR; DVC 3's files/md5/xx/... layout and DVC
+2's xx/...; directories through their .dir listings), checked. The .dvc
+files are removed, the lines DVC wrote for the outputs in .gitignore are
+dropped, and .gitattributes gets "/PATH filter=lode -text" ("/DIR/**" for
+a directory). dvc.yaml, dvc.lock, metrics and the DVC cache stay as they
+are. Objects the cache lacks must be fetched with DVC first ('dvc pull').`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !f.fromLFS {
-				return usageError("say where from: --from-lfs")
+			switch {
+			case f.fromLFS && f.fromDVC:
+				return usageError("--from-lfs or --from-dvc, not both")
+			case f.fromDVC:
+				if f.everything || len(f.include) > 0 {
+					return usageError("--everything and --include go with --from-lfs")
+				}
+				return a.migrateDVC(cmd.Context(), f, args)
+			case !f.fromLFS:
+				return usageError("say where from: --from-lfs or --from-dvc")
 			}
 			return a.migrateLFS(cmd.Context(), f, args)
 		},
 	}
 	a.migrateFlags(cmd, &f)
 	cmd.Flags().BoolVar(&f.fromLFS, "from-lfs", false, "convert Git LFS pointers")
+	cmd.Flags().BoolVar(&f.fromDVC, "from-dvc", false, "make the outputs of .dvc files lode files, in a new commit")
+	cmd.Flags().StringVar(&f.dvcCache, "dvc-cache", "", "the DVC cache directory (default .dvc/cache)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "change nothing; report what would be converted")
 	return cmd
 }
