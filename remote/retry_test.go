@@ -598,7 +598,9 @@ func TestListTooSlow(t *testing.T) {
 		!strings.Contains(err.Error(), " objects in 200ms from mem: (at least 40 expected)") {
 		t.Errorf("List at 50 objects/s: %v", err)
 	}
-	if l.calls != 2 || n == 0 || n >= 100 {
+	// Two tries, or a few more when scheduling let a retry deliver an
+	// object the first did not (progress counts the tries afresh).
+	if l.calls < 2 || l.calls > 4 || n == 0 || n >= 100 {
 		t.Errorf("%d listings, %d objects passed to fn", l.calls, n)
 	}
 	if el := time.Since(start); el > 5*time.Second {

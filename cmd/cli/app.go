@@ -38,9 +38,8 @@ type app struct {
 
 	fetched fetchTally // what a filter process downloaded
 
-	mu       sync.Mutex      // guards the fields below
-	warned   map[string]bool // warnings printed (each once per process)
-	degraded bool            // a configuration problem was passed over (lenient)
+	mu     sync.Mutex      // guards the fields below
+	warned map[string]bool // warnings printed (each once per process)
 }
 
 func newApp(stdio IO, env []string) *app {
@@ -74,19 +73,9 @@ func (a *app) warnOnce(msg string) {
 
 // configWarning is warnOnce for a configuration problem that a lenient
 // command passes over: the command then runs on part of its
-// configuration (degraded reports it).
+// configuration.
 func (a *app) configWarning(msg string) {
 	a.warnOnce(msg)
-	a.mu.Lock()
-	a.degraded = true
-	a.mu.Unlock()
-}
-
-// isDegraded reports whether a configuration problem was passed over.
-func (a *app) isDegraded() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.degraded
 }
 
 // envBool reads a boolean environment variable: 1, true, yes, on.

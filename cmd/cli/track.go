@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/lodevcs/lode/cas/pointer"
@@ -23,8 +26,14 @@ func (a *app) trackCommand() *cobra.Command {
 		Long: `Adds a line "PATTERN filter=lode -text" to the .gitattributes file at the
 root of the work tree for each pattern that is not tracked yet, and says what
 it did. Patterns use gitattributes syntax ("*.csv", "data/**"); quote them so
-the shell does not expand them. With no pattern, lists the tracked patterns
-and the size rule.
+the shell does not expand them. A directory, as you would type it ("data/",
+"data/img", "./data"), means everything under it ("data/img/**"); patterns
+with a slash are taken from the current directory, as git does for
+.gitattributes files there, and one starting with "/" from the top of the
+work tree. gitattributes has no negative patterns: "!PATTERN" is refused
+(write "PATTERN -filter" in .gitattributes to keep files out). A pattern
+that matches no file yet is tracked, with a warning. With no pattern, lists
+the tracked patterns and the size rule.
 
 --above SIZE ("10MiB", "512k", "1GB", bytes) is the size rule: every file
 of at least SIZE goes to lode whatever its name, and smaller files that no
@@ -54,13 +63,18 @@ Files that are already committed stay as they are until you run
 			if len(args) == 0 && above == "" {
 				return a.listTracked(ctx, r, lines)
 			}
+			prefix, err := a.cwdPrefix(ctx, len(args) > 0)
+			if err != nil {
+				return err
+			}
 			var added []string
-			for _, p := range args {
-				if strings.TrimSpace(p) == "" {
-					return usageError("empty pattern")
+			for _, arg := range args {
+				p, note, err := trackPattern(r.workTree, prefix, arg)
+				if err != nil {
+					return err
 				}
-				if strings.ContainsAny(p, "\n\r") {
-					return usageError("pattern %q contains a line break", p)
+				if note != "" {
+					fmt.Fprintln(a.io.Out, note)
 				}
 				pat := escapePattern(p)
 				if isTracked(lines, pat) {
@@ -87,6 +101,9 @@ Files that are already committed stay as they are until you run
 			}
 			for _, p := range added {
 				fmt.Fprintf(a.io.Out, "Tracking %q (added to .gitattributes)\n", p)
+				if ok, err := a.patternMatchesAny(ctx, r, p); err == nil && !ok {
+					fmt.Fprintf(a.io.Err, "git-lode: warning: %q matches no file in the work tree yet (files that match later will go to lode)\n", p)
+				}
 			}
 			if above != "" {
 				fmt.Fprintf(a.io.Out, "Size rule: files of %s or more go to lode whatever their name ([track] above = %q in .lode.toml, %q first in .gitattributes; commit both)\n", humanBytes(threshold), strings.TrimSpace(above), sizeRuleLine)
@@ -138,13 +155,20 @@ content in git until they are added again.`,
 			if err != nil {
 				return err
 			}
+			prefix, err := a.cwdPrefix(ctx, len(args) > 0)
+			if err != nil {
+				return err
+			}
 			changed := false
 			for _, p := range args {
-				pat := escapePattern(p)
+				pats := []string{escapePattern(p)}
+				if np, _, err := trackPattern(r.workTree, prefix, p); err == nil && np != p {
+					pats = append(pats, escapePattern(np)) // as track wrote it
+				}
 				kept := lines[:0:0]
 				found := false
 				for _, l := range lines {
-					if f := strings.Fields(l); len(f) > 0 && f[0] == pat && hasLodeFilter(f[1:]) {
+					if f := strings.Fields(l); len(f) > 0 && slices.Contains(pats, f[0]) && hasLodeFilter(f[1:]) {
 						found = true
 						continue
 					}
@@ -233,6 +257,100 @@ func isTracked(lines []string, pat string) bool {
 
 // escapePattern makes a pattern safe for .gitattributes, where whitespace
 // separates fields.
+// cwdPrefix is the current directory's path in the work tree ("" at its
+// top, else ending in "/"), if need is set.
+func (a *app) cwdPrefix(ctx context.Context, need bool) (string, error) {
+	if !need {
+		return "", nil
+	}
+	out, err := a.git(ctx, "", nil, "rev-parse", "--show-prefix")
+	if err != nil {
+		return "", fmt.Errorf("find the current directory in the work tree: %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// trackPattern turns what a user typed for 'git lode track' into the
+// gitattributes pattern to write in the top-level .gitattributes, given
+// prefix, the current directory's path in the work tree ("" at the top,
+// else ending in "/"). A directory means everything under it. note, if
+// not empty, says how the pattern was read.
+func trackPattern(workTree, prefix, arg string) (pat, note string, err error) {
+	switch {
+	case strings.TrimSpace(arg) == "":
+		return "", "", usageError("empty pattern")
+	case strings.ContainsAny(arg, "\n\r"):
+		return "", "", usageError("pattern %q contains a line break", arg)
+	case strings.HasPrefix(arg, "!"):
+		return "", "", usageError("pattern %q: gitattributes has no negative patterns (git ignores such a line); to keep files out of lode, write %q in .gitattributes below the pattern that selects them, or 'git lode untrack PATTERN'", arg, strings.TrimPrefix(arg, "!")+" -filter")
+	}
+	p := arg
+	anchored := strings.HasPrefix(p, "/")
+	p = strings.TrimLeft(p, "/")
+	for strings.HasPrefix(p, "./") {
+		p = strings.TrimLeft(p[2:], "/")
+	}
+	if p == "." {
+		p = ""
+	}
+	if strings.Contains("/"+p+"/", "/../") {
+		return "", "", usageError("pattern %q: '..' is not allowed; run 'git lode track' from the directory above, or give the path from the top of the work tree with a leading /", arg)
+	}
+	dir := strings.HasSuffix(p, "/") || p == ""
+	if !dir && !strings.ContainsAny(p, "*?[") {
+		base := workTree
+		if !anchored {
+			base = filepath.Join(workTree, filepath.FromSlash(prefix))
+		}
+		if fi, err := os.Stat(filepath.Join(base, filepath.FromSlash(p))); err == nil && fi.IsDir() {
+			dir = true
+		}
+	}
+	p = strings.TrimRight(p, "/")
+	if dir {
+		if p == "" {
+			p = "**"
+		} else {
+			p += "/**"
+		}
+	}
+	if !anchored && prefix != "" && (dir || strings.Contains(p, "/")) {
+		p = prefix + p
+	}
+	if anchored && !strings.Contains(p, "/") {
+		p = "/" + p // a name at the top only
+	}
+	if dir {
+		note = fmt.Sprintf("%q is a directory: tracking %q (everything under it)", arg, p)
+	} else if p != arg {
+		note = fmt.Sprintf("%q is %q from the top of the work tree", arg, p)
+	}
+	return p, note, nil
+}
+
+// patternMatchesAny reports whether the gitattributes pattern p matches a
+// file in git's index or the work tree (not ignored). It reads git's
+// listing only up to the first match.
+func (a *app) patternMatchesAny(ctx context.Context, r *repo, p string) (bool, error) {
+	spec := ":(glob)" + p
+	if !strings.Contains(p, "/") {
+		spec = ":(glob)**/" + p // like .gitignore, a name at any depth
+	}
+	found := false
+	errFound := errors.New("found")
+	err := a.gitStream(ctx, r.workTree, nil, func(out *bufio.Reader) error {
+		if _, err := out.ReadSlice(0); err == nil || err == bufio.ErrBufferFull {
+			found = true
+			return errFound
+		}
+		return nil
+	}, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", spec)
+	if err != nil && !errors.Is(err, errFound) {
+		return false, err
+	}
+	return found, nil
+}
+
 func escapePattern(p string) string {
 	var b strings.Builder
 	for _, r := range p {
@@ -408,13 +526,6 @@ func parseBatch(b []byte) map[string][]byte {
 		}
 	}
 	return out
-}
-
-// withLodeFilter returns the paths whose filter attribute is lode or
-// lode-above (the size rule's).
-func (a *app) withLodeFilter(ctx context.Context, r *repo, paths []string) ([]string, error) {
-	lode, _, err := a.lodeAttrs(ctx, r, paths)
-	return lode, err
 }
 
 // lodeAttrs returns the paths whose filter attribute is lode or
