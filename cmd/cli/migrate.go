@@ -283,7 +283,8 @@ func (a *app) migrateLFS(ctx context.Context, f migrateFlags, args []string) err
 	}
 	a.io.Out.Write(m.Bytes())
 	mapPath := store.MigrateMapPath(s.Dir(), start)
-	if err := os.MkdirAll(filepath.Dir(mapPath), 0o755); err == nil {
+	err = os.MkdirAll(filepath.Dir(mapPath), 0o755)
+	if err == nil {
 		err = os.WriteFile(mapPath, m.Bytes(), 0o644)
 	}
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 // ErrMissing is wrapped when an object is in neither the local store nor
 // anywhere Fetch could get it from.
-var ErrMissing = errors.New("Git LFS object not available")
+var ErrMissing = errors.New("object not in Git LFS's store")
 
 // ObjectPath is where Git LFS keeps the object of p under its storage
 // directory dir (<git common dir>/lfs by default).
