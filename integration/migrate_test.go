@@ -52,8 +52,8 @@ func newLFSRepo(s *sandbox, name string) {
 }
 
 // checkedOut returns, for each commit of revs, the SHA-256 of every file
-// a checkout of it writes (by path; .gitattributes left out, as it is
-// meant to change), checking each commit out in a scratch worktree.
+// a checkout of it writes (by path; .gitattributes and .lode.toml left
+// out, as they are meant to change), checking each commit out in a scratch worktree.
 func checkedOut(s *sandbox, repo string, commits []string) map[string]map[string]string {
 	s.t.Helper()
 	wt := repo + "-check"
@@ -75,7 +75,7 @@ func checkedOut(s *sandbox, repo string, commits []string) map[string]map[string
 			if d.IsDir() && rel == ".git" {
 				return filepath.SkipDir
 			}
-			if d.IsDir() || rel == ".git" || filepath.Base(rel) == ".gitattributes" {
+			if d.IsDir() || rel == ".git" || filepath.Base(rel) == ".gitattributes" || rel == ".lode.toml" {
 				return nil
 			}
 			b, err := os.ReadFile(p)
@@ -287,3 +287,68 @@ func TestMigrateFromLFSInterrupted(t *testing.T) {
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
+
+// migrate import --above: plain git files of at least the size become lode
+// files in every commit, which all get the size rule; smaller files keep
+// their blobs; every commit checks out the same files.
+func TestMigrateAbove(t *testing.T) {
+	s := newSandbox(t)
+	s.run("", "git", "init", "-q", "repo")
+	s.run("repo", "git", "lode", "install", "--local")
+	commit := func(msg string) {
+		s.run("repo", "git", "add", "-A")
+		s.run("repo", "git", "commit", "-q", "-m", msg)
+	}
+	s.write("repo/big.bin", genRand(300<<10, 1))
+	s.write("repo/data/table.csv", genCSV(8000, 1))
+	s.write("repo/small.txt", []byte("small\n"))
+	commit("one")
+	s.write("repo/.gitattributes", []byte("*.txt text\n"))
+	s.write("repo/big.bin", genRand(300<<10, 2))
+	commit("two")
+	s.write("repo/data/table.csv", append(genCSV(8000, 1), genCSV(100, 2)...))
+	s.write("repo/.lode.toml", []byte("[remote]\nurl = \"../elsewhere\"\n"))
+	commit("three")
+	old := s.lines("repo", "git", "rev-list", "--reverse", "main")
+	before := checkedOut(s, "repo", old)
+	smallBlob := s.run("repo", "git", "rev-parse", "main:small.txt")
+	if info := s.run("repo", "git", "lode", "migrate", "import", "--above", "100KiB", "--dry-run"); !strings.Contains(info, "files at or above  4 (file versions), 4 distinct") {
+		t.Fatalf("dry run:\n%s", info)
+	}
+	out := s.run("repo", "git", "lode", "migrate", "import", "--above", "100KiB")
+	var nw []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(l); len(f) == 2 && len(f[1]) == 40 {
+			nw = append(nw, f[1])
+		}
+	}
+	if len(nw) != 3 {
+		t.Fatalf("map:\n%s", out)
+	}
+	after := checkedOut(s, "repo", nw)
+	for i, c := range old {
+		for p, sum := range before[c] {
+			if after[nw[i]][p] != sum {
+				t.Fatalf("commit %d: %s differs", i, p)
+			}
+		}
+		ls := s.run("repo", "git", "lode", "ls-files", nw[i])
+		if !strings.Contains(ls, "big.bin") || !strings.Contains(ls, "data/table.csv") || strings.Contains(ls, "small.txt") {
+			t.Fatalf("ls-files %d:\n%s", i, ls)
+		}
+		attrs := s.run("repo", "git", "show", nw[i]+":.gitattributes")
+		if !strings.Contains(strings.SplitN(attrs, "\n", 3)[1], "* filter=lode-above") || (i > 0) != strings.Contains(attrs, "*.txt text") {
+			t.Fatalf(".gitattributes %d:\n%s", i, attrs)
+		}
+		toml := s.run("repo", "git", "show", nw[i]+":.lode.toml")
+		if !strings.Contains(toml, `above = "100KiB"`) || (i == 2) != strings.Contains(toml, "../elsewhere") {
+			t.Fatalf(".lode.toml %d:\n%s", i, toml)
+		}
+	}
+	if got := s.run("repo", "git", "rev-parse", "main:small.txt"); got != smallBlob {
+		t.Fatal("small.txt's blob changed")
+	}
+	if st := s.run("repo", "git", "status", "--porcelain"); st != "" {
+		t.Fatalf("status:\n%s", st)
+	}
+}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/hooks/filter"
 	"github.com/lodevcs/lode/hooks/lfs"
@@ -20,6 +23,7 @@ import (
 type migrateFlags struct {
 	fromLFS    bool
 	fromDVC    bool
+	above      string
 	dvcCache   string
 	everything bool
 	include    []string
@@ -41,7 +45,7 @@ func (a *app) migrateCommand() *cobra.Command {
 func (a *app) migrateImportCommand() *cobra.Command {
 	var f migrateFlags
 	cmd := &cobra.Command{
-		Use:   "import (--from-lfs [--everything | --include GLOB...] [REV-RANGE...] | --from-dvc [PATH.dvc...]) [--dry-run]",
+		Use:   "import (--from-lfs | --above SIZE) [--everything | --include GLOB...] [REV-RANGE...] | import --from-dvc [PATH.dvc...]",
 		Short: "Make Git LFS or DVC files lode files",
 		Long: `Rewrites the history of the current branch (or of REV-RANGE: branches,
 tags, ranges such as v1.0..main; --everything: every local branch and tag)
@@ -73,6 +77,14 @@ commits; teammates then clone again, or run 'git fetch' and 'git reset
 --dry-run (or 'git lode migrate info') reads the history, changes
 nothing, and reports what would be converted.
 
+--above SIZE rewrites the same way, but converts plain git files of at
+least SIZE bytes (at included paths; not git's own dot files), as 'git lfs
+migrate import --above' does, and gives every commit the size rule of
+'git lode track --above SIZE': "* filter=lode-above" first in the root
+.gitattributes and [track] above in .lode.toml, so that each rewritten
+commit checks out its large files through lode and its small ones as git
+stores them.
+
 --from-dvc [PATH.dvc...] (default: every .dvc file in git) makes the
 outputs of those .dvc files lode files at the same paths, in a new commit
 (history is left as it is): each file's content is taken from the work
@@ -85,6 +97,10 @@ a directory). dvc.yaml, dvc.lock, metrics and the DVC cache stay as they
 are. Objects the cache lacks must be fetched with DVC first ('dvc pull').`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
+			case f.above != "" && (f.fromLFS || f.fromDVC):
+				return usageError("--above converts plain git files: not with --from-lfs or --from-dvc")
+			case f.above != "":
+				return a.migrateLFS(cmd.Context(), f, args)
 			case f.fromLFS && f.fromDVC:
 				return usageError("--from-lfs or --from-dvc, not both")
 			case f.fromDVC:
@@ -93,7 +109,7 @@ are. Objects the cache lacks must be fetched with DVC first ('dvc pull').`,
 				}
 				return a.migrateDVC(cmd.Context(), f, args)
 			case !f.fromLFS:
-				return usageError("say where from: --from-lfs or --from-dvc")
+				return usageError("say what to convert: --from-lfs, --from-dvc or --above SIZE")
 			}
 			return a.migrateLFS(cmd.Context(), f, args)
 		},
@@ -102,6 +118,7 @@ are. Objects the cache lacks must be fetched with DVC first ('dvc pull').`,
 	cmd.Flags().BoolVar(&f.fromLFS, "from-lfs", false, "convert Git LFS pointers")
 	cmd.Flags().BoolVar(&f.fromDVC, "from-dvc", false, "make the outputs of .dvc files lode files, in a new commit")
 	cmd.Flags().StringVar(&f.dvcCache, "dvc-cache", "", "the DVC cache directory (default .dvc/cache)")
+	cmd.Flags().StringVar(&f.above, "above", "", "make plain git files of at least SIZE (10MiB, 500k) lode files, and set the size rule")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "change nothing; report what would be converted")
 	return cmd
 }
@@ -190,6 +207,9 @@ func (a *app) migrateLFS(ctx context.Context, f migrateFlags, args []string) err
 		rw.Include = include.match
 	}
 	o := migrate.Options{Dir: r.dir(), Revs: revs, Range: isRange, Rewriter: rw, DryRun: f.dryRun}
+	if f.above != "" {
+		return a.migrateAbove(ctx, r, f, o, include)
+	}
 	if f.dryRun {
 		missing, missingBytes := 0, int64(0)
 		rw.Convert = func(ctx context.Context, path string, p lfs.Pointer) ([]byte, error) {
@@ -229,17 +249,8 @@ func (a *app) migrateLFS(ctx context.Context, f migrateFlags, args []string) err
 		return nil
 	}
 
-	if r.workTree != "" {
-		out, err := a.git(ctx, r.workTree, nil, "status", "--porcelain", "--untracked-files=no")
-		if err != nil {
-			return err
-		}
-		if len(bytes.TrimSpace(out)) > 0 {
-			return fmt.Errorf("the work tree has changes: commit or stash them first (migrate rewrites history and checks the work tree out again)")
-		}
-		if !a.filterConfigured(ctx, r) {
-			return fmt.Errorf("lode's filter is not configured: run 'git lode install' first (the rewritten files check out through it)")
-		}
+	if err := a.migrateReady(ctx, r); err != nil {
+		return err
 	}
 	s, err := a.openStore(ctx, r)
 	if err != nil {
@@ -264,9 +275,38 @@ func (a *app) migrateLFS(ctx context.Context, f migrateFlags, args []string) err
 		return ptr.Bytes(), nil
 	}
 	o.Flush = flt.Flush
+	return a.finishMigration(ctx, r, s, o, include, func(out *migrate.Outcome) string {
+		return fmt.Sprintf("%d file version(s) from Git LFS (%d object(s), %s) are lode files; %d .gitattributes version(s) rewritten", out.LFSFiles, out.LFSObjects, humanBytes(out.LFSBytes), out.Attributes)
+	})
+}
+
+// migrateReady checks that a history rewrite may start: a clean work
+// tree, and lode's filter, through which it is checked out again.
+func (a *app) migrateReady(ctx context.Context, r *repo) error {
+	if r.workTree == "" {
+		return nil
+	}
+	out, err := a.git(ctx, r.workTree, nil, "status", "--porcelain", "--untracked-files=no")
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(out)) > 0 {
+		return fmt.Errorf("the work tree has changes: commit or stash them first (migrate rewrites history and checks the work tree out again)")
+	}
+	if !a.filterConfigured(ctx, r) {
+		return fmt.Errorf("lode's filter is not configured: run 'git lode install' first (the rewritten files check out through it)")
+	}
+	return nil
+}
+
+// finishMigration runs the rewrite o, prints and keeps the map, says
+// what moved (what: the summary of the conversion) and checks the work
+// tree out again.
+func (a *app) finishMigration(ctx context.Context, r *repo, s *store.Store, o migrate.Options, include *pathFilter, what func(*migrate.Outcome) string) error {
+	rw := o.Rewriter
 	p := a.progress("migrate")
 	rw.Progress = func(st migrate.Stats) {
-		p.printf("%d commits, %d Git LFS objects (%s) converted", st.Commits, st.LFSObjects, humanBytes(st.LFSBytes))
+		p.printf("%d commits, %s converted", st.Commits, humanBytes(st.LFSBytes+st.LargeBytes))
 	}
 	start := time.Now()
 	out, err := migrate.Run(ctx, o)
@@ -275,7 +315,7 @@ func (a *app) migrateLFS(ctx context.Context, f migrateFlags, args []string) err
 		return fmt.Errorf("%w\nno ref was changed", err)
 	}
 	if include != nil {
-		include.warnUnmatched(a.io.Err, "Git LFS file")
+		include.warnUnmatched(a.io.Err, "file converted")
 	}
 	var m bytes.Buffer
 	for _, c := range out.Map {
@@ -290,8 +330,7 @@ func (a *app) migrateLFS(ctx context.Context, f migrateFlags, args []string) err
 	if err != nil {
 		fmt.Fprintf(a.io.Err, "git-lode: warning: keep the commit map: %v\n", err)
 	}
-	fmt.Fprintf(a.io.Err, "lode: rewrote %d commit(s) in %s: %d file version(s) from Git LFS (%d object(s), %s) are lode files; %d .gitattributes version(s) rewritten\n",
-		out.Stats.Commits, time.Since(start).Round(time.Millisecond), out.LFSFiles, out.LFSObjects, humanBytes(out.LFSBytes), out.Attributes)
+	fmt.Fprintf(a.io.Err, "lode: rewrote %d commit(s) in %s: %s\n", out.Stats.Commits, time.Since(start).Round(time.Millisecond), what(out))
 	for _, mv := range out.Refs {
 		fmt.Fprintf(a.io.Err, "lode: %s: %s -> %s (old value in %s%s)\n", mv.Ref, mv.Old[:12], mv.New[:12], migrate.BackupPrefix, strings.TrimPrefix(mv.Ref, "refs/"))
 	}
@@ -308,4 +347,61 @@ func (a *app) migrateLFS(ctx context.Context, f migrateFlags, args []string) err
 		fmt.Fprintf(a.io.Err, "lode: to publish it: 'git lode push', then 'git push --force-with-lease' of the branches (and --tags); see 'git lode migrate import --help'\n")
 	}
 	return nil
+}
+
+// migrateAbove is 'migrate import --above SIZE': plain git blobs of at
+// least SIZE become lode files, and every commit gets the size rule.
+func (a *app) migrateAbove(ctx context.Context, r *repo, f migrateFlags, o migrate.Options, include *pathFilter) error {
+	n, err := parseByteSize(f.above)
+	if err != nil || n <= pointer.MaxLen {
+		return usageError("--above %q: want a size larger than %d bytes, such as 10MiB", f.above, pointer.MaxLen)
+	}
+	rw := o.Rewriter
+	rw.Above = n
+	rw.RootNames = []string{".gitattributes", ".lode.toml"}
+	rw.EditRoot = func(name string, old []byte) ([]byte, error) {
+		if name == ".gitattributes" {
+			var lines []string
+			if len(old) > 0 {
+				lines = strings.Split(strings.TrimSuffix(string(old), "\n"), "\n")
+			}
+			return []byte(strings.Join(withSizeRule(lines), "\n") + "\n"), nil
+		}
+		data := setTOMLKey(old, "track", "above", strconv.Quote(f.above))
+		var after config
+		after.apply(&configSource{name: ".lode.toml", data: data, repo: true})
+		if after.Track.Above != n {
+			return nil, fmt.Errorf("could not set [track] above in this commit's .lode.toml safely")
+		}
+		return data, nil
+	}
+	if f.dryRun {
+		rw.ConvertBlob = func(ctx context.Context, path string, r io.Reader, size int64) ([]byte, error) { return nil, nil }
+		out, err := migrate.Run(ctx, o)
+		if err != nil {
+			return fmt.Errorf("read the history: %w", err)
+		}
+		fmt.Fprintf(a.io.Out, "commits            %d\nfiles at or above  %d (file versions), %d distinct, %s\n", out.Stats.Commits, out.LargeFiles, out.LargeBlobs, humanBytes(out.LargeBytes))
+		return nil
+	}
+	if err := a.migrateReady(ctx, r); err != nil {
+		return err
+	}
+	s, err := a.openStore(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	flt := &filter.Filter{Store: s, Batch: true}
+	rw.ConvertBlob = func(ctx context.Context, path string, r io.Reader, size int64) ([]byte, error) {
+		var ptr bytes.Buffer
+		if err := flt.Clean(ctx, r, &ptr); err != nil {
+			return nil, fmt.Errorf("store it: %w", err)
+		}
+		return ptr.Bytes(), nil
+	}
+	o.Flush = flt.Flush
+	return a.finishMigration(ctx, r, s, o, include, func(out *migrate.Outcome) string {
+		return fmt.Sprintf("%d file version(s) of %s or more (%d blob(s), %s) are lode files; the size rule is set in every commit", out.LargeFiles, humanBytes(n), out.LargeBlobs, humanBytes(out.LargeBytes))
+	})
 }

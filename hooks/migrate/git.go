@@ -122,6 +122,20 @@ func (c *catFile) Read(ctx context.Context, id string, max int64) ([]byte, error
 	return b[:n], nil
 }
 
+func (c *catFile) Stream(ctx context.Context, id string, fn func(io.Reader, int64) error) error {
+	n, err := c.header("contents", id)
+	if err != nil {
+		return err
+	}
+	lr := &io.LimitedReader{R: c.out, N: n}
+	ferr := fn(lr, n)
+	// Read what fn left, and the newline, so that the next answer lines up.
+	if _, err := io.CopyN(io.Discard, c.out, lr.N+1); err != nil {
+		return fmt.Errorf("git cat-file: %w", noEOF(err))
+	}
+	return ferr
+}
+
 func (c *catFile) close() error {
 	c.in.Close()
 	err := c.cmd.Wait()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -121,6 +122,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	for temp := range news {
 		fmt.Fprintf(&tx, "delete %s\n", temp)
 	}
+	slices.SortFunc(out.Refs, func(x, y RefMove) int { return strings.Compare(x.Ref, y.Ref) })
 	tx.WriteString("prepare\ncommit\n")
 	if _, err := g.run(ctx, []byte(tx.String()), "update-ref", "--stdin"); err != nil {
 		return fail(fmt.Errorf("move the refs to the rewritten history (nothing was moved; did a ref change while the migration ran?): %w", err))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,6 +37,9 @@ type Blobs interface {
 	// Read returns the content of blob id, which is at most max bytes
 	// (an error otherwise).
 	Read(ctx context.Context, id string, max int64) ([]byte, error)
+	// Stream calls fn with a reader of the content of blob id and its
+	// size; the reader is valid during the call only.
+	Stream(ctx context.Context, id string, fn func(r io.Reader, size int64) error) error
 }
 
 // Rewriter rewrites a `git fast-export --no-data --show-original-ids`
@@ -49,6 +53,19 @@ type Rewriter struct {
 	// Include, if set, says which paths are converted; others keep
 	// their Git LFS pointers (which lode's smudge still reads).
 	Include func(path string) bool
+	// Above, if more than 0, makes every blob of at least Above bytes at
+	// an included path a lode file: ConvertBlob gives its new content
+	// (once per blob). Git LFS pointers are then left alone.
+	Above       int64
+	ConvertBlob func(ctx context.Context, path string, r io.Reader, size int64) ([]byte, error)
+	// EditRoot, if set, gives the new content of the files at the top of
+	// the tree named in RootNames (old is nil where the file does not
+	// exist): in every commit that changes or deletes one, and in every
+	// root commit (every commit, with FullTree), so that each commit of
+	// the new history has them (the size rule's .gitattributes line and
+	// .lode.toml setting, with Above).
+	EditRoot  func(name string, old []byte) ([]byte, error)
+	RootNames []string
 	// FullTree: every commit lists all its files (fast-export
 	// --full-tree), so the ids of blobs that stay are remembered too, to
 	// look at each once (memory grows with the distinct blobs).
@@ -56,12 +73,15 @@ type Rewriter struct {
 	// Progress, if set, is called with the counts so far at each commit.
 	Progress func(Stats)
 
-	stats   Stats
-	commits []CommitMark
-	tags    []Tag
-	lfsMemo map[[32]byte][]byte // LFS oid -> new content
-	attMemo map[string][]byte   // .gitattributes blob -> new content (nil: unchanged)
-	stays   map[string]bool     // blobs that stay, with FullTree
+	stats    Stats
+	commits  []CommitMark
+	tags     []Tag
+	lfsMemo  map[[32]byte][]byte // LFS oid -> new content
+	attMemo  map[string][]byte   // .gitattributes blob -> new content (nil: unchanged)
+	stays    map[string]bool     // blobs that stay, with FullTree
+	blobMemo map[string][]byte   // blob -> new content, with Above
+	hasFrom  bool                // the current commit names its parent
+	seenRoot map[string]bool     // RootNames the current commit changes
 }
 
 // Stats counts what a rewrite found and changed.
@@ -74,6 +94,9 @@ type Stats struct {
 	SkippedAttributes int   // .gitattributes files too large to rewrite
 	Unsupported       int   // Git LFS pointers lode cannot convert (extensions), kept
 	Excluded          int   // Git LFS pointers outside Include, kept
+	LargeFiles        int   // with Above: file versions converted
+	LargeBlobs        int   // with Above: distinct blobs converted
+	LargeBytes        int64 // their total size
 }
 
 // CommitMark is a commit of the stream: its fast-import mark and its id
@@ -105,6 +128,7 @@ func (rw *Rewriter) Rewrite(ctx context.Context, in io.Reader, out io.Writer) (*
 	rw.lfsMemo = map[[32]byte][]byte{}
 	rw.attMemo = map[string][]byte{}
 	rw.stays = map[string]bool{}
+	rw.blobMemo = map[string][]byte{}
 	br := bufio.NewReaderSize(in, 64<<10)
 	bw := bufio.NewWriterSize(out, 64<<10)
 	s := &streamState{br: br, bw: bw}
@@ -197,6 +221,7 @@ func (rw *Rewriter) run(ctx context.Context, s *streamState) error {
 				return err
 			}
 			inCommit, mark = true, ""
+			rw.hasFrom, rw.seenRoot = false, map[string]bool{}
 			rw.stats.Commits++
 			if rw.Progress != nil {
 				rw.Progress(rw.stats)
@@ -222,6 +247,8 @@ func (rw *Rewriter) run(ctx context.Context, s *streamState) error {
 				return fmt.Errorf("fast-export stream: a commit without a mark")
 			}
 			rw.commits = append(rw.commits, CommitMark{Mark: mark, Original: strings.TrimPrefix(l, "original-oid ")})
+		case (strings.HasPrefix(l, "from ") || strings.HasPrefix(l, "merge ")) && inCommit:
+			rw.hasFrom = true
 		case strings.HasPrefix(l, "M ") && inCommit:
 			done, err := rw.fileModify(ctx, s, l)
 			if err != nil {
@@ -229,6 +256,25 @@ func (rw *Rewriter) run(ctx context.Context, s *streamState) error {
 			}
 			if done {
 				continue
+			}
+		case strings.HasPrefix(l, "D ") && inCommit && rw.EditRoot != nil:
+			if name := strings.TrimPrefix(l, "D "); slices.Contains(rw.RootNames, name) {
+				rw.seenRoot[name] = true
+				if err := rw.writeRoot(s, name, "100644", nil); err != nil {
+					return err
+				}
+				continue
+			}
+		case l == "" && inCommit:
+			inCommit = false
+			if rw.EditRoot != nil && (!rw.hasFrom || rw.FullTree) {
+				for _, name := range rw.RootNames {
+					if !rw.seenRoot[name] {
+						if err := rw.writeRoot(s, name, "100644", nil); err != nil {
+							return err
+						}
+					}
+				}
 			}
 		case l == "":
 			inCommit = false
@@ -300,13 +346,34 @@ func (rw *Rewriter) fileModify(ctx context.Context, s *streamState, l string) (d
 			return false, fmt.Errorf("fast-export stream: bad quoted path %q", clip(rawPath))
 		}
 	}
+	if rw.EditRoot != nil && slices.Contains(rw.RootNames, p) {
+		rw.seenRoot[p] = true
+		size, err := rw.Blobs.Size(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		if size > maxAttributes {
+			return false, fmt.Errorf("%s is %d bytes, more than %d", p, size, maxAttributes)
+		}
+		old, err := rw.Blobs.Read(ctx, id, size)
+		if err != nil {
+			return false, err
+		}
+		if p == ".gitattributes" && rw.Convert != nil {
+			old, _ = RewriteAttributes(old)
+		}
+		return true, rw.writeRoot(s, p, mode, old)
+	}
 	if rw.stays[id] {
 		return false, nil
 	}
 	var content []byte
-	if path.Base(p) == ".gitattributes" {
+	switch {
+	case path.Base(p) == ".gitattributes" && rw.Convert != nil:
 		content, err = rw.attributes(ctx, id)
-	} else {
+	case rw.Above > 0:
+		content, err = rw.largeFile(ctx, id, p)
+	case rw.Convert != nil:
 		content, err = rw.lfsFile(ctx, id, p)
 	}
 	if err != nil {
@@ -318,10 +385,62 @@ func (rw *Rewriter) fileModify(ctx context.Context, s *streamState, l string) (d
 		}
 		return false, nil
 	}
+	writeInline(s, mode, rawPath, content)
+	return true, nil
+}
+
+func writeInline(s *streamState, mode, rawPath string, content []byte) {
 	fmt.Fprintf(s.bw, "M %s inline %s\ndata %d\n", mode, rawPath, len(content))
 	s.bw.Write(content)
 	s.bw.WriteByte('\n')
-	return true, nil
+}
+
+// writeRoot writes the file name at the top of the tree, as EditRoot
+// makes it from old.
+func (rw *Rewriter) writeRoot(s *streamState, name, mode string, old []byte) error {
+	b, err := rw.EditRoot(name, old)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	writeInline(s, mode, name, b)
+	return nil
+}
+
+// largeFile returns the new content of a blob of at least Above bytes at
+// an included path, or nil if it stays.
+func (rw *Rewriter) largeFile(ctx context.Context, id, p string) ([]byte, error) {
+	switch path.Base(p) {
+	case ".gitattributes", ".gitignore", ".gitmodules", ".lode.toml", ".mailmap":
+		return nil, nil // git's own files stay git's
+	}
+	if rw.Include != nil && !rw.Include(p) {
+		return nil, nil
+	}
+	if b, ok := rw.blobMemo[id]; ok {
+		rw.stats.LargeFiles++
+		return b, nil
+	}
+	size, err := rw.Blobs.Size(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if size < rw.Above {
+		return nil, nil
+	}
+	var nb []byte
+	err = rw.Blobs.Stream(ctx, id, func(r io.Reader, size int64) error {
+		var err error
+		nb, err = rw.ConvertBlob(ctx, p, r, size)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s (blob %s): %w", p, id, err)
+	}
+	rw.stats.LargeFiles++
+	rw.stats.LargeBlobs++
+	rw.stats.LargeBytes += size
+	rw.blobMemo[id] = nb
+	return nb, nil
 }
 
 // attributes returns the rewritten content of a .gitattributes blob, or

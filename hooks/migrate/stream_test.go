@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -29,6 +30,14 @@ func (m memBlobs) Read(ctx context.Context, id string, max int64) ([]byte, error
 		return nil, fmt.Errorf("object %s: missing or too large", id)
 	}
 	return b, nil
+}
+
+func (m memBlobs) Stream(ctx context.Context, id string, fn func(io.Reader, int64) error) error {
+	b, ok := m[id]
+	if !ok {
+		return fmt.Errorf("object %s missing", id)
+	}
+	return fn(bytes.NewReader(b), int64(len(b)))
 }
 
 func id(c byte) string { return strings.Repeat(string(c), 40) }
