@@ -284,6 +284,17 @@ func TestMigrateFromLFSInterrupted(t *testing.T) {
 	if !bytes.Equal(s.read("repo/model.bin"), genRand(200<<10, 6)) {
 		t.Fatal("model.bin, a Git LFS pointer under filter=lode, did not check out")
 	}
+	// Its object gone, and git-lfs with no remote to get it from: the
+	// file keeps its Git LFS pointer, named, with what to do.
+	os.Remove(filepath.Join(s.dir, obj))
+	os.Remove(filepath.Join(s.dir, "repo/model.bin"))
+	out, err := s.try("repo", nil, "git", "checkout", "model.bin")
+	if err != nil || !strings.Contains(out, "model.bin: left as its Git LFS pointer") || !strings.Contains(out, "git lfs fetch") {
+		t.Fatalf("checkout without the object: %v\n%s", err, out)
+	}
+	if got := string(s.read("repo/model.bin")); got != ptr {
+		t.Fatalf("model.bin holds %q, not its pointer", got)
+	}
 }
 
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
