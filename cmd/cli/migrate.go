@@ -33,7 +33,7 @@ type migrateFlags struct {
 func (a *app) migrateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
-		Short: "Come over from Git LFS: rewrite history so its files become lode files",
+		Short: "Come over from Git LFS or DVC, or move large plain git files to lode",
 		Long: `Moves a repository's large files from another tool to lode. See
 'git lode migrate import --help' and 'git lode migrate info --help'.`,
 		Args: maxArgs(0),
