@@ -87,7 +87,10 @@ func TestWriteMemory(t *testing.T) {
 	smallN, smallB := measure(t, genPacks(10_000, k))
 	bigN, bigB := measure(t, genPacks(1_000_000, k))
 	t.Logf("Write of 16 packs: 10,000 records: %d allocations, %d bytes; 1,000,000 records: %d allocations, %d bytes", smallN, smallB, bigN, bigB)
-	if bigN > smallN+4 || bigB > smallB+4096 {
+	// A hundred times the records: anything that grew with them would
+	// cost megabytes; a few runtime allocations (timers, the race
+	// detector) may land in either window.
+	if bigN > 2*smallN || bigB > smallB+64<<10 {
 		t.Fatalf("allocations grow with the records: %d (%d bytes) for 10,000, %d (%d bytes) for 1,000,000", smallN, smallB, bigN, bigB)
 	}
 	if bigB > 1<<20 {
