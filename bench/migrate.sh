@@ -85,7 +85,11 @@ GEN=$OUT/bin/gen
 
 meta() { printf 'meta\t%s\t%s\n' "$1" "$2" >>"$RAW"; }
 val() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
-du_b() { if [[ -e $1 ]]; then du -sb "$1" | cut -f1; else echo 0; fi; }
+# file_bytes DIR: the bytes of the files under DIR (not of directories:
+# Git LFS's two levels of fan-out directories would count 4 KiB each).
+file_bytes() { if [[ -e $1 ]]; then find "$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'; else echo 0; fi; }
+# disk_bytes DIR: the disk DIR takes, directories included (du -sk).
+disk_bytes() { if [[ -e $1 ]]; then echo $(($(du -sk "$1" | cut -f1) * 1024)); else echo 0; fi; }
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 
 meta date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -105,10 +109,11 @@ sums() {
 # migrate NAME: migrate the repository in the current directory, recording
 # Git LFS's store before, lode's after, the time, and checking two commits.
 migrate() {
-	local name=$1 first last lfs_b lode_b t0 t1
+	local name=$1 first last lfs_b lfs_disk lode_b
 	first=$(git rev-list --max-parents=0 HEAD)
 	last=$(git rev-parse HEAD)
-	lfs_b=$(du_b .git/lfs/objects)
+	lfs_b=$(file_bytes .git/lfs/objects)
+	lfs_disk=$(disk_bytes .git/lfs/objects)
 	sums "$first" >"$W/$name-first.before"
 	sums "$last" >"$W/$name-last.before"
 	git checkout -q main
@@ -118,9 +123,11 @@ migrate() {
 	/usr/bin/time -f '%e %M' -o "$W/time" git lode migrate import --from-lfs --everything >"$W/$name.map" 2>"$W/$name.err" ||
 		{ cat "$W/$name.err" >&2; die "$name: the migration failed"; }
 	read -r secs rss <"$W/time"
-	lode_b=$(du_b .git/lode)
+	lode_b=$(file_bytes .git/lode)
 	val "$name" lfs_objects_bytes "$lfs_b"
 	val "$name" lode_store_bytes "$lode_b"
+	val "$name" lfs_objects_disk "$lfs_disk"
+	val "$name" lode_store_disk "$(disk_bytes .git/lode)"
 	val "$name" migrate_seconds "$secs"
 	val "$name" migrate_max_rss_kib "$rss"
 	val "$name" commits "$(wc -l <"$W/$name.map")"
@@ -169,7 +176,7 @@ git lfs install --local >/dev/null && git lfs track "data/**" >/dev/null
 git add -A && git commit -q -m "files"
 "$GEN" files -n "$FILES" -dir data -seed 1 -change 1 >/dev/null
 git add -A && git commit -q -m "files, 1% rewritten"
-val files logical_total "$(du -sb data | cut -f1)"
+val files logical_total "$(file_bytes data)"
 migrate files
 
 # ---------------------------------------------------------------- report
@@ -178,12 +185,14 @@ migrate files
 	echo
 	awk -F'\t' '$1 == "meta" {printf "- %s: %s\n", $2, $3}' "$RAW"
 	echo
+	echo "Store sizes are the bytes of their files; on disk (du, directories and blocks included) in brackets."
+	echo
 	echo "| history | commits | Git LFS objects before | lode store after | store ratio | dedup | migrate time | max RSS | same files | verify |"
 	echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 	for h in csv files; do
 		g() { awk -F'\t' -v h="$h" -v k="$1" '$1 == h && $2 == k {print $3}' "$RAW"; }
-		printf '| %s | %s | %s MiB | %s MiB | %s | %s | %s s | %s MiB | %s | %s |\n' "$h" "$(g commits)" \
-			"$(mib "$(g lfs_objects_bytes)")" "$(mib "$(g lode_store_bytes)")" \
+		printf '| %s | %s | %s MiB (%s) | %s MiB (%s) | %s | %s | %s s | %s MiB | %s | %s |\n' "$h" "$(g commits)" \
+			"$(mib "$(g lfs_objects_bytes)")" "$(mib "$(g lfs_objects_disk)")" "$(mib "$(g lode_store_bytes)")" "$(mib "$(g lode_store_disk)")" \
 			"$(awk -v a="$(g lfs_objects_bytes)" -v b="$(g lode_store_bytes)" 'BEGIN {printf "%.2fx", a / b}')" \
 			"$(g dedup)" "$(g migrate_seconds)" "$(awk -v k="$(g migrate_max_rss_kib)" 'BEGIN {printf "%.0f", k / 1024}')" \
 			"$(g same_files)" "$(g verify)"
