@@ -2,6 +2,7 @@ package store
 
 import (
 	"path/filepath"
+	"time"
 
 	"github.com/lodevcs/lode/cas"
 )
@@ -21,4 +22,10 @@ func MountsDir(storeDir string) string { return filepath.Join(storeDir, "mounts"
 func MountFiles(storeDir, dir string) (state, log string) {
 	base := filepath.Join(MountsDir(storeDir), cas.Sum([]byte(dir)).Short())
 	return base + ".json", base + ".log"
+}
+
+// MigrateMapPath is where a history rewrite of `git lode migrate`, done at
+// t, keeps its map of old to new commits, in the store at storeDir.
+func MigrateMapPath(storeDir string, t time.Time) string {
+	return filepath.Join(storeDir, "migrate", t.UTC().Format("20060102T150405Z")+".map")
 }

@@ -41,7 +41,7 @@ func (a *app) newFilter(ctx context.Context, sizeRule bool) (*filter.Filter, *re
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	f := &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE")}
+	f := &filter.Filter{Store: s, SkipSmudge: a.envBool("GIT_LODE_SKIP_SMUDGE"), LFS: a.lfsSource(r)}
 	if sizeRule {
 		f.PassBelow = a.sizeRuleThreshold(ctx, r)
 	}
@@ -156,8 +156,12 @@ used in messages.`,
 			out := bufio.NewWriterSize(a.io.Out, 1<<20)
 			err = f.Smudge(cmd.Context(), a.io.In, out)
 			var u *filter.UnavailableError
-			if errors.As(err, &u) {
+			var lu *filter.LFSUnavailableError
+			switch {
+			case errors.As(err, &u):
 				err = a.newLeftPointers(r).leave(pathArg(args), u, out)
+			case errors.As(err, &lu):
+				err = a.newLeftPointers(r).leaveLFS(pathArg(args), lu, out)
 			}
 			if err != nil {
 				return fmt.Errorf("smudge %s: %w", pathArg(args), err)
@@ -221,6 +225,23 @@ func (l *leftPointers) leave(path string, u *filter.UnavailableError, w io.Write
 	}
 	if err != nil {
 		fmt.Fprintf(l.stderr, "git-lode: warning: record the files left as pointers: %v\n", err)
+	}
+	return nil
+}
+
+// leaveLFS writes u's Git LFS pointer to w as the content of the file at
+// path, as Git LFS does when it cannot download, and says what to do.
+func (l *leftPointers) leaveLFS(path string, u *filter.LFSUnavailableError, w io.Writer) error {
+	if _, err := w.Write(u.Text); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.stderr, "git-lode: warning: %s: left as its Git LFS pointer (oid %s): %v\n", path, u.Pointer, u.Err)
+	const fix = "files from before the move from Git LFS are read from Git LFS's store: run 'git lfs fetch' for that revision, with git-lfs installed"
+	if !l.fixes[fix] {
+		l.fixes[fix] = true
+		fmt.Fprintf(l.stderr, "git-lode: %s\n", fix)
 	}
 	return nil
 }
@@ -386,6 +407,10 @@ func (h procHandler) Smudge(ctx context.Context, req *filterproc.Request, r io.R
 	var u *filter.UnavailableError
 	if errors.As(err, &u) {
 		return h.left.leave(req.Pathname, u, w)
+	}
+	var lu *filter.LFSUnavailableError
+	if errors.As(err, &lu) {
+		return h.left.leaveLFS(req.Pathname, lu, w)
 	}
 	return err
 }

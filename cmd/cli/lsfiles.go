@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/lodevcs/lode/cas/transfer"
 	"github.com/lodevcs/lode/hooks/gitrepo"
+	"github.com/lodevcs/lode/hooks/lfs"
 	"github.com/spf13/cobra"
 )
 
@@ -20,7 +23,9 @@ func (a *app) lsFilesCommand() *cobra.Command {
 		Long: `Lists every file stored as a lode pointer in the tree of REV (a commit, branch
 or tag; default HEAD): its path, size and short oid, and whether its data is
 in the local store ("*") or not ("-"). Pointers that are damaged are listed
-with the problem.`,
+with the problem. Files that git holds as Git LFS pointers (history from
+before 'git lode migrate') are listed too, their oid as "lfs:<sha256>", and
+"*" when Git LFS's store (.git/lfs/objects) has their content.`,
 		Args: maxArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -51,6 +56,7 @@ with the problem.`,
 				Size  int64  `json:"size"`
 				OID   string `json:"oid,omitempty"`
 				Local bool   `json:"local"`
+				LFS   bool   `json:"lfs,omitempty"`
 				Error string `json:"error,omitempty"`
 			}
 			var rows []row
@@ -66,6 +72,18 @@ with the problem.`,
 			if err != nil {
 				return err
 			}
+			lfsDir := ""
+			err = gr.LFSPointers(ctx, commit, func(e gitrepo.LFSEntry) error {
+				if lfsDir == "" {
+					lfsDir = a.lfsDir(ctx, r)
+				}
+				rows = append(rows, row{Path: e.Path, Size: e.Pointer.Size, OID: e.Pointer.String(), Local: lfs.Has(lfsDir, e.Pointer), LFS: true})
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			slices.SortStableFunc(rows, func(x, y row) int { return strings.Compare(x.Path, y.Path) })
 			if asJSON {
 				enc := json.NewEncoder(a.io.Out)
 				enc.SetIndent("", "  ")
@@ -81,7 +99,12 @@ with the problem.`,
 					continue
 				}
 				oid := x.OID[:12]
-				if long {
+				switch {
+				case x.LFS && long:
+					oid = "lfs:" + x.OID
+				case x.LFS:
+					oid = "lfs:" + strings.TrimPrefix(x.OID, "sha256:")[:12]
+				case long:
 					oid = x.OID
 				}
 				mark := "-"
@@ -94,7 +117,7 @@ with the problem.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&long, "long", "l", false, "show full 64-digit oids")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (path, size, oid, local, error)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (path, size, oid, local, lfs, error)")
 	return cmd
 }
 

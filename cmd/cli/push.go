@@ -331,6 +331,29 @@ func (a *app) resolveRevs(ctx context.Context, r *repo, revs []string) ([]plumbi
 	return hs, nil
 }
 
+// peelToCommits returns the commits that the objects hs are or tag, with
+// one git process; objects that are not here, or tag no commit, give none.
+func (a *app) peelToCommits(ctx context.Context, r *repo, hs []plumbing.Hash) ([]plumbing.Hash, error) {
+	if len(hs) == 0 {
+		return nil, nil
+	}
+	var in bytes.Buffer
+	for _, h := range hs {
+		fmt.Fprintf(&in, "%s^{commit}\n", h)
+	}
+	out, err := a.git(ctx, r.dir(), in.Bytes(), "cat-file", "--batch-check=%(objectname) %(objecttype)")
+	if err != nil {
+		return nil, err
+	}
+	var cs []plumbing.Hash
+	for _, l := range strings.Split(string(out), "\n") {
+		if id, typ, ok := strings.Cut(l, " "); ok && typ == "commit" && len(id) == 40 {
+			cs = append(cs, plumbing.NewHash(id))
+		}
+	}
+	return cs, nil
+}
+
 // prePush is lode's part of the pre-push hook: it uploads the data of the
 // commits being pushed, and fails (so git sends nothing) if it cannot.
 func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte) error {
@@ -355,6 +378,16 @@ func (a *app) prePush(ctx context.Context, r *repo, args []string, stdin []byte)
 		if !remoteSHA.IsZero() {
 			exclude = append(exclude, remoteSHA)
 		}
+	}
+	// An annotated tag is pushed as its tag object: its commit is what
+	// has data (a tag of a tree or blob has none in history). A remote
+	// object that is not here cannot be in the history pushed.
+	var err error
+	if include, err = a.peelToCommits(ctx, r, include); err != nil {
+		return err
+	}
+	if exclude, err = a.peelToCommits(ctx, r, exclude); err != nil {
+		return err
 	}
 	if a.isGitRemote(ctx, r, gitRemote) {
 		tips, err := a.remoteTips(ctx, r, gitRemote)

@@ -31,6 +31,11 @@
 // is a valid pointer is returned as it is either way, and smudge treats it
 // as a pointer, as it must for files that the threshold did send to lode;
 // content that only starts like one passes smudge unchanged.
+//
+// A Git LFS pointer is left as it is by Clean (its content is in Git LFS's
+// store) and, with Filter.LFS set, turned into its content by Smudge,
+// checked against its SHA-256: history from before a move from Git LFS
+// checks out under filter=lode.
 package filter
 
 import (
@@ -47,6 +52,7 @@ import (
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/cas/transfer"
+	"github.com/lodevcs/lode/hooks/lfs"
 	"golang.org/x/sync/singleflight"
 	"sync"
 	"time"
@@ -74,6 +80,11 @@ type Filter struct {
 	// dropping the damaged one; Smudge calls it when it meets a damaged
 	// or missing object, then reads the object again.
 	Repair func(ctx context.Context, p pointer.Pointer, id cas.ID) error
+	// LFS, if set, gives the content of files that git holds as Git LFS
+	// pointers (history from before a move from Git LFS, under a path
+	// that now says filter=lode): Smudge writes it, checked against the
+	// pointer's SHA-256, instead of passing the pointer through.
+	LFS LFSReader
 	// PassBelow, if more than 0, is the size rule: Clean returns content
 	// of fewer bytes unchanged, byte for byte, so that git stores it as
 	// it would without lode (a valid pointer stays the pointer it is).
@@ -141,6 +152,12 @@ func (f *Filter) FlushWhenIdle(ctx context.Context, idle time.Duration, report f
 	}
 }
 
+// LFSReader writes the content of a Git LFS object (lfs.Source), checked;
+// an error wrapping lfs.ErrMissing means it wrote nothing.
+type LFSReader interface {
+	WriteTo(ctx context.Context, p lfs.Pointer, w io.Writer) error
+}
+
 // SmallFile is the size up to which Clean handles a file whole in memory,
 // on one goroutine, rather than through the streaming pipeline.
 const SmallFile = 512 << 10
@@ -168,6 +185,24 @@ func (e *UnavailableError) Error() string {
 // Unwrap gives ErrMissingObject and the cause, for errors.Is.
 func (e *UnavailableError) Unwrap() []error { return []error{ErrMissingObject, e.Err} }
 
+// LFSUnavailableError is what Smudge returns, before writing anything,
+// for a Git LFS pointer whose object is neither in Git LFS's store nor to
+// be had through it. The caller may answer with the pointer (Text), as Git
+// LFS does when it cannot download. It wraps ErrMissingObject and the
+// cause (which wraps lfs.ErrMissing).
+type LFSUnavailableError struct {
+	Pointer lfs.Pointer
+	Text    []byte // the pointer as git stored it
+	Err     error
+}
+
+func (e *LFSUnavailableError) Error() string {
+	return fmt.Sprintf("%v: the file is a Git LFS pointer (oid %s, %d bytes): %v", ErrMissingObject, e.Pointer, e.Pointer.Size, e.Err)
+}
+
+// Unwrap gives ErrMissingObject and the cause, for errors.Is.
+func (e *LFSUnavailableError) Unwrap() []error { return []error{ErrMissingObject, e.Err} }
+
 // Clean reads a file's content from r and writes its pointer to w. Errors
 // do not name the file; callers add it. Empty content gives empty output,
 // as with Git LFS, so empty files stay empty in git.
@@ -192,6 +227,12 @@ func (f *Filter) Clean(ctx context.Context, r io.Reader, w io.Writer) error {
 	if n <= pointer.MaxLen {
 		if p, perr := pointer.Parse(head); perr == nil {
 			_, err := w.Write(p.Encode())
+			return err
+		}
+		// A Git LFS pointer stays one, as Git LFS's own clean leaves
+		// it: its content is in Git LFS's store, not in this file.
+		if _, perr := lfs.Parse(head); perr == nil {
+			_, err := w.Write(head)
 			return err
 		}
 	}
@@ -297,6 +338,18 @@ func (f *Filter) Smudge(ctx context.Context, r io.Reader, w io.Writer) error {
 	head, err := br.Peek(pointer.MaxLen + 1)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return fmt.Errorf("read: %w", err)
+	}
+	if f.LFS != nil && !f.SkipSmudge && len(head) <= pointer.MaxLen && lfs.MightBe(head) {
+		if lp, err := lfs.Parse(head); err == nil {
+			err := f.LFS.WriteTo(ctx, lp, w)
+			if errors.Is(err, lfs.ErrMissing) && ctx.Err() == nil {
+				return &LFSUnavailableError{Pointer: lp, Text: bytes.Clone(head), Err: err}
+			}
+			if err != nil {
+				return fmt.Errorf("the file in git is a Git LFS pointer (oid %s, %d bytes): %w", lp, lp.Size, err)
+			}
+			return nil
+		}
 	}
 	if len(head) > pointer.MaxLen || !pointer.MightBe(head) || f.SkipSmudge {
 		_, err := br.WriteTo(w)
