@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +31,7 @@ type serveFlags struct {
 	readTimeout time.Duration
 	maxRequests int
 	verbose     bool
+	stdinLife   bool
 }
 
 func (a *app) serveCommand() *cobra.Command {
@@ -70,6 +72,7 @@ flight. -v logs each request on standard error.`,
 	cmd.Flags().DurationVar(&f.readTimeout, "read-timeout", commitfs.DefaultReadTimeout, "a read of a lode file that takes longer fails (the response is cut short) and is logged")
 	cmd.Flags().IntVar(&f.maxRequests, "max-requests", serve.DefaultMaxRequests, "requests served at once (others wait)")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log each request and every error on standard error")
+	cmd.Flags().BoolVar(&f.stdinLife, "until-stdin-closes", false, "stop when standard input closes (for a program that starts the server: it stops when that program is gone)")
 	return cmd
 }
 
@@ -136,6 +139,15 @@ func (a *app) serve(ctx context.Context, revs []string, f serveFlags) error {
 		ErrorLog: nil, BaseContext: func(net.Listener) context.Context { return ctx }}
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if f.stdinLife {
+		var cancel context.CancelFunc
+		sigCtx, cancel = context.WithCancel(sigCtx)
+		defer cancel()
+		go func() {
+			_, _ = io.Copy(io.Discard, a.io.In)
+			cancel()
+		}()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintln(a.io.Out, url)
