@@ -44,8 +44,9 @@ _RETRIES = 1
 class LodeFileSystem(AbstractFileSystem):
     """The revisions of one repository, through `git lode serve`.
 
-    repo: the repository (a work tree or bare repository; default: the
-    one around the working directory when the filesystem is made).
+    repo: the repository (a work tree or bare repository; default:
+    $LODEFS_REPO, else the one around the working directory when the
+    filesystem is made).
     url: instead of starting a server, read through a running `git lode
     serve` at this address (http://HOST:PORT/).
     remote: the git remote whose lode remote to read (serve --remote).
@@ -56,7 +57,7 @@ class LodeFileSystem(AbstractFileSystem):
 
     def __init__(self, repo=None, url=None, remote=None, timeout=300.0, **kwargs):
         super().__init__(repo=repo, url=url, remote=remote, timeout=timeout, **kwargs)
-        self.repo = os.path.abspath(repo or os.getcwd())
+        self.repo = os.path.abspath(repo or os.environ.get("LODEFS_REPO") or os.getcwd())
         self.url = url
         self.remote = remote
         self.timeout = timeout
