@@ -218,7 +218,26 @@ type serveRevisions struct {
 	live   *liveRepo
 	pinned map[string]serve.Commit // nil: any revision
 	names  []string
+
+	mu      sync.Mutex // guards the caches below
+	commits map[commitfs.Hash]serve.Commit
+	revs    map[string]resolvedRev
 }
+
+// resolvedRev is a revision resolved at a time: reading references costs
+// file system lookups, so a name is read again only revTTL after.
+type resolvedRev struct {
+	id commitfs.Hash
+	at time.Time
+}
+
+// Bounds of serveRevisions' caches: a commit's tree and time never
+// change; a name is resolved again after revTTL. A cache that reaches
+// maxResolved entries starts again empty.
+const (
+	revTTL      = time.Second
+	maxResolved = 4096
+)
 
 func (s *serveRevisions) List() []string { return s.names }
 
@@ -244,6 +263,15 @@ func (s *serveRevisions) resolve(rev string) (serve.Commit, error) {
 }
 
 func (s *serveRevisions) resolveIn(rev string) (serve.Commit, error) {
+	now := time.Now()
+	s.mu.Lock()
+	if r, ok := s.revs[rev]; ok && now.Sub(r.at) < revTTL {
+		if c, ok := s.commits[r.id]; ok {
+			s.mu.Unlock()
+			return c, nil
+		}
+	}
+	s.mu.Unlock()
 	gr, release := s.live.acquire()
 	defer release()
 	h, err := gr.Resolve(rev)
@@ -253,6 +281,29 @@ func (s *serveRevisions) resolveIn(rev string) (serve.Commit, error) {
 		}
 		return serve.Commit{}, err
 	}
+	s.mu.Lock()
+	c, ok := s.commits[commitfs.Hash(h)]
+	s.mu.Unlock()
+	if !ok {
+		if c, err = commitOf(gr, h); err != nil {
+			return serve.Commit{}, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.commits) >= maxResolved || s.commits == nil {
+		s.commits = map[commitfs.Hash]serve.Commit{}
+	}
+	if len(s.revs) >= maxResolved || s.revs == nil {
+		s.revs = map[string]resolvedRev{}
+	}
+	s.commits[c.ID] = c
+	s.revs[rev] = resolvedRev{c.ID, now}
+	return c, nil
+}
+
+// commitOf reads commit h's tree and time.
+func commitOf(gr *gitrepo.Repo, h plumbing.Hash) (serve.Commit, error) {
 	root, err := gr.CommitTree(h)
 	if err != nil {
 		return serve.Commit{}, fmt.Errorf("%w: %s: not a commit of this repository: %v", serve.ErrUnknownRevision, h, err)

@@ -48,7 +48,14 @@ var (
 type Trees struct {
 	f    *filesys
 	dirs *dirCache
+
+	mu    sync.Mutex    // guards heads
+	heads map[Hash]head // blob heads read, by blob (objects never change); emptied at maxHeads
 }
+
+// maxHeads bounds the blob heads a Trees keeps (each at most
+// pointer.MaxLen bytes of content, or a symlink target).
+const maxHeads = 1 << 15
 
 // NewTrees returns a Trees that reads through opts.Objects and
 // opts.Files; opts.Logf gets what the mount would log, opts.ReadTimeout
@@ -213,7 +220,7 @@ func (t *Trees) stat(ctx context.Context, dir string, e Entry) (Stat, error) {
 		st.Kind, st.Exec, st.Submodule = KindDir, false, true
 		return st, nil
 	}
-	h, err := t.f.readHead(ctx, e)
+	h, err := t.head(ctx, e)
 	if err != nil {
 		return Stat{}, fmt.Errorf("read /%s (blob %s): %w", st.Path, e.Hash, err)
 	}
@@ -229,6 +236,28 @@ func (t *Trees) stat(ctx context.Context, dir string, e Entry) (Stat, error) {
 		st.content = h.content
 	}
 	return st, nil
+}
+
+// head returns the head of e's blob, read once.
+func (t *Trees) head(ctx context.Context, e Entry) (head, error) {
+	symlink := e.Mode&syscall.S_IFMT == ModeSymlink
+	t.mu.Lock()
+	h, ok := t.heads[e.Hash]
+	t.mu.Unlock()
+	if ok && (h.kind == headLink) == symlink {
+		return h, nil
+	}
+	h, err := t.f.readHead(ctx, e)
+	if err != nil {
+		return head{}, err
+	}
+	t.mu.Lock()
+	if t.heads == nil || len(t.heads) >= maxHeads {
+		t.heads = map[Hash]head{}
+	}
+	t.heads[e.Hash] = h
+	t.mu.Unlock()
+	return h, nil
 }
 
 // loadedDir is a directory's shown entries.

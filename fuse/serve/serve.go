@@ -48,6 +48,7 @@
 package serve
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,6 +60,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lodevcs/lode/fuse/commitfs"
@@ -111,7 +113,7 @@ type Handler struct {
 	revs  Revisions
 	logf  func(format string, args ...any)
 	slots chan struct{}
-	buf   int
+	bufs  sync.Pool // of *[]byte of Options.BufferSize
 }
 
 // NewHandler returns a Handler for opts.
@@ -123,13 +125,9 @@ func NewHandler(opts Options) (*Handler, error) {
 		return nil, errors.New("serve: negative limit")
 	}
 	h := &Handler{trees: opts.Trees, revs: opts.Revisions, logf: opts.Logf,
-		slots: make(chan struct{}, max(opts.MaxRequests, 0)), buf: opts.BufferSize}
-	if opts.MaxRequests == 0 {
-		h.slots = make(chan struct{}, DefaultMaxRequests)
-	}
-	if h.buf == 0 {
-		h.buf = DefaultBufferSize
-	}
+		slots: make(chan struct{}, cmp.Or(opts.MaxRequests, DefaultMaxRequests))}
+	size := cmp.Or(opts.BufferSize, DefaultBufferSize)
+	h.bufs.New = func() any { b := make([]byte, size); return &b }
 	if h.logf == nil {
 		h.logf = func(string, ...any) {}
 	}
@@ -415,22 +413,28 @@ func (h *Handler) file(w *statusWriter, r *http.Request, c Commit, st commitfs.S
 	if ct := mime.TypeByExtension(path.Ext(st.Name)); ct != "" {
 		hd.Set("Content-Type", ct)
 	}
-	rs := &readSeeker{ctx: ctx, f: f, buf: make([]byte, 0, h.buf)}
+	buf := h.bufs.Get().(*[]byte)
+	defer h.bufs.Put(buf)
+	rs := &readSeeker{ctx: ctx, f: f, buf: (*buf)[:0]}
 	http.ServeContent(w, r, st.Name, c.Time, rs)
 	if rs.err != nil && ctx.Err() == nil {
 		h.logf("read %s: %v", st.Path, rs.err)
 	}
 }
 
-// readSeeker reads a commitfs.File for ServeContent through a buffer, so
-// that the reads of the file are large whatever ServeContent asks.
+// readSeeker reads a commitfs.File for ServeContent through a buffer,
+// so that the file is read in large pieces whatever ServeContent asks:
+// after a seek, a read asks the file for what the caller asked, and each
+// read that follows for twice the last, up to the buffer's size (a small
+// range costs a small read; a long one, reads of the whole buffer).
 type readSeeker struct {
-	ctx context.Context
-	f   *commitfs.File
-	off int64 // of the next byte Read returns
-	buf []byte
-	pos int   // the next byte of buf to return
-	err error // the first read error, for the log
+	ctx  context.Context
+	f    *commitfs.File
+	off  int64 // of the next byte Read returns
+	buf  []byte
+	pos  int // the next byte of buf to return
+	last int // size of the last read from the file, 0 after a seek
+	err  error
 }
 
 func (r *readSeeker) Read(p []byte) (int, error) {
@@ -438,12 +442,13 @@ func (r *readSeeker) Read(p []byte) (int, error) {
 		if r.off >= r.f.Size() {
 			return 0, io.EOF
 		}
-		n, err := r.f.ReadAt(r.ctx, r.buf[:cap(r.buf)], r.off)
+		want := min(cap(r.buf), max(len(p), 2*r.last))
+		n, err := r.f.ReadAt(r.ctx, r.buf[:want], r.off)
 		if err != nil && !errors.Is(err, io.EOF) {
 			r.err = err
 			return 0, err
 		}
-		r.buf, r.pos = r.buf[:n], 0
+		r.buf, r.pos, r.last = r.buf[:n], 0, want
 		if n == 0 {
 			return 0, io.EOF
 		}
@@ -470,7 +475,7 @@ func (r *readSeeker) Seek(offset int64, whence int) (int64, error) {
 		return 0, errors.New("seek: negative position")
 	}
 	if abs != r.off {
-		r.off, r.buf, r.pos = abs, r.buf[:0], 0
+		r.off, r.buf, r.pos, r.last = abs, r.buf[:0], 0, 0
 	}
 	return abs, nil
 }
