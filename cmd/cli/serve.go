@@ -136,7 +136,7 @@ func (a *app) serve(ctx context.Context, revs []string, f serveFlags) error {
 		return err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: nil, BaseContext: func(net.Listener) context.Context { return ctx }}
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if f.stdinLife {
@@ -342,10 +342,7 @@ type liveRef struct {
 }
 
 func (a *app) openLiveRepo(r *repo) (*liveRepo, error) {
-	dir := r.workTree
-	if dir == "" {
-		dir = r.gitDir
-	}
+	dir := r.objectsDir()
 	gr, err := gitrepo.Open(dir)
 	if err != nil {
 		return nil, err
