@@ -51,9 +51,13 @@ class Server:
         os.chmod(self._dir, 0o700)
         self.socket = os.path.join(self._dir, "serve.sock")
         cmd = git_lode_command() + ["serve", "--addr", "unix:" + self.socket, "--until-stdin-closes"] + list(args)
+        # Its standard error goes to a file (a pipe nobody reads could fill
+        # and stall it); read back if it fails to start.
+        self._log = os.path.join(self._dir, "serve.log")
         try:
-            self.proc = subprocess.Popen(cmd, cwd=repo, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE)
+            with open(self._log, "wb") as log:
+                self.proc = subprocess.Popen(cmd, cwd=repo, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=log)
         except OSError as e:
             self._cleanup()
             raise LodeError("lodefs: cannot run %s: %s (is git-lode installed and on PATH?)" % (" ".join(cmd), e)) from e
@@ -84,8 +88,12 @@ class Server:
             self.proc.kill()
         except OSError:
             pass
-        err = self.proc.stderr.read().decode("utf-8", "replace").strip()
         self.proc.wait()
+        try:
+            with open(self._log, "rb") as f:
+                err = f.read(64 << 10).decode("utf-8", "replace").strip()
+        except OSError:
+            err = ""
         self._cleanup()
         return err
 
@@ -106,7 +114,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for f in (self.proc.stdin, self.proc.stdout):
             try:
                 f.close()
             except OSError:

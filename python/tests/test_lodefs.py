@@ -148,6 +148,14 @@ class LodeFSTest(unittest.TestCase):
         self.assertFalse(self.fs.exists("v1/.git/config"))
         self.assertFalse(self.fs.exists("v1/../x"))
 
+    def test_not_a_repository(self):
+        d = tempfile.mkdtemp(prefix="lodefs-norepo-")
+        try:
+            with self.assertRaisesRegex(lodefs.LodeError, "not inside a git repository"):
+                lodefs.LodeFileSystem(repo=d).ls("v1")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
     def test_open_pins_commit(self):
         # A file opened at "main" keeps reading that commit after main moves.
         repo = Repo()
