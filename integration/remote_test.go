@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -103,6 +104,9 @@ func TestKilledPushResumes(t *testing.T) {
 	cmd := s.cmd("a", "git", "push", "-q", "origin", "main")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, so that the kill below reaches its hook and
+	// nothing else on the machine.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +120,9 @@ func TestKilledPushResumes(t *testing.T) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	s.run("", "pkill", "-KILL", "-f", "git-lode hook pre-push")
-	cmd.Process.Kill()
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill the push: %v", err)
+	}
 	cmd.Wait()
 	if _, err := s.try("server.git", nil, "git", "rev-parse", "--verify", "-q", "main"); err == nil {
 		t.Fatalf("the killed push reached git:\n%s", out.String())

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,8 +25,28 @@ type server struct {
 	t      *testing.T
 	cmd    *exec.Cmd
 	url    string // http://127.0.0.1:PORT/
-	stderr *bytes.Buffer
+	stderr *syncBuffer
 	done   chan error
+	// stopped is set by stop, which only the test's goroutine calls.
+	stopped bool
+}
+
+// syncBuffer is a bytes.Buffer that a process writes while a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // serve starts `git lode serve ARGS...` in repo and waits for its URL; it
@@ -34,8 +55,8 @@ func (s *sandbox) serve(repo string, args ...string) *server {
 	s.t.Helper()
 	// git-lode itself, not git: git dies of the SIGTERM that stops it.
 	cmd := s.cmd(repo, append([]string{filepath.Join(binDir, "git-lode"), "serve"}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		s.t.Fatal(err)
@@ -43,7 +64,7 @@ func (s *sandbox) serve(repo string, args ...string) *server {
 	if err := cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	srv := &server{t: s.t, cmd: cmd, stderr: &stderr, done: make(chan error, 1)}
+	srv := &server{t: s.t, cmd: cmd, stderr: stderr, done: make(chan error, 1)}
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		cmd.Process.Kill()
@@ -58,9 +79,10 @@ func (s *sandbox) serve(repo string, args ...string) *server {
 
 // stop sends SIGTERM and checks that the server exits 0 soon.
 func (srv *server) stop() {
-	if srv.cmd.ProcessState != nil {
+	if srv.stopped {
 		return
 	}
+	srv.stopped = true
 	srv.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-srv.done:
