@@ -81,6 +81,15 @@ func installTrainJob(t *testing.T) *trainJob {
 		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
 		"XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),
 	)
+	// Debian's Python, whose packages (fsspec, for lode:// input) the
+	// virtualenv sees (poetry.toml), whatever python3 comes first on PATH.
+	if _, err := os.Stat(systemPython); err == nil {
+		cmd := exec.Command("poetry", "env", "use", systemPython)
+		cmd.Dir, cmd.Env = j.dir, j.env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("poetry env use %s: %v\n%s", systemPython, err, out)
+		}
+	}
 	args := append(append([]string{}, trainJobOffline()...), "poetry", "install")
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir, cmd.Env = j.dir, j.env
@@ -137,6 +146,18 @@ func tryTrainJob(t *testing.T, dataDir, outDir string) (string, error) {
 	}
 	cmd := exec.Command("poetry", "run", "train", dataDir, outDir)
 	cmd.Dir, cmd.Env = j.dir, j.env
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// poetryRun runs `poetry run ARGS...` in the training job's project
+// (installing it first if this test has not), with env added to its
+// environment, and returns its combined output.
+func poetryRun(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	j := installTrainJob(t)
+	cmd := exec.Command("poetry", append([]string{"run"}, args...)...)
+	cmd.Dir, cmd.Env = j.dir, append(append([]string{}, j.env...), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
 }

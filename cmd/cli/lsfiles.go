@@ -123,13 +123,18 @@ before 'git lode migrate') are listed too, their oid as "lfs:<sha256>", and
 
 var errNoCommits = errors.New("the repository has no commits yet")
 
+// objectsDir is where gitrepo.Open finds the repository: the work tree,
+// or the git directory of a bare repository.
+func (r *repo) objectsDir() string {
+	if r.workTree != "" {
+		return r.workTree
+	}
+	return r.gitDir
+}
+
 // openRev opens the repository with go-git and resolves rev to a commit.
 func (a *app) openRev(r *repo, rev string) (*gitrepo.Repo, plumbing.Hash, error) {
-	dir := r.workTree
-	if dir == "" {
-		dir = r.gitDir
-	}
-	gr, err := gitrepo.Open(dir)
+	gr, err := gitrepo.Open(r.objectsDir())
 	if err != nil {
 		return nil, plumbing.ZeroHash, err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/lodevcs/lode/cas/rangeread"
+	"github.com/lodevcs/lode/cas/remotestore"
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/fuse/commitfs"
 	"github.com/lodevcs/lode/hooks/gitrepo"
@@ -295,35 +296,12 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 	if err != nil {
 		return err
 	}
-	st, err := a.openStore(ctx, r)
+	ds, err := a.openDataSource(ctx, r, f.remote, cacheSize)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	rem, err := a.openRemote(ctx, r, st, f.remote)
-	if err != nil {
-		if !errors.Is(err, errNoRemote) {
-			return err
-		}
-		fmt.Fprintf(a.io.Err, "lode: no lode remote (%v); only data in the local store can be read\n", err)
-		rem = nil
-	}
-	if rem != nil {
-		defer rem.Close()
-		// Know the remote's packs before reporting ready: the first read
-		// then costs only what it reads, and a remote that cannot be
-		// reached is an error now rather than EIO later.
-		if err := rem.Sync(ctx); err != nil {
-			return fmt.Errorf("lode remote: %w", err)
-		}
-		a.reportRemoteProblems(rem)
-	}
-	cache, err := rangeread.OpenChunkCache(st.ChunkCacheDir(), cacheSize)
-	if err != nil {
-		return err
-	}
-	src := rangeread.NewSource(st, rem, cache, rangeread.SourceOptions{})
-	defer src.Close()
+	defer ds.close()
+	st, rem, cache, src := ds.st, ds.rem, ds.cache, ds.src
 
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(a.io.Err, "%s git-lode mount: %s\n", time.Now().Format(time.RFC3339), fmt.Sprintf(format, args...))
@@ -387,6 +365,64 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 			writeStats()
 		}
 	}
+}
+
+// dataSource is where a mount or a server reads lode files from: the
+// local store, the lode remote (nil if none is configured), the chunk
+// cache, and the rangeread.Source over them.
+type dataSource struct {
+	st    *store.Store
+	rem   *remotestore.Store
+	cache *rangeread.ChunkCache
+	src   *rangeread.Source
+}
+
+func (d *dataSource) close() {
+	d.src.Close()
+	if d.rem != nil {
+		d.rem.Close()
+	}
+	d.st.Close()
+}
+
+// openDataSource opens the store, the lode remote of gitRemote (or the
+// default one) and the chunk cache, and knows the remote's packs before it
+// returns: the first read then costs only what it reads, and a remote that
+// cannot be reached is an error now rather than a failed read later.
+// Without a lode remote only the local store is read (said on stderr).
+func (a *app) openDataSource(ctx context.Context, r *repo, gitRemote string, cacheSize int64) (ds *dataSource, err error) {
+	st, err := a.openStore(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	rem, err := a.openRemote(ctx, r, st, gitRemote)
+	if err != nil {
+		if !errors.Is(err, errNoRemote) {
+			return nil, err
+		}
+		fmt.Fprintf(a.io.Err, "lode: no lode remote (%v); only data in the local store can be read\n", err)
+		rem = nil
+	}
+	if rem != nil {
+		if err := rem.Sync(ctx); err != nil {
+			rem.Close()
+			return nil, fmt.Errorf("lode remote: %w", err)
+		}
+		a.reportRemoteProblems(rem)
+	}
+	cache, err := rangeread.OpenChunkCache(st.ChunkCacheDir(), cacheSize)
+	if err != nil {
+		if rem != nil {
+			rem.Close()
+		}
+		return nil, err
+	}
+	return &dataSource{st: st, rem: rem, cache: cache, src: rangeread.NewSource(st, rem, cache, rangeread.SourceOptions{})}, nil
 }
 
 // readyPipe is the pipe a background mount reports on, if any.

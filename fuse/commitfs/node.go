@@ -342,22 +342,30 @@ func (d *dirNode) loadLocked(ctx context.Context) ([]Entry, map[string]int, sysc
 	if err != nil {
 		return nil, nil, d.fsys.fail(ctx, err, "read directory /%s (tree %s)", d.path, d.tree)
 	}
+	entries, index := d.fsys.checkEntries(d.path, d.tree, es)
+	d.entries, d.index, d.heads, d.loaded = entries, index, make([]head, len(entries)), true
+	return entries, index, 0
+}
+
+// checkEntries returns the entries of tree (the directory at dir) that
+// can be shown, in git's order, and their positions by name: those with
+// valid names that git would check out. Each one left out is logged.
+func (f *filesys) checkEntries(dir string, tree Hash, es []Entry) ([]Entry, map[string]int) {
 	entries := make([]Entry, 0, len(es))
 	index := make(map[string]int, len(es))
 	for _, e := range es {
 		if _, dup := index[e.Name]; dup || !validName(e.Name) {
-			d.fsys.logf("commitfs: directory /%s (tree %s): entry %q skipped: not a valid file name", d.path, d.tree, e.Name)
+			f.logf("commitfs: directory /%s (tree %s): entry %q skipped: not a valid file name", dir, tree, e.Name)
 			continue
 		}
-		if gitRefuses(d.path, e.Name, e.Mode) {
-			d.fsys.logf("commitfs: %q hidden: git refuses to check out this name (a spelling of .git, or a symlink git must not follow)", "/"+childPath(d.path, e.Name))
+		if gitRefuses(dir, e.Name, e.Mode) {
+			f.logf("commitfs: %q hidden: git refuses to check out this name (a spelling of .git, or a symlink git must not follow)", "/"+childPath(dir, e.Name))
 			continue
 		}
 		index[e.Name] = len(entries)
 		entries = append(entries, e)
 	}
-	d.entries, d.index, d.heads, d.loaded = entries, index, make([]head, len(entries)), true
-	return entries, index, 0
+	return entries, index
 }
 
 // list loads the directory and reads the heads of all its files and

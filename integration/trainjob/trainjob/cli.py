@@ -11,7 +11,7 @@ import os
 import sys
 
 from trainjob import __version__
-from trainjob.data import DataError, find_csv_files
+from trainjob.data import LODE, DataError, find_csv_files, resolve_lode
 from trainjob.model import combined_sha256, evaluate, fit
 
 FORMAT = "trainjob.gaussian_nb.v1"
@@ -84,12 +84,16 @@ def main(argv=None):
         description="Fit a Gaussian naive Bayes classifier to the CSV files under DATA_DIR "
         "and write OUT_DIR/model.json and OUT_DIR/metrics.json.",
     )
-    parser.add_argument("data_dir", metavar="DATA_DIR", help="a directory of *.csv files (searched recursively), or one CSV file")
+    parser.add_argument("data_dir", metavar="DATA_DIR", help="a directory of *.csv files (searched recursively), or one CSV file, "
+                        "or lode://REV/PATH of either (read through lodefs; also writes OUT_DIR/source.json with the commit)")
     parser.add_argument("out_dir", metavar="OUT_DIR", help="where to write model.json and metrics.json (created if missing)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     args = parser.parse_args(argv)
+    data_dir, commit = args.data_dir, None
     try:
-        model, metrics = train(args.data_dir)
+        if data_dir.startswith(LODE):
+            data_dir, commit = resolve_lode(data_dir)
+        model, metrics = train(data_dir)
     except DataError as e:
         print(f"train: error: {e}", file=sys.stderr)
         return 1
@@ -97,6 +101,8 @@ def main(argv=None):
         os.makedirs(args.out_dir, exist_ok=True)
         write_file(os.path.join(args.out_dir, "model.json"), dumps(model))
         write_file(os.path.join(args.out_dir, "metrics.json"), dumps(metrics))
+        if commit is not None:  # the data's commit, to record with the metrics
+            write_file(os.path.join(args.out_dir, "source.json"), dumps({"data": args.data_dir, "commit": commit}))
     except OSError as e:
         print(f"train: error: writing {args.out_dir}: {e}", file=sys.stderr)
         return 1

@@ -3,6 +3,13 @@
 Only ordinary file I/O is used (open/readinto, os.walk), so the input may
 live on a FUSE mount. Files are read sequentially in 1 MiB chunks and never
 held in memory whole.
+
+DATA_DIR may also be a lode URL, lode://REV/PATH: the files are then found
+and read through fsspec's "lode" filesystem (the lodefs package, with
+fsspec; the repository is $LODEFS_REPO or the one around the working
+directory), REV resolved once to its commit so that both passes read the
+same bytes. Nothing else changes: the output is byte for byte what the
+same files give from a directory.
 """
 
 import csv
@@ -22,12 +29,70 @@ class DataError(Exception):
     """The input is missing or malformed; the message says where and why."""
 
 
+LODE = "lode://"
+
+
+def lode_fs():
+    """The "lode" fsspec filesystem (imported only for lode:// input)."""
+    try:
+        import fsspec
+        import lodefs  # noqa: F401  (registers the "lode" protocol)
+    except ImportError as e:
+        raise DataError(f"lode:// input needs fsspec and lodefs: {e}") from None
+    return fsspec.filesystem("lode")
+
+
+def resolve_lode(url):
+    """lode://REV/PATH -> (lode://COMMIT/PATH, COMMIT)."""
+    rev, _, rest = url[len(LODE):].partition("/")
+    try:
+        commit = lode_fs().resolve(rev)
+    except OSError as e:
+        raise DataError(f"{url}: {e}") from None
+    return LODE + commit + ("/" + rest if rest else ""), commit
+
+
+def _find_lode(url):
+    fs = lode_fs()
+    try:
+        info = fs.info(url)
+        if info["type"] == "file":
+            return [(url.rstrip("/").rsplit("/", 1)[-1], url)]
+        base = fs._strip_protocol(url)
+        paths = fs.find(url)
+    except FileNotFoundError:
+        raise DataError(f"{url}: no such directory") from None
+    except OSError as e:
+        raise DataError(f"{url}: {e}") from None
+    found = []
+    for p in paths:
+        rel = p[len(base):].lstrip("/")
+        parts = rel.split("/")
+        if any(c.startswith(".") for c in parts) or not parts[-1].lower().endswith(".csv"):
+            continue
+        found.append((rel, LODE + p))
+    if not found:
+        raise DataError(f"{url}: no *.csv files found")
+    found.sort()
+    return found
+
+
+def open_input(path):
+    """Open an input file for reading raw bytes (readinto)."""
+    if path.startswith(LODE):
+        return lode_fs().open(path, "rb", block_size=CHUNK)
+    return open(path, "rb", buffering=0)
+
+
 def find_csv_files(data_dir):
     """Return [(relpath, path)] for every *.csv under data_dir, sorted.
 
     relpath uses '/' and is relative to data_dir; files and directories
-    whose names start with '.' are skipped. data_dir may also be one file.
+    whose names start with '.' are skipped. data_dir may also be one file,
+    or a lode:// URL of either.
     """
+    if data_dir.startswith(LODE):
+        return _find_lode(data_dir)
     if os.path.isfile(data_dir):
         return [(os.path.basename(data_dir), data_dir)]
     if not os.path.isdir(data_dir):
@@ -152,9 +217,9 @@ def read_rows(files, schema=None, stats=None):
     for rel, path in files:
         fs = FileStats(rel)
         try:
-            raw = HashingReader(open(path, "rb", buffering=0))
+            raw = HashingReader(open_input(path))
         except OSError as e:
-            raise DataError(f"{path}: {e.strerror}") from None
+            raise DataError(f"{path}: {e.strerror or e}") from None
         with raw, io.TextIOWrapper(io.BufferedReader(raw, CHUNK), encoding="utf-8-sig", newline="") as text:
             reader = csv.reader(text, strict=True)
             try:
