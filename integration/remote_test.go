@@ -110,12 +110,12 @@ func TestKilledPushResumes(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Kill git and git-lode as soon as the first pack is on the remote.
+	// Kill git and git-lode as soon as the first pack is on the remote
+	// whole: its index, uploaded after it, is there.
 	packs := filepath.Join(s.dir, "server.git/lode/packs")
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		ents, _ := os.ReadDir(packs)
-		if len(ents) > 0 {
+		if idx, _ := filepath.Glob(filepath.Join(packs, "*.idx")); len(idx) > 0 {
 			break
 		}
 		time.Sleep(2 * time.Millisecond)
