@@ -192,53 +192,6 @@ func readInto(path string, dst []byte) ([]byte, error) {
 	return dst, nil
 }
 
-// memCache is a small in-memory LRU of decoded chunks, bounded in bytes.
-// It is safe for concurrent use; returned slices must not be modified.
-type memCache struct {
-	max  int64
-	mu   sync.Mutex // guards size, lru, byID
-	size int64
-	lru  *list.List // of *memEntry
-	byID map[cas.ID]*list.Element
-}
-
-type memEntry struct {
-	id   cas.ID
-	data []byte
-}
-
-func newMemCache(max int64) *memCache {
-	return &memCache{max: max, lru: list.New(), byID: map[cas.ID]*list.Element{}}
-}
-
-func (m *memCache) get(id cas.ID) ([]byte, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	el, ok := m.byID[id]
-	if !ok {
-		return nil, false
-	}
-	m.lru.MoveToFront(el)
-	return el.Value.(*memEntry).data, true
-}
-
-func (m *memCache) put(id cas.ID, data []byte) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if _, ok := m.byID[id]; ok || int64(len(data)) > m.max {
-		return
-	}
-	m.byID[id] = m.lru.PushFront(&memEntry{id, data})
-	m.size += int64(len(data))
-	for m.size > m.max {
-		el := m.lru.Back()
-		e := el.Value.(*memEntry)
-		m.lru.Remove(el)
-		delete(m.byID, e.id)
-		m.size -= int64(len(e.data))
-	}
-}
-
 // writeFileAtomic writes data to path by write-temp, rename.
 func writeFileAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")

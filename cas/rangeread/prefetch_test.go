@@ -135,7 +135,7 @@ func TestPrefetchRemote(t *testing.T) {
 // cached reports whether every chunk of f is in the memory cache.
 func (s *Source) cached(f *File) bool {
 	for _, c := range f.info.m.Chunks {
-		if _, ok := s.mem.get(c.ID); !ok {
+		if _, ok := s.mem.Get(c.ID); !ok {
 			return false
 		}
 	}

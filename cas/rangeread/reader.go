@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/bytelru"
 	"github.com/lodevcs/lode/cas/filer"
 	"github.com/lodevcs/lode/cas/manifest"
 	"github.com/lodevcs/lode/cas/pointer"
@@ -44,10 +45,10 @@ type SourceOptions struct {
 // that doubles up to 64 MiB. It is safe for concurrent use; Close waits for
 // readahead in flight.
 type Source struct {
-	st   *store.Store       // may be nil
-	r    *remotestore.Store // may be nil: local data only
-	disk *ChunkCache        // may be nil
-	mem  *memCache
+	st   *store.Store           // may be nil
+	r    *remotestore.Store     // may be nil: local data only
+	disk *ChunkCache            // may be nil
+	mem  *bytelru.Cache[cas.ID] // decoded chunks
 
 	loads singleflight.Group // loads of one chunk, keyed by its id
 	opens singleflight.Group // chunk lists being read, keyed by oid
@@ -93,7 +94,7 @@ func NewSource(st *store.Store, r *remotestore.Store, disk *ChunkCache, opts Sou
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Source{
-		st: st, r: r, disk: disk, mem: newMemCache(opts.MemCache),
+		st: st, r: r, disk: disk, mem: bytelru.New[cas.ID](opts.MemCache),
 		manifests: map[cas.ID]*fileInfo{},
 		inflight:  map[cas.ID]chan struct{}{},
 		prefetch:  make(chan struct{}, opts.Prefetchers),
@@ -269,17 +270,17 @@ func (f *File) chunk(ctx context.Context, i int) ([]byte, error) {
 func (f *File) chunkFrom(ctx context.Context, i int, local bool) ([]byte, error) {
 	s := f.s
 	c := f.info.m.Chunks[i]
-	b, ok := s.mem.get(c.ID)
+	b, ok := s.mem.Get(c.ID)
 	if !ok {
 		v, err, _ := s.loads.Do(string(c.ID[:]), func() (any, error) {
-			if b, ok := s.mem.get(c.ID); ok {
+			if b, ok := s.mem.Get(c.ID); ok {
 				return b, nil
 			}
 			b, err := f.load(ctx, i, local)
 			if err != nil {
 				return nil, err
 			}
-			s.mem.put(c.ID, b)
+			s.mem.Put(c.ID, b)
 			return b, nil
 		})
 		if err != nil {
@@ -332,7 +333,7 @@ func (f *File) load(ctx context.Context, i int, local bool) ([]byte, error) {
 	if err := f.fetchRun(ctx, i, i); err != nil {
 		return nil, err
 	}
-	if b, ok := s.mem.get(id); ok {
+	if b, ok := s.mem.Get(id); ok {
 		return b, nil
 	}
 	if s.disk != nil {
@@ -353,7 +354,7 @@ func (s *Source) has(ctx context.Context, id cas.ID) (bool, error) {
 // available reports whether chunk id can be read without the remote. It
 // may be called with s.mu held.
 func (s *Source) available(ctx context.Context, id cas.ID) bool {
-	if _, ok := s.mem.get(id); ok {
+	if _, ok := s.mem.Get(id); ok {
 		return true
 	}
 	if ok, _ := s.has(ctx, id); ok {
@@ -518,7 +519,7 @@ func (s *Source) prefetchFiles(ctx context.Context, ps []pointer.Pointer, got fu
 		last bool // the file's last chunk
 	}
 	var wants []want
-	budget := s.mem.max / prefetchShare
+	budget := s.mem.Max() / prefetchShare
 	s.preopen(ctx, ps)
 files:
 	for k, p := range ps {
@@ -624,7 +625,7 @@ func (s *Source) preopen(ctx context.Context, ps []pointer.Pointer) {
 func (s *Source) fetchMissing(ctx context.Context, ids []cas.ID, local map[cas.ID]bool) {
 	var missing []cas.ID
 	for _, id := range ids {
-		if _, ok := s.mem.get(id); ok {
+		if _, ok := s.mem.Get(id); ok {
 			continue
 		}
 		if ok, _ := s.has(ctx, id); ok {
@@ -641,7 +642,7 @@ func (s *Source) fetchMissing(ctx context.Context, ids []cas.ID, local map[cas.I
 		if _, ok := s.inflight[id]; ok {
 			continue
 		}
-		if _, ok := s.mem.get(id); ok {
+		if _, ok := s.mem.Get(id); ok {
 			continue
 		}
 		s.inflight[id] = make(chan struct{})
@@ -671,7 +672,7 @@ func (s *Source) fetchMissing(ctx context.Context, ids []cas.ID, local map[cas.I
 
 // keep puts a verified chunk fetched from the remote in the caches.
 func (s *Source) keep(id cas.ID, raw []byte) {
-	s.mem.put(id, raw)
+	s.mem.Put(id, raw)
 	if s.disk != nil {
 		s.disk.Put(id, raw)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
 
+	"github.com/lodevcs/lode/cas/bytelru"
 	"github.com/lodevcs/lode/cas/pointer"
 )
 
@@ -170,7 +171,7 @@ func NewRoot(opts Options) (fs.InodeEmbedder, error) {
 	if opts.ReadTimeout < 0 {
 		return nil, errors.New("commitfs: Options.ReadTimeout is negative")
 	}
-	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), blobs: newBlobCache(blobCacheSize)}
+	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), blobs: bytelru.New[Hash](blobCacheSize)}
 	if !opts.Time.IsZero() && opts.Time.Unix() > 0 {
 		f.mtime = uint64(opts.Time.Unix())
 		f.mtimeNs = uint32(opts.Time.Nanosecond())

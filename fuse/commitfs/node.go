@@ -17,6 +17,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/lodevcs/lode/cas/bytelru"
 	"github.com/lodevcs/lode/cas/pointer"
 )
 
@@ -34,7 +35,7 @@ type filesys struct {
 	mtime       uint64        // seconds since the epoch, for every node
 	mtimeNs     uint32
 	uid, gid    uint32 // owner shown for every node: whoever mounted
-	blobs       *blobCache
+	blobs       *bytelru.Cache[Hash]
 
 	// noOpen is set once the kernel is known to open files without
 	// asking (FUSE_NO_OPEN_SUPPORT): Open then answers ENOSYS, after which
@@ -653,7 +654,7 @@ func (b *blobNode) Read(ctx context.Context, fh fs.FileHandle, dest []byte, off 
 // readBlob returns the whole blob, from the blob cache or read and kept
 // there; off is the offset being read, for the log.
 func (b *blobNode) readBlob(ctx context.Context, off int64) ([]byte, syscall.Errno) {
-	if data, ok := b.fsys.blobs.get(b.blob); ok {
+	if data, ok := b.fsys.blobs.Get(b.blob); ok {
 		return data, 0
 	}
 	data, err := b.fsys.objects.ReadBlob(ctx, b.blob)
@@ -663,7 +664,7 @@ func (b *blobNode) readBlob(ctx context.Context, off int64) ([]byte, syscall.Err
 	if err != nil {
 		return nil, b.fsys.fail(ctx, err, "read /%s (blob %s) at offset %d", b.path, b.blob, off)
 	}
-	b.fsys.blobs.put(b.blob, data)
+	b.fsys.blobs.Put(b.blob, data)
 	return data, 0
 }
 

@@ -405,28 +405,3 @@ func TestStreams(t *testing.T) {
 		t.Fatal("the least recent caller's stream was kept")
 	}
 }
-
-// TestBlobCache checks that the blob cache keeps what fits, drops the
-// least recently used, and never keeps a blob larger than its bound.
-func TestBlobCache(t *testing.T) {
-	c := newBlobCache(100)
-	h := func(i byte) Hash { return Hash{i} }
-	c.put(h(1), make([]byte, 40))
-	c.put(h(2), make([]byte, 40))
-	if _, ok := c.get(h(1)); !ok { // 1 is now the most recent
-		t.Fatal("blob 1 not kept")
-	}
-	c.put(h(3), make([]byte, 40)) // over the bound: 2 goes
-	if _, ok := c.get(h(2)); ok {
-		t.Error("the least recent blob was kept past the bound")
-	}
-	for _, i := range []byte{1, 3} {
-		if _, ok := c.get(h(i)); !ok {
-			t.Errorf("blob %d dropped", i)
-		}
-	}
-	c.put(h(4), make([]byte, 101))
-	if _, ok := c.get(h(4)); ok || c.size > c.max {
-		t.Errorf("a blob larger than the bound was kept (%d of %d bytes)", c.size, c.max)
-	}
-}

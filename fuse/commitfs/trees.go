@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/lodevcs/lode/cas/bytelru"
 	"github.com/lodevcs/lode/cas/pointer"
 )
 
@@ -73,7 +74,7 @@ func NewTrees(opts Options) (*Trees, error) {
 		logf = func(string, ...any) {}
 	}
 	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
-		uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), blobs: newBlobCache(blobCacheSize)}
+		uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), blobs: bytelru.New[Hash](blobCacheSize)}
 	return &Trees{f: f, dirs: newDirCache(dirCacheEntries)}, nil
 }
 
@@ -301,7 +302,7 @@ func (t *Trees) Open(ctx context.Context, st Stat) (*File, error) {
 			f.data = st.content
 			return f, nil
 		}
-		data, ok := t.f.blobs.get(st.Object)
+		data, ok := t.f.blobs.Get(st.Object)
 		if !ok {
 			var err error
 			if data, err = t.f.objects.ReadBlob(ctx, st.Object); err == nil && int64(len(data)) != st.Size {
@@ -310,7 +311,7 @@ func (t *Trees) Open(ctx context.Context, st Stat) (*File, error) {
 			if err != nil {
 				return nil, fmt.Errorf("read /%s (blob %s): %w", st.Path, st.Object, err)
 			}
-			t.f.blobs.put(st.Object, data)
+			t.f.blobs.Put(st.Object, data)
 		}
 		f.data = data
 		return f, nil
