@@ -46,18 +46,8 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 rm -rf "$WORK"
 mkdir -p "$WORK/home" "$OUT"
 trap '[[ $KEEP == 1 ]] || rm -rf "$WORK"' EXIT
-GOPATH=$(go env GOPATH) GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE) GOENV=$(go env GOENV)
-export GOPATH GOMODCACHE GOCACHE GOENV
-export HOME=$WORK/home XDG_CONFIG_HOME=$WORK/home/.config
-export GIT_CONFIG_GLOBAL=$HOME/.gitconfig GIT_CONFIG_NOSYSTEM=1 GIT_CEILING_DIRECTORIES=$OUT
-export PATH=$ROOT/bin:$PATH
-for v in $(compgen -e); do
-	case $v in LODE_* | GIT_LODE_* | GIT_DIR | GIT_WORK_TREE | GIT_INDEX_FILE) unset "$v" ;; esac
-done
-git config --global user.name "lode bench"
-git config --global user.email "bench@lode.invalid"
-git config --global init.defaultBranch main
-git config --global gc.auto 0
+. "$ROOT/bench/lib.sh"
+bench_isolate "$WORK/home" "$OUT"
 
 (cd "$ROOT" && go build -o "$OUT/bin/gen" ./bench/gen)
 GEN=$OUT/bin/gen

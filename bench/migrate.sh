@@ -57,27 +57,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "migrate: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-# --- isolated environment, as in run.sh
-GOPATH=$(go env GOPATH) GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE) GOENV=$(go env GOENV)
-export GOPATH GOMODCACHE GOCACHE GOENV
-export HOME=$W/home
-export XDG_CONFIG_HOME=$HOME/.config XDG_CACHE_HOME=$HOME/.cache
-export GIT_CONFIG_GLOBAL=$HOME/.gitconfig GIT_CONFIG_NOSYSTEM=1
-export GIT_TERMINAL_PROMPT=0 GIT_AUTHOR_DATE="2024-01-01T00:00:00Z" GIT_COMMITTER_DATE="2024-01-01T00:00:00Z"
-export PATH=$ROOT/bin:$PATH
-for v in $(compgen -e); do
-	case $v in
-	LODE_* | GIT_LODE_* | GIT_LFS_* | GIT_TRACE* | GIT_DIR | GIT_WORK_TREE | GIT_INDEX_FILE | GIT_OBJECT_DIRECTORY | GIT_ALTERNATE_OBJECT_DIRECTORIES | GIT_CEILING_DIRECTORIES)
-		unset "$v"
-		;;
-	esac
-done
-export GIT_CEILING_DIRECTORIES=$OUT LODE_NO_PROGRESS=1
-git config --global user.name "lode bench"
-git config --global user.email "bench@lode.invalid"
-git config --global init.defaultBranch main
-git config --global advice.detachedHead false
-git config --global gc.auto 0
+# --- isolated environment (bench/lib.sh), with fixed commit dates
+. "$ROOT/bench/lib.sh"
+bench_isolate "$W/home" "$OUT"
+export GIT_AUTHOR_DATE="2024-01-01T00:00:00Z" GIT_COMMITTER_DATE="2024-01-01T00:00:00Z"
 command -v git-lode | grep -qx "$LODE" || die "git-lode on PATH is not $LODE"
 
 (cd "$ROOT" && go build -o "$OUT/bin/gen" ./bench/gen)

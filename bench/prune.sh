@@ -70,24 +70,10 @@ cleanup() { cd /; if [[ $KEEP != 1 ]]; then rm -rf "$W"; fi; }
 trap cleanup EXIT
 trap 'echo "prune: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 
-# Isolated environment (as run.sh): the user's git configuration is never
-# read or written.
-GOPATH=$(go env GOPATH) GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE) GOENV=$(go env GOENV)
-export GOPATH GOMODCACHE GOCACHE GOENV
-export HOME=$W/home XDG_CONFIG_HOME=$W/home/.config XDG_CACHE_HOME=$W/home/.cache
-export GIT_CONFIG_GLOBAL=$HOME/.gitconfig GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0
-export PATH=$ROOT/bin:$PATH
-for v in $(compgen -e); do
-	case $v in
-	LODE_* | GIT_LODE_* | GIT_LFS_* | GIT_TRACE* | GIT_DIR | GIT_WORK_TREE | GIT_INDEX_FILE | GIT_AUTHOR_DATE | GIT_COMMITTER_DATE | GIT_CEILING_DIRECTORIES) unset "$v" ;;
-	esac
-done
-export GIT_CEILING_DIRECTORIES=$OUT LODE_NO_PROGRESS=1
-git config --global user.name "lode bench"
-git config --global user.email "bench@lode.invalid"
-git config --global init.defaultBranch main
-git config --global advice.detachedHead false
-git config --global gc.auto 0
+# Isolated environment (bench/lib.sh): the user's git configuration is
+# never read or written.
+. "$ROOT/bench/lib.sh"
+bench_isolate "$W/home" "$OUT"
 command -v git-lode | grep -qx "$LODE" || die "git-lode on PATH is not $LODE"
 (cd "$W" && git lode install --global --skip-hooks >/dev/null && git lfs install --skip-repo >/dev/null)
 mkdir -p "$OUT/bin"

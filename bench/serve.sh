@@ -27,18 +27,9 @@ W=$OUT/serve-work
 rm -rf "$W"
 mkdir -p "$W"
 
-GOPATH=$(go env GOPATH) GOMODCACHE=$(go env GOMODCACHE) GOCACHE=$(go env GOCACHE)
-export GOPATH GOMODCACHE GOCACHE
-export HOME=$W/home XDG_CONFIG_HOME=$W/home/.config XDG_CACHE_HOME=$W/home/.cache
-export GIT_CONFIG_GLOBAL=$HOME/.gitconfig GIT_CONFIG_NOSYSTEM=1 GIT_TERMINAL_PROMPT=0
-export GIT_CEILING_DIRECTORIES=$OUT
-export PATH=$ROOT/bin:$PATH LODE_NO_PROGRESS=1
+. "$ROOT/bench/lib.sh"
+bench_isolate "$W/home" "$OUT"
 export PYTHONPATH=$ROOT/python LODEFS_GIT_LODE=$ROOT/bin/git-lode PYTHONDONTWRITEBYTECODE=1
-unset LODE_REMOTE_URL LODE_STORE_DIR GIT_LODE_SKIP_SMUDGE
-mkdir -p "$HOME"
-git config --global user.name bench
-git config --global user.email bench@lode.invalid
-git config --global init.defaultBranch main
 git lode install --global --skip-hooks >/dev/null
 "$PY" -c 'import fsspec' || { echo "serve.sh: $PY cannot import fsspec (apt-get install python3-fsspec)" >&2; exit 1; }
 
