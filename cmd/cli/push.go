@@ -151,15 +151,10 @@ func (a *app) push(ctx context.Context, r *repo, req pushRequest) error {
 	if !req.all {
 		histExclude = append(histExclude, known...)
 	}
-	ptrs, err := a.reachablePointers(ctx, r, req.include, histExclude)
+	ptrs, err := a.pushPointers(ctx, r, req.include, histExclude, known)
 	if err != nil {
 		return err
 	}
-	tips, err := a.treePointers(ctx, r, req.include, known)
-	if err != nil {
-		return err
-	}
-	ptrs = append(ptrs, tips...)
 	if len(ptrs) == 0 {
 		if !req.quiet {
 			fmt.Fprintln(a.io.Err, "lode: nothing to push (no lode files in these commits that this remote lacks)")
@@ -271,19 +266,23 @@ func (a *app) tidy(st *store.Store) {
 	}
 }
 
-// treePointers lists the pointers in the trees of commits, except in
-// subtrees the trees of except also hold.
-func (a *app) treePointers(ctx context.Context, r *repo, commits, except []plumbing.Hash) ([]pointer.Pointer, error) {
+// pushPointers lists the distinct pointers in the history of include
+// that is not in the history of exclude, and in the trees of include
+// except in subtrees the trees of except also hold: what a push sends.
+// Each pointer blob is read once.
+func (a *app) pushPointers(ctx context.Context, r *repo, include, exclude, except []plumbing.Hash) ([]pointer.Pointer, error) {
 	gr, err := gitrepo.Open(r.dir())
 	if err != nil {
 		return nil, err
 	}
 	defer gr.Close()
 	var ptrs []pointer.Pointer
-	err = gr.TreePointers(ctx, commits, except, func(_ plumbing.Hash, e gitrepo.Entry) error {
-		if e.Err == nil {
-			ptrs = append(ptrs, e.Pointer)
+	err = gr.ReachableAndTreePointers(ctx, include, exclude, except, func(commit plumbing.Hash, e gitrepo.Entry) error {
+		if e.Err != nil {
+			a.warnDamagedPointer(commit, e)
+			return nil
 		}
+		ptrs = append(ptrs, e.Pointer)
 		return nil
 	})
 	return ptrs, err

@@ -284,13 +284,19 @@ func (a *app) reachablePointers(ctx context.Context, r *repo, include, exclude [
 	var ptrs []pointer.Pointer
 	err = gr.ReachablePointers(ctx, include, exclude, func(commit plumbing.Hash, e gitrepo.Entry) error {
 		if e.Err != nil {
-			fmt.Fprintf(a.io.Err, "git-lode: warning: %s in commit %s is a damaged lode pointer (%v); it is pushed as it is\n", e.Path, commit.String()[:12], e.Err)
+			a.warnDamagedPointer(commit, e)
 			return nil
 		}
 		ptrs = append(ptrs, e.Pointer)
 		return nil
 	})
 	return ptrs, err
+}
+
+// warnDamagedPointer says that a blob in a commit claims to be a lode
+// pointer and does not parse.
+func (a *app) warnDamagedPointer(commit plumbing.Hash, e gitrepo.Entry) {
+	fmt.Fprintf(a.io.Err, "git-lode: warning: %s in commit %s is a damaged lode pointer (%v); it is pushed as it is\n", e.Path, commit.String()[:12], e.Err)
 }
 
 // A fetch goes in batches of at most this many files and bytes of files,

@@ -42,6 +42,7 @@ type Repo struct {
 
 	mu      sync.Mutex // guards st: pack readers are stateful
 	st      *filesystem.Storage
+	loose   looseReader            // guarded by mu
 	shallow map[plumbing.Hash]bool // read-only after Open
 }
 
@@ -88,7 +89,8 @@ func Open(dir string) (*Repo, error) {
 		// a size lookup followed by a read.
 		LargeObjectThreshold: lazyThreshold,
 	})
-	r := &Repo{gitDir: gitDir, commonDir: commonDir, workTree: workTree, st: st}
+	r := &Repo{gitDir: gitDir, commonDir: commonDir, workTree: workTree, st: st,
+		loose: looseReader{dir: filepath.Join(commonDir, "objects")}}
 	shallow, err := st.Shallow()
 	if err != nil {
 		st.Close()
@@ -255,6 +257,13 @@ func (r *Repo) commit(h plumbing.Hash) (*object.Commit, error) {
 func (r *Repo) blobHead(h plumbing.Hash, max int64) (size int64, content []byte, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	size, content, err = r.loose.head(h, max)
+	if !errors.Is(err, errNotLoose) {
+		if err != nil {
+			return 0, nil, fmt.Errorf("read blob %s: %w", h, err)
+		}
+		return size, content, nil
+	}
 	o, err := r.st.EncodedObject(plumbing.BlobObject, h)
 	if err != nil {
 		return 0, nil, fmt.Errorf("read blob %s: %w", h, err)

@@ -68,11 +68,33 @@ func (r *Repo) Pointers(ctx context.Context, commit plumbing.Hash, fn func(Entry
 // called on the calling goroutine; an error from fn stops the walk and is
 // returned as it is.
 func (r *Repo) ReachablePointers(ctx context.Context, include, exclude []plumbing.Hash, fn func(commit plumbing.Hash, e Entry) error) error {
-	commits, boundary, err := r.commitRange(ctx, include, exclude)
+	return r.reachable(r.newWalker(ctx), include, exclude, fn)
+}
+
+// ReachableAndTreePointers is ReachablePointers(include, exclude) and
+// then TreePointers(include, except) in one walk: a blob the first part
+// read is not read again, nor reported twice. A push needs both (the
+// history the git remote lacks, and the whole trees it sends), and on a
+// first push of many files reading each pointer blob once halves its
+// cost.
+func (r *Repo) ReachableAndTreePointers(ctx context.Context, include, exclude, except []plumbing.Hash, fn func(commit plumbing.Hash, e Entry) error) error {
+	w := r.newWalker(ctx)
+	if err := r.reachable(w, include, exclude, fn); err != nil {
+		return err
+	}
+	w.phase2 = true
+	return r.trees(w, include, except, fn)
+}
+
+func (r *Repo) newWalker(ctx context.Context) *walker {
+	return &walker{r: r, ctx: ctx, trees: make(map[plumbing.Hash]uint8), blobs: make(map[plumbing.Hash]uint8)}
+}
+
+func (r *Repo) reachable(w *walker, include, exclude []plumbing.Hash, fn func(commit plumbing.Hash, e Entry) error) error {
+	commits, boundary, err := r.commitRange(w.ctx, include, exclude)
 	if err != nil {
 		return fmt.Errorf("list reachable pointers: %w", err)
 	}
-	w := &walker{r: r, ctx: ctx, seenTrees: make(map[plumbing.Hash]bool), seenBlobs: make(map[plumbing.Hash]bool)}
 	for _, c := range boundary {
 		if err := w.mark(c.tree); err != nil {
 			return fmt.Errorf("list reachable pointers: trees of excluded commit %s: %w", c.hash, err)
@@ -97,7 +119,12 @@ func (r *Repo) ReachablePointers(ctx context.Context, include, exclude []plumbin
 // Unknown except commits are ignored. fn gets the commit whose tree the
 // blob was met in first.
 func (r *Repo) TreePointers(ctx context.Context, commits, except []plumbing.Hash, fn func(commit plumbing.Hash, e Entry) error) error {
-	w := &walker{r: r, ctx: ctx, seenTrees: make(map[plumbing.Hash]bool), seenBlobs: make(map[plumbing.Hash]bool)}
+	w := r.newWalker(ctx)
+	w.phase2 = true
+	return r.trees(w, commits, except, fn)
+}
+
+func (r *Repo) trees(w *walker, commits, except []plumbing.Hash, fn func(commit plumbing.Hash, e Entry) error) error {
 	for _, h := range except {
 		c, err := r.commit(h)
 		if err != nil {
@@ -176,7 +203,8 @@ func findEntry(t *object.Tree, name string) (object.TreeEntry, bool) {
 	return object.TreeEntry{}, false
 }
 
-// walker walks trees for Pointers and ReachablePointers.
+// walker walks trees for Pointers and the functions that report each
+// blob once.
 type walker struct {
 	r   *Repo
 	ctx context.Context
@@ -184,24 +212,68 @@ type walker struct {
 	// fnErr is the error fn returned, which ends the walk and is returned
 	// to the caller unwrapped.
 	fnErr error
-	// seenTrees and seenBlobs, when not nil, make the walk visit each tree
-	// and report each blob once.
-	seenTrees map[plumbing.Hash]bool
-	seenBlobs map[plumbing.Hash]bool
+	// trees and blobs, when not nil, make the walk visit each tree and
+	// report each blob once, with the states below. A walk has two phases
+	// (ReachableAndTreePointers): the second visits trees again (the
+	// first may have skipped subtrees it marked), but no blob the first
+	// read.
+	trees, blobs map[plumbing.Hash]uint8
+	phase2       bool
 }
+
+// States of trees and blobs in a walker.
+const (
+	marked1 uint8 = 1 + iota // phase 1: under an excluded commit, not read
+	read1                    // phase 1: read (a blob: classified, reported if a pointer)
+	done2                    // phase 2: read, or under an except commit
+)
 
 // errStop unwinds the walk after fn failed; the error is in fnErr.
 var errStop = errors.New("stopped by callback")
+
+// visitTree reports whether the walk should read tree h now, and
+// records that it does. A tree read in phase 1 is read again in phase 2:
+// phase 1 may have skipped subtrees of it that it marked.
+func (w *walker) visitTree(h plumbing.Hash) bool {
+	if w.trees == nil {
+		return true
+	}
+	s := w.trees[h]
+	if s == done2 || !w.phase2 && s != 0 {
+		return false
+	}
+	w.trees[h] = w.state()
+	return true
+}
+
+// visitBlob reports whether the walk should classify blob h now, and
+// records that it does: each blob is read at most once in both phases.
+func (w *walker) visitBlob(h plumbing.Hash) bool {
+	if w.blobs == nil {
+		return true
+	}
+	s := w.blobs[h]
+	if s == read1 || s == done2 || !w.phase2 && s != 0 {
+		return false
+	}
+	w.blobs[h] = w.state()
+	return true
+}
+
+// state is what visiting an object records in the current phase.
+func (w *walker) state() uint8 {
+	if w.phase2 {
+		return done2
+	}
+	return read1
+}
 
 func (w *walker) walk(tree plumbing.Hash, prefix string) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	if w.seenTrees != nil {
-		if w.seenTrees[tree] {
-			return nil
-		}
-		w.seenTrees[tree] = true
+	if !w.visitTree(tree) {
+		return nil
 	}
 	t, err := w.r.tree(tree)
 	if err != nil {
@@ -217,11 +289,8 @@ func (w *walker) walk(tree plumbing.Hash, prefix string) error {
 				return err
 			}
 		case filemode.Regular, filemode.Executable, filemode.Deprecated:
-			if w.seenBlobs != nil {
-				if w.seenBlobs[e.Hash] {
-					continue
-				}
-				w.seenBlobs[e.Hash] = true
+			if !w.visitBlob(e.Hash) {
+				continue
 			}
 			path := prefix + e.Name
 			p, perr, ok, err := w.r.classify(e.Hash)
@@ -245,15 +314,21 @@ func (w *walker) walk(tree plumbing.Hash, prefix string) error {
 	return nil
 }
 
-// mark records every tree and blob under tree as seen, reading trees only.
+// mark records every tree and blob under tree as not to be reported in
+// the current phase (in phase 1, not read; in phase 2, done), reading
+// trees only.
 func (w *walker) mark(tree plumbing.Hash) error {
 	if err := w.ctx.Err(); err != nil {
 		return err
 	}
-	if w.seenTrees[tree] {
+	m := marked1
+	if w.phase2 {
+		m = done2
+	}
+	if s := w.trees[tree]; s == m || !w.phase2 && s != 0 {
 		return nil
 	}
-	w.seenTrees[tree] = true
+	w.trees[tree] = m
 	t, err := w.r.tree(tree)
 	if err != nil {
 		return err
@@ -265,7 +340,9 @@ func (w *walker) mark(tree plumbing.Hash) error {
 				return err
 			}
 		case filemode.Regular, filemode.Executable, filemode.Deprecated:
-			w.seenBlobs[e.Hash] = true
+			if w.phase2 || w.blobs[e.Hash] == 0 {
+				w.blobs[e.Hash] = m
+			}
 		}
 	}
 	return nil

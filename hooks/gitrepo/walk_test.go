@@ -406,6 +406,43 @@ func TestReachablePointers(t *testing.T) {
 			t.Error("no error for an include hash that is not in the repository")
 		}
 	})
+	t.Run("with trees", func(t *testing.T) {
+		// ReachableAndTreePointers gives what the two calls give together,
+		// each blob once.
+		for _, tc := range []struct{ include, exclude, except []plumbing.Hash }{
+			{hs(c3), nil, nil},
+			{hs(c3), hs(c2), nil},
+			{hs(c3), hs(c3), nil},
+			{hs(c3), hs(c3), hs(c3)},
+			{hs(c4), hs(c3), hs(c1)},
+			{hs(c3, s1), hs(c2), hs(c1)},
+			{hs(s1), hs(c3), hs(c4)},
+			{hs(c4), hs(c1), hs(c2, missing)},
+		} {
+			want := map[plumbing.Hash]bool{}
+			add := func(_ plumbing.Hash, e Entry) error { want[e.Blob] = true; return nil }
+			if err := r.ReachablePointers(context.Background(), tc.include, tc.exclude, add); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.TreePointers(context.Background(), tc.include, tc.except, add); err != nil {
+				t.Fatal(err)
+			}
+			got := map[plumbing.Hash]bool{}
+			err := r.ReachableAndTreePointers(context.Background(), tc.include, tc.exclude, tc.except, func(_ plumbing.Hash, e Entry) error {
+				if got[e.Blob] {
+					t.Errorf("%+v: %s (%s) reported twice", tc, e.Path, e.Blob)
+				}
+				got[e.Blob] = true
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%+v: ReachableAndTreePointers gave %d blobs %v, the two calls %d %v", tc, len(got), got, len(want), want)
+			}
+		}
+	})
 }
 
 // TestReachablePointersSkewedClock builds a history whose committer dates

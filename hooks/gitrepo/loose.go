@@ -1,0 +1,110 @@
+package gitrepo
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/klauspost/compress/zlib"
+)
+
+// errNotLoose means a blob has no loose object file in the repository's
+// own object directory (it is packed, or in an alternate): go-git reads it.
+var errNotLoose = errors.New("not a loose object")
+
+// looseReader reads the head of loose blobs straight from
+// objects/XX/YYYY, without go-git's path checks and object cache: after a
+// `git add` of many files every pointer blob is a loose object, and a
+// push or a listing reads one per file. It holds one inflater, reused; the
+// caller serialises calls (Repo.mu).
+type looseReader struct {
+	dir string // the objects directory
+	zr  io.ReadCloser
+	br  *bufio.Reader
+	buf []byte
+}
+
+// head returns the size of loose blob h and, when it is at most max
+// bytes, its content. It returns errNotLoose when the object is not a
+// loose file of dir, and an error for a file that does not hold a blob
+// of the size its header gives.
+func (l *looseReader) head(h plumbing.Hash, max int64) (int64, []byte, error) {
+	hex := h.String()
+	f, err := os.Open(filepath.Join(l.dir, hex[:2], hex[2:]))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil, errNotLoose
+		}
+		return 0, nil, err
+	}
+	defer f.Close()
+	if l.br == nil {
+		l.br = bufio.NewReaderSize(f, 4096)
+	} else {
+		l.br.Reset(f)
+	}
+	if l.zr == nil {
+		if l.zr, err = zlib.NewReader(l.br); err != nil {
+			l.zr = nil
+			return 0, nil, fmt.Errorf("loose object %s: %w", hex, err)
+		}
+	} else if err := l.zr.(zlib.Resetter).Reset(l.br, nil); err != nil {
+		return 0, nil, fmt.Errorf("loose object %s: %w", hex, err)
+	}
+	// The header: "blob <size>\x00". 32 bytes hold any size git writes.
+	var hdr [32]byte
+	n, err := io.ReadFull(l.zr, hdr[:5])
+	if err != nil || !bytes.Equal(hdr[:n], []byte("blob ")) {
+		return 0, nil, fmt.Errorf("loose object %s: not a blob", hex)
+	}
+	i := 0
+	for ; i < len(hdr); i++ {
+		if _, err := io.ReadFull(l.zr, hdr[i:i+1]); err != nil {
+			return 0, nil, fmt.Errorf("loose object %s: header: %w", hex, noEOF(err))
+		}
+		if hdr[i] == 0 {
+			break
+		}
+	}
+	if i == len(hdr) {
+		return 0, nil, fmt.Errorf("loose object %s: header too long", hex)
+	}
+	size, err := strconv.ParseInt(string(hdr[:i]), 10, 64)
+	if err != nil || size < 0 {
+		return 0, nil, fmt.Errorf("loose object %s: bad size %q", hex, hdr[:i])
+	}
+	if size > max {
+		return size, nil, nil
+	}
+	if int64(cap(l.buf)) < size {
+		l.buf = make([]byte, size)
+	}
+	b := l.buf[:size]
+	if n, err := io.ReadFull(l.zr, b); err != nil {
+		return 0, nil, fmt.Errorf("loose object %s: read %d of %d bytes: %w", hex, n, size, noEOF(err))
+	}
+	// Reading past the end checks zlib's checksum.
+	var one [1]byte
+	if n, err := l.zr.Read(one[:]); n != 0 || err != io.EOF {
+		if err == nil || n != 0 {
+			return 0, nil, fmt.Errorf("loose object %s: longer than its header's %d bytes", hex, size)
+		}
+		return 0, nil, fmt.Errorf("loose object %s: %w", hex, err)
+	}
+	return size, bytes.Clone(b), nil
+}
+
+// noEOF turns a clean end of input inside an object into an unexpected one.
+func noEOF(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
