@@ -291,16 +291,9 @@ func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev st
 		return 0, 0, 0, err
 	}
 	defer gr.Close()
-	needed := map[cas.ID]bool{}
-	err = gr.TreePointers(ctx, []plumbing.Hash{head}, nil, func(_ plumbing.Hash, e gitrepo.Entry) error {
-		if e.Err == nil {
-			needed[e.Pointer.OID] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, 0, 0, err
-	}
+	// One walk: the tree of head comes first, so a pointer met with
+	// another commit is not in head's tree (unless its blob is, which the
+	// walk reports once, with head).
 	seen := map[cas.ID]bool{}
 	err = gr.ReachablePointers(ctx, []plumbing.Hash{head}, nil, func(commit plumbing.Hash, e gitrepo.Entry) error {
 		if e.Err != nil {
@@ -318,7 +311,7 @@ func (a *app) verifyPointers(cmd *cobra.Command, r *repo, s *store.Store, rev st
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			if errors.Is(err, cas.ErrNotFound) && !needed[e.Pointer.OID] && !allHistory {
+			if errors.Is(err, cas.ErrNotFound) && commit != head && !allHistory {
 				absent++
 				return nil
 			}

@@ -1,15 +1,14 @@
 package gitrepo
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/klauspost/compress/zlib"
@@ -23,12 +22,45 @@ var errNotLoose = errors.New("not a loose object")
 // objects/XX/YYYY, without go-git's path checks and object cache: after a
 // `git add` of many files every pointer blob is a loose object, and a
 // push or a listing reads one per file. It holds one inflater, reused; the
-// caller serialises calls (Repo.mu).
+// caller serialises calls (Repo.mu). Its errors make the caller fall
+// back to go-git, which reads what it cannot or reports the damage.
 type looseReader struct {
 	dir string // the objects directory
 	zr  io.ReadCloser
-	br  *bufio.Reader
+	src bytes.Reader
+	raw []byte // the file, compressed
 	buf []byte
+}
+
+// readFile reads the file at path into l.raw with as few system calls as
+// it can (open, one read for a small file, close: os.Open would also
+// register the file with the poller, and a loose object is read whole).
+// A short read is taken as the end of the file; were it not, the object
+// would not inflate, and go-git would read it.
+func (l *looseReader) readFile(path string) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	if l.raw == nil {
+		l.raw = make([]byte, 16<<10)
+	}
+	n := 0
+	for {
+		m, err := syscall.Read(fd, l.raw[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		n += m
+		if n < len(l.raw) {
+			return l.raw[:n], nil
+		}
+		l.raw = append(l.raw, make([]byte, len(l.raw))...)
+	}
 }
 
 // head returns the size of loose blob h and, when it is at most max
@@ -37,25 +69,20 @@ type looseReader struct {
 // of the size its header gives.
 func (l *looseReader) head(h plumbing.Hash, max int64) (int64, []byte, error) {
 	hex := h.String()
-	f, err := os.Open(filepath.Join(l.dir, hex[:2], hex[2:]))
+	raw, err := l.readFile(filepath.Join(l.dir, hex[:2], hex[2:]))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return 0, nil, errNotLoose
 		}
 		return 0, nil, err
 	}
-	defer f.Close()
-	if l.br == nil {
-		l.br = bufio.NewReaderSize(f, 4096)
-	} else {
-		l.br.Reset(f)
-	}
+	l.src.Reset(raw)
 	if l.zr == nil {
-		if l.zr, err = zlib.NewReader(l.br); err != nil {
+		if l.zr, err = zlib.NewReader(&l.src); err != nil {
 			l.zr = nil
 			return 0, nil, fmt.Errorf("loose object %s: %w", hex, err)
 		}
-	} else if err := l.zr.(zlib.Resetter).Reset(l.br, nil); err != nil {
+	} else if err := l.zr.(zlib.Resetter).Reset(&l.src, nil); err != nil {
 		return 0, nil, fmt.Errorf("loose object %s: %w", hex, err)
 	}
 	// The header: "blob <size>\x00". 32 bytes hold any size git writes.

@@ -257,11 +257,9 @@ func (r *Repo) commit(h plumbing.Hash) (*object.Commit, error) {
 func (r *Repo) blobHead(h plumbing.Hash, max int64) (size int64, content []byte, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	size, content, err = r.loose.head(h, max)
-	if !errors.Is(err, errNotLoose) {
-		if err != nil {
-			return 0, nil, fmt.Errorf("read blob %s: %w", h, err)
-		}
+	// A loose object the fast path cannot read (packed, in an alternate,
+	// or unusual) is go-git's to read, or to report.
+	if size, content, err = r.loose.head(h, max); err == nil {
 		return size, content, nil
 	}
 	o, err := r.st.EncodedObject(plumbing.BlobObject, h)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/go-git/go-git/v5/plumbing"
@@ -63,8 +64,10 @@ func (r *Repo) Pointers(ctx context.Context, commit plumbing.Hash, fn func(Entry
 //     clone has not fetched).
 //
 // fn receives the included commit in whose tree the blob was first met, and
-// the entry with the first path it was met at. The order is deterministic
-// (newer commits first, by committer date) but otherwise unspecified. fn is
+// the entry with the first path it was met at. The trees of the include
+// commits themselves are walked first, in the order given (so every
+// pointer blob of the tree of include[0] is reported with include[0]), then
+// the rest of the range, newer commits first by committer date. fn is
 // called on the calling goroutine; an error from fn stops the walk and is
 // returned as it is.
 func (r *Repo) ReachablePointers(ctx context.Context, include, exclude []plumbing.Hash, fn func(commit plumbing.Hash, e Entry) error) error {
@@ -86,6 +89,32 @@ func (r *Repo) ReachableAndTreePointers(ctx context.Context, include, exclude, e
 	return r.trees(w, include, except, fn)
 }
 
+// tipsFirst moves the commits of include (peeled) to the front of
+// commits, in include's order, keeping the order of the others.
+func tipsFirst(r *Repo, commits []*node, include []plumbing.Hash) {
+	rank := make(map[plumbing.Hash]int, len(include))
+	for i, h := range include {
+		if c, err := r.tipCommit(h); err == nil && !c.IsZero() {
+			if _, dup := rank[c]; !dup {
+				rank[c] = i
+			}
+		}
+	}
+	slices.SortStableFunc(commits, func(a, b *node) int {
+		ra, oka := rank[a.hash]
+		rb, okb := rank[b.hash]
+		switch {
+		case oka && okb:
+			return ra - rb
+		case oka:
+			return -1
+		case okb:
+			return 1
+		}
+		return 0
+	})
+}
+
 func (r *Repo) newWalker(ctx context.Context) *walker {
 	return &walker{r: r, ctx: ctx, trees: make(map[plumbing.Hash]uint8), blobs: make(map[plumbing.Hash]uint8)}
 }
@@ -95,6 +124,7 @@ func (r *Repo) reachable(w *walker, include, exclude []plumbing.Hash, fn func(co
 	if err != nil {
 		return fmt.Errorf("list reachable pointers: %w", err)
 	}
+	tipsFirst(r, commits, include)
 	for _, c := range boundary {
 		if err := w.mark(c.tree); err != nil {
 			return fmt.Errorf("list reachable pointers: trees of excluded commit %s: %w", c.hash, err)

@@ -480,6 +480,24 @@ func TestReachablePointersSkewedClock(t *testing.T) {
 	if got := reachable(t, r, []plumbing.Hash{inc}, []plumbing.Hash{excl}); !reflect.DeepEqual(got, []string{"new"}) {
 		t.Errorf("ReachablePointers = %q, want [new]", got)
 	}
+	// The first include's tree comes first although the other tip and mid
+	// claim to be newer: every pointer of its tree is reported with it.
+	got := map[string]plumbing.Hash{}
+	err = r.ReachablePointers(context.Background(), []plumbing.Hash{excl, inc}, nil, func(c plumbing.Hash, e Entry) error {
+		got[e.Path] = c
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"root", "mid", "old"} {
+		if got[p] != excl {
+			t.Errorf("%s reported with commit %v, want the first include %v (root %v, mid %v, the other %v)", p, got[p], excl, root, mid, inc)
+		}
+	}
+	if got["new"] != inc {
+		t.Errorf("new reported with %v, want %v", got["new"], inc)
+	}
 }
 
 func TestLongHistory(t *testing.T) {
