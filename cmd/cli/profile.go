@@ -23,3 +23,16 @@ func startCPUProfile(path string) (func(), error) {
 		f.Close()
 	}, nil
 }
+
+// writeHeapProfile writes the live heap to path.PID. Set LODE_MEMPROFILE
+// to have every git-lode process write one as it exits (with the
+// process's structures still live at that point, a long-running filter's
+// profile shows what it held).
+func writeHeapProfile(path string) error {
+	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return pprof.Lookup("heap").WriteTo(f, 0)
+}

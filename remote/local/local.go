@@ -137,7 +137,11 @@ func (b *Backend) Put(ctx context.Context, name string, src io.ReaderAt, size in
 			os.Remove(f.Name())
 		}
 	}()
-	n, err := io.Copy(f, &ctxReader{ctx: ctx, r: io.NewSectionReader(src, 0, size)})
+	// A large buffer: packs are tens of MiB, and io.Copy's 32 KiB would
+	// be two system calls per 32 KiB. (os.File's ReadFrom would copy
+	// with 32 KiB too: the writer is wrapped to hide it.)
+	buf := make([]byte, min(size, 1<<20)+1)
+	n, err := io.CopyBuffer(struct{ io.Writer }{f}, &ctxReader{ctx: ctx, r: io.NewSectionReader(src, 0, size)}, buf)
 	if err != nil {
 		return fail(translate(err))
 	}
