@@ -60,11 +60,7 @@ func Main(ctx context.Context, args []string, stdio IO, env []string) int {
 		defer stop()
 	}
 	if path := a.getenv("LODE_MEMPROFILE"); path != "" {
-		defer func() {
-			if err := writeHeapProfile(path); err != nil {
-				fmt.Fprintf(stdio.Err, "git-lode: LODE_MEMPROFILE: %v\n", err)
-			}
-		}()
+		defer startHeapProfile(path)()
 	}
 	root := a.rootCommand()
 	root.SetArgs(args)

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-git/go-git/v5/plumbing"
+
 	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/pointer"
 	"github.com/lodevcs/lode/cas/remotestore"
@@ -22,6 +24,7 @@ import (
 	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/hooks/filter"
 	"github.com/lodevcs/lode/hooks/filterproc"
+	"github.com/lodevcs/lode/hooks/gitrepo"
 	"github.com/lodevcs/lode/hooks/install"
 	"github.com/spf13/cobra"
 )
@@ -340,10 +343,13 @@ track.above in .lode.toml passes clean unchanged.`,
 			go f.FlushWhenIdle(idleCtx, filterIdleFlush, func(err error) {
 				fmt.Fprintf(a.io.Err, "git-lode: %v\n", err)
 			})
+			blobs := &pointerBlobs{dir: r.dir()}
+			defer blobs.close()
 			serveErr := filterproc.Serve(ctx, a.io.In, a.io.Out, procHandler{f, a.newLeftPointers(r)}, filterproc.Options{
-				Delay:    true,
-				Stderr:   a.io.Err,
-				SpoolDir: s.TempDir(),
+				Delay:       true,
+				Stderr:      a.io.Err,
+				SpoolDir:    s.TempDir(),
+				BlobContent: blobs.read,
 			})
 			stopIdle()
 			f.Wait()
@@ -359,6 +365,44 @@ track.above in .lode.toml passes clean unchanged.`,
 	}
 	cmd.Flags().BoolVar(&sizeRule, "size-rule", false, "pass content below track.above through clean unchanged")
 	return cmd
+}
+
+// pointerBlobs reads back, from git, the pointer of a file whose smudge
+// was delayed (filterproc.Options.BlobContent): the filter keeps nothing
+// per delayed file, which for a checkout of a million files is a million
+// pointers. The repository is opened at the first read, when git has
+// written every object of the checkout.
+type pointerBlobs struct {
+	dir  string
+	once sync.Once
+	gr   *gitrepo.Repo
+	err  error
+}
+
+func (b *pointerBlobs) read(_ context.Context, blob string) ([]byte, error) {
+	b.once.Do(func() { b.gr, b.err = gitrepo.Open(b.dir) })
+	if b.err != nil {
+		return nil, b.err
+	}
+	if !plumbing.IsHash(blob) {
+		return nil, fmt.Errorf("%q is not an object id", blob)
+	}
+	h := plumbing.NewHash(blob)
+	// Only pointers are delayed: a larger blob is not the one delayed.
+	size, content, err := b.gr.BlobHead(h, pointer.MaxLen)
+	if err != nil {
+		return nil, err
+	}
+	if content == nil {
+		return nil, fmt.Errorf("blob %s has %d bytes, more than a pointer", blob, size)
+	}
+	return content, nil
+}
+
+func (b *pointerBlobs) close() {
+	if b.gr != nil {
+		b.gr.Close()
+	}
 }
 
 // filterIdleFlush is how long the filter process waits without a clean

@@ -24,6 +24,14 @@ const (
 	// gatherWait is how long a batch waits for more files to arrive
 	// before it starts, once git stops sending them.
 	gatherWait = 20 * time.Millisecond
+	// maxQueued bounds the files queued and not yet in a batch: Delay
+	// waits for the batcher beyond it (git waits for the answer), so
+	// that the queue does not grow with the number of files.
+	maxQueued = 2 * MaxBatchFiles
+	// readyInMemory bounds the pathnames of fetched files held in memory
+	// until git asks for them (after it has sent every file); the rest
+	// wait in a temporary file.
+	readyInMemory = 16384
 )
 
 // delayState tracks smudges that were delayed while their data downloads.
@@ -32,8 +40,9 @@ type delayState struct {
 	queue   []delayedFile
 	running bool          // a batcher is running
 	pending int           // delayed files not yet reported by Available
-	ready   []string      // fetched (or failed: Smudge says why), not yet reported
+	ready   pathQueue     // fetched (or failed: Smudge says why), not yet reported
 	wake    chan struct{} // signalled when ready grows; cap 1
+	taken   *sync.Cond    // on mu: signalled when the batcher takes from the queue
 	wg      sync.WaitGroup
 	// failed holds why the files of a batch that could not be fetched
 	// were not, by oid, so that Smudge does not try each again.
@@ -69,6 +78,11 @@ func (f *Filter) Delay(ctx context.Context, path string, content []byte) bool {
 	defer d.mu.Unlock()
 	if d.wake == nil {
 		d.wake = make(chan struct{}, 1)
+		d.taken = sync.NewCond(&d.mu)
+		d.ready = pathQueue{dir: f.Store.TempDir(), memMax: readyInMemory}
+	}
+	for d.running && len(d.queue) >= maxQueued && ctx.Err() == nil {
+		d.taken.Wait()
 	}
 	d.queue = append(d.queue, delayedFile{path, p})
 	d.pending++
@@ -112,6 +126,10 @@ func (f *Filter) fetchBatches(ctx context.Context) {
 			batch = append(batch, d.queue[0])
 			d.queue = d.queue[1:]
 		}
+		if len(d.queue) == 0 {
+			d.queue = nil // let the backing array go
+		}
+		d.taken.Broadcast()
 		d.mu.Unlock()
 		ptrs := make([]pointer.Pointer, len(batch))
 		for i, b := range batch {
@@ -125,7 +143,7 @@ func (f *Filter) fetchBatches(ctx context.Context) {
 		}
 		d.mu.Lock()
 		for _, b := range batch {
-			d.ready = append(d.ready, b.path)
+			d.ready.Push(b.path)
 			if err == nil || ctx.Err() != nil {
 				continue
 			}
@@ -158,12 +176,14 @@ func (f *Filter) Available(ctx context.Context) ([]string, error) {
 			d.mu.Unlock()
 			return nil, nil
 		}
-		if len(d.ready) > 0 {
-			out := d.ready
-			d.ready = nil
+		if d.ready.Len() > 0 {
+			out, err := d.ready.Take(readyInMemory)
 			d.pending -= len(out)
 			d.mu.Unlock()
-			return out, nil
+			if len(out) > 0 {
+				err = nil // the rest comes next time, or fails then
+			}
+			return out, err
 		}
 		wake := d.wake
 		d.mu.Unlock()

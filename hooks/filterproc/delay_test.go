@@ -21,6 +21,15 @@ func TestDelay(t *testing.T) {
 		return s.request([]byte(content), "command=smudge", "pathname="+path, "can-delay=1")
 	}
 	listReq := func(s *script) *script { return s.line("command=list_available_blobs").flush() }
+	// withBlob is canDelay with the blob= git sends on checkout; again is
+	// git's second request for it, with empty content.
+	withBlob := func(s *script, path, blob, content string) *script {
+		return s.request([]byte(content), "command=smudge", "pathname="+path, "blob="+blob, "can-delay=1")
+	}
+	again := func(s *script, path, blob string) *script {
+		return s.request(nil, "command=smudge", "pathname="+path, "blob="+blob)
+	}
+	blobs := map[string]string{"b1": "ONE", "b2": "TWO"}
 	ok := func(content string) resp { return resp{status: "success", content: content} }
 	delayed := resp{status: "delayed"}
 
@@ -36,6 +45,9 @@ func TestDelay(t *testing.T) {
 		want      []any                   // resp or list
 		calls     int                     // calls to Available
 		stderr    string
+		// blobContent: Options.BlobContent reads blobs, and fails for
+		// unknown ones.
+		blobContent bool
 	}{
 		{
 			name:      "delay and re-request",
@@ -140,6 +152,52 @@ func TestDelay(t *testing.T) {
 				"git-lode: list_available_blobs: ignoring \"zzz\", which is not waiting to be reported\n",
 		},
 		{
+			name:        "content not kept when the blob is named",
+			blobContent: true,
+			available:   [][]string{{"b", "a"}, {"c"}},
+			in: func(s *script) *script {
+				withBlob(s, "a", "b1", "ONE")
+				withBlob(s, "b", "b2", "TWO")
+				canDelay(s, "c", "C") // no blob=: kept
+				listReq(s)
+				again(s, "b", "b2")
+				again(s, "a", "b1")
+				listReq(s)
+				s.smudge("c", nil)
+				return listReq(s)
+			},
+			want: []any{delayed, delayed, delayed, list{[]string{"b", "a"}, "success"},
+				ok("b true TWO"), ok("a true ONE"), list{[]string{"c"}, "success"}, ok("c true C"), list{nil, "success"}},
+			calls: 2,
+		},
+		{
+			name:        "the blob cannot be read again",
+			blobContent: true,
+			available:   [][]string{{"a"}},
+			in: func(s *script) *script {
+				withBlob(s, "a", "gone", "X")
+				listReq(s)
+				again(s, "a", "gone")
+				return listReq(s)
+			},
+			want:   []any{delayed, list{[]string{"a"}, "success"}, resp{status: "error"}, list{nil, "success"}},
+			calls:  1,
+			stderr: "git-lode: smudge a: read the delayed file's blob gone again: no blob gone\n",
+		},
+		{
+			name:        "an empty blob with empty content is no retry",
+			blobContent: true,
+			available:   [][]string{{"a"}},
+			in: func(s *script) *script {
+				withBlob(s, "a", "b1", "ONE")
+				again(s, "e", emptyBlobSHA1) // an empty file, not delayable
+				listReq(s)
+				return again(s, "a", "b1")
+			},
+			want:  []any{delayed, ok("e false "), list{[]string{"a"}, "success"}, ok("a true ONE")},
+			calls: 1,
+		},
+		{
 			name:      "Available gives up",
 			available: [][]string{{}},
 			in: func(s *script) *script {
@@ -188,8 +246,16 @@ func TestDelay(t *testing.T) {
 			}
 			in := tt.in(new(script).handshake("clean", "smudge", "delay"))
 			var out, stderr bytes.Buffer
-			err := Serve(context.Background(), bytes.NewReader(in.Bytes()), &out, d,
-				Options{Delay: !tt.noDelay, Stderr: &stderr, SpoolMemory: tt.spoolMem})
+			opts := Options{Delay: !tt.noDelay, Stderr: &stderr, SpoolMemory: tt.spoolMem}
+			if tt.blobContent {
+				opts.BlobContent = func(_ context.Context, blob string) ([]byte, error) {
+					if b, ok := blobs[blob]; ok {
+						return []byte(b), nil
+					}
+					return nil, fmt.Errorf("no blob %s", blob)
+				}
+			}
+			err := Serve(context.Background(), bytes.NewReader(in.Bytes()), &out, d, opts)
 			if err != nil {
 				t.Fatalf("Serve = %v", err)
 			}

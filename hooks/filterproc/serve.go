@@ -65,8 +65,8 @@ type Delayer interface {
 	// Smudge, with the whole content (which the Delayer may keep but must
 	// not modify). Returning true means the Delayer took the file on and
 	// will report req.Pathname from Available once it is ready; git then
-	// asks for the file again, and Smudge gets the same content with
-	// req.Delayed set. Returning false means Smudge is called at once.
+	// asks for the file again, and Smudge gets the same content (kept, or
+	// read back through Options.BlobContent) with req.Delayed set. Returning false means Smudge is called at once.
 	// Delay is only offered content small enough to be held in memory
 	// (Options.SpoolMemory), since Serve keeps it until git asks again.
 	Delay(ctx context.Context, req *Request, content []byte) (bool, error)
@@ -96,6 +96,14 @@ type Options struct {
 	// clean output written before the content ended) are held in memory
 	// before spilling to SpoolDir; 0 means 8 MiB.
 	SpoolMemory int
+	// BlobContent, when set, lets Serve forget the content of a delayed
+	// smudge whose request names its blob (git sends blob=<oid> with
+	// the smudges of a checkout): when git asks for the file again (with
+	// empty content and the same blob=), Serve gets the content back from
+	// BlobContent instead of having kept it, so that a checkout of many
+	// files does not hold every delayed file's content until git asks.
+	// It returns the content of the git blob named by blob (hex).
+	BlobContent func(ctx context.Context, blob string) ([]byte, error)
 }
 
 const defaultSpoolMemory = 8 << 20
@@ -153,10 +161,21 @@ type server struct {
 	held  spool // clean output written before the content ended
 
 	// delayed holds the content of each smudge the Delayer accepted,
-	// by pathname, until git asks for it again.
-	delayed map[string]*delayedBlob
-	unsaid  int // entries of delayed not yet reported to git
+	// by pathname, until git asks for it again, unless blobContent can
+	// read it back: those are only counted, in light.
+	delayed     map[string]*delayedBlob
+	unsaid      int // delayed files not yet reported to git (light ones included)
+	blobContent func(ctx context.Context, blob string) ([]byte, error)
+	light       int // delayed files not kept (blobContent), not yet asked for again
+	lightUnsaid int // of those, not yet reported to git
 }
+
+// Ids of the empty blob, whose content is empty: a smudge of it with
+// empty content is no retry.
+const (
+	emptyBlobSHA1   = "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"
+	emptyBlobSHA256 = "473a0f4c3be8a93681a267e3b1e9a7dcda1185436fe141f7749120a303721813"
+)
 
 type delayedBlob struct {
 	content  []byte
@@ -165,12 +184,13 @@ type delayedBlob struct {
 
 func newServer(in io.Reader, out io.Writer, h Handler, opts Options) *server {
 	s := &server{
-		h:       h,
-		stderr:  opts.Stderr,
-		prog:    opts.Prog,
-		pr:      newPktReader(in),
-		pw:      newPktWriter(out),
-		delayed: make(map[string]*delayedBlob),
+		h:           h,
+		stderr:      opts.Stderr,
+		prog:        opts.Prog,
+		pr:          newPktReader(in),
+		pw:          newPktWriter(out),
+		delayed:     make(map[string]*delayedBlob),
+		blobContent: opts.BlobContent,
 	}
 	_, isDelayer := h.(Delayer)
 	s.offer = opts.Delay && isDelayer
@@ -374,6 +394,16 @@ func (s *server) smudge(ctx context.Context, req *Request) (err error) {
 		}
 		req.Delayed = true
 		r = bytes.NewReader(b.content)
+	} else if s.light > 0 && !req.CanDelay && s.input.empty() && req.Blob != "" && req.Blob != emptyBlobSHA1 && req.Blob != emptyBlobSHA256 {
+		// git asks again for a file whose content was not kept: a
+		// blob that is not empty, sent with empty content.
+		s.light--
+		req.Delayed = true
+		content, err := s.blobContent(ctx, req.Blob)
+		if err != nil {
+			return s.finish(req, &output{s: s}, fmt.Errorf("read the delayed file's blob %s again: %w", req.Blob, err))
+		}
+		r = bytes.NewReader(content)
 	} else {
 		mem, inMem := s.input.inMemory()
 		if s.delayer != nil && req.CanDelay && inMem {
@@ -381,6 +411,16 @@ func (s *server) smudge(ctx context.Context, req *Request) (err error) {
 			ok, err := s.delayer.Delay(ctx, req, content)
 			if err != nil {
 				return s.finish(req, &output{s: s}, err)
+			}
+			if ok && s.blobContent != nil && req.Blob != "" {
+				if _, kept := s.delayed[req.Pathname]; !kept {
+					s.light++
+					s.lightUnsaid++
+					s.unsaid++
+					s.pw.line("status=delayed")
+					s.pw.flush()
+					return s.pw.flushOut()
+				}
 			}
 			if ok {
 				if old, ok := s.delayed[req.Pathname]; !ok || old.reported {
@@ -442,6 +482,14 @@ func (s *server) listAvailable(ctx context.Context) error {
 	}
 	for _, p := range paths {
 		b, ok := s.delayed[p]
+		if !ok && s.lightUnsaid > 0 {
+			// A file whose content was not kept: Serve cannot tell
+			// which pathnames those are, and trusts the Delayer.
+			s.lightUnsaid--
+			s.unsaid--
+			ready = append(ready, p)
+			continue
+		}
 		if !ok || b.reported {
 			fmt.Fprintf(s.stderr, "%s: list_available_blobs: ignoring %q, which is not waiting to be reported\n", s.prog, p)
 			continue
