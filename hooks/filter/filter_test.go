@@ -280,6 +280,72 @@ func TestDelayFetchesInBatches(t *testing.T) {
 	}
 }
 
+// Delayed files past what is held in memory wait on disk, and the queue
+// of files to fetch stays bounded while the fetches are slow: what the
+// filter holds does not grow with the number of files.
+func TestDelayManyFilesBounded(t *testing.T) {
+	ctx := context.Background()
+	f := newFilter(t)
+	n := maxQueued + readyInMemory + 500
+	var mu sync.Mutex
+	maxQueue, batches := 0, 0
+	f.Fetch = func(ctx context.Context, ps []pointer.Pointer) error {
+		f.delay.mu.Lock()
+		q := len(f.delay.queue)
+		f.delay.mu.Unlock()
+		mu.Lock()
+		maxQueue = max(maxQueue, q)
+		batches++
+		mu.Unlock()
+		time.Sleep(150 * time.Millisecond) // slower than git sends
+		return nil                        // nothing fetched: Smudge would say why
+	}
+	for i := range n {
+		p := pointer.New(cas.Sum([]byte(fmt.Sprint(i))), 100, cas.ID{})
+		if path := fmt.Sprintf("dir/f%06d", i); !f.Delay(ctx, path, p.Encode()) {
+			t.Fatalf("%s not delayed", path)
+		}
+	}
+	f.Wait() // every batch fetched: the pathnames wait for git
+	f.delay.mu.Lock()
+	spilled, inMem := f.delay.ready.spilled, len(f.delay.ready.mem)
+	f.delay.mu.Unlock()
+	if inMem > readyInMemory {
+		t.Errorf("%d pathnames in memory, more than %d", inMem, readyInMemory)
+	}
+	seen := map[string]bool{}
+	for {
+		ready, err := f.Available(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ready) == 0 {
+			break
+		}
+		if len(ready) > readyInMemory {
+			t.Fatalf("Available gave %d pathnames at once, more than %d", len(ready), readyInMemory)
+		}
+		for _, p := range ready {
+			if seen[p] {
+				t.Fatalf("%s reported twice", p)
+			}
+			seen[p] = true
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d files reported, want %d", len(seen), n)
+	}
+	if maxQueue > maxQueued {
+		t.Errorf("queue reached %d files, more than %d", maxQueue, maxQueued)
+	}
+	if spilled == 0 {
+		t.Errorf("no pathname waited on disk with %d files delayed (%d batches)", n, batches)
+	}
+	if ents, _ := os.ReadDir(f.Store.TempDir()); len(ents) != 0 {
+		t.Errorf("left in the store's tmp: %v", ents)
+	}
+}
+
 // copyFile copies the objects of the file p points to from one store to
 // another.
 func copyFile(ctx context.Context, from, to *store.Store, p pointer.Pointer) error {
