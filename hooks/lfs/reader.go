@@ -110,7 +110,7 @@ func NewObjects(dir string, opts ObjectsOptions) *Objects {
 func (o *Objects) Dir() string { return o.dir }
 
 // ErrClosed is returned by an Objects after Close.
-var ErrClosed = errors.New("Git LFS objects closed")
+var ErrClosed = errors.New("reader of Git LFS objects closed")
 
 // Object is a Git LFS object opened by Objects.Open. It holds no file
 // itself, so it needs no closing.
@@ -337,7 +337,7 @@ func (o *Objects) run(p Pointer, c *check) {
 			after, err = statIdentity(fh)
 		}
 		if err == nil && after != before {
-			err = fmt.Errorf("Git LFS object %s in %s changed while it was checked", p, ObjectPath(o.dir, p))
+			err = fmt.Errorf("check Git LFS object %s: %s changed while it was hashed", p, ObjectPath(o.dir, p))
 		}
 		if err != nil {
 			fh.Close()
