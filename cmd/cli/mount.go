@@ -48,6 +48,12 @@ at their real size, and reading them fetches only the chunks a read touches
 against their ids and cached locally (--cache-size, least recently used
 first). A revision never changes, so the kernel caches freely.
 
+Files that REV holds as Git LFS pointers (history from before a move from
+Git LFS) appear at their real size too, read from Git LFS's local store
+(.git/lfs/objects, or lfs.storage), each object checked whole against its
+SHA-256 before a byte of it is read; one that is not there fails to read
+(EIO, logged): run 'git lfs fetch' for REV first.
+
 Without --foreground the mount runs in the background and this command
 returns once it is ready. Unmount with 'git lode umount DIR' (or
 fusermount3 -u DIR). 'git lode mount --list' shows active lode mounts.`,
@@ -306,10 +312,13 @@ func (a *app) serveMount(ctx context.Context, r *repo, gr *gitrepo.Repo, commit 
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(a.io.Err, "%s git-lode mount: %s\n", time.Now().Format(time.RFC3339), fmt.Sprintf(format, args...))
 	}
+	lfsFiles := a.lfsFiles(r)
+	defer lfsFiles.close()
 	srv, err := commitfs.Mount(dir, commitfs.Options{
 		Root:        commitfs.Hash(root),
 		Objects:     gitObjects{gr},
 		Files:       commitfs.SourceFiles(src),
+		Foreign:     lfsFiles,
 		Logf:        logf,
 		Name:        "lode:" + filepath.Base(r.dir()) + "@" + rev,
 		Time:        when,

@@ -50,7 +50,11 @@ REV is a branch, tag, commit id or 'main~3', URL-escaped (a branch 'a/b' is
 'a%2Fb'). Files are read as the mount reads them: only the chunks a request
 touches are fetched (from the local store, else from the lode remote),
 each checked against its id; what checkout would refuse (.git in any
-spelling, a damaged pointer) is not served.
+spelling, a damaged pointer) is not served. Files that a revision holds as
+Git LFS pointers (history from before a move from Git LFS) are served from
+Git LFS's local store, checked whole against their SHA-256 first (ETag
+"sha256:<hex>"; a damaged object is 500, one not there 502: run
+'git lfs fetch').
 
 With REV arguments only those revisions are served, pinned to the commits
 they name when the server starts (by name or by their commit id); without,
@@ -123,7 +127,9 @@ func (a *app) serve(ctx context.Context, revs []string, f serveFlags) error {
 		return err
 	}
 	defer ds.close()
-	trees, err := commitfs.NewTrees(commitfs.Options{Objects: live, Files: commitfs.SourceFiles(ds.src), Logf: logf, ReadTimeout: f.readTimeout})
+	lfsFiles := a.lfsFiles(r)
+	defer lfsFiles.close()
+	trees, err := commitfs.NewTrees(commitfs.Options{Objects: live, Files: commitfs.SourceFiles(ds.src), Foreign: lfsFiles, Logf: logf, ReadTimeout: f.readTimeout})
 	if err != nil {
 		return err
 	}

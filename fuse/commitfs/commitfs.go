@@ -104,6 +104,36 @@ type RangeReader interface {
 	ReadAt(ctx context.Context, p []byte, off int64) (int, error)
 }
 
+// Foreign reads files that git holds as another tool's pointer: Git LFS's,
+// in history from before a move to lode. The mount and Trees ask it about
+// every blob small enough to be a lode pointer that is not one; a blob it
+// recognises shows as the file its pointer names, at the pointer's size.
+// Its methods are called from many goroutines at once.
+type Foreign interface {
+	// Parse reports whether blob, the whole content of a git blob of at
+	// most pointer.MaxLen bytes, is a pointer Foreign reads, and what it
+	// names. It reads nothing else: listings call it for every small blob.
+	Parse(blob []byte) (ForeignPointer, bool)
+	// Open opens the file p names. Before a byte of it is read, the whole
+	// of its content must have been checked against p (for Git LFS, its
+	// SHA-256), and every byte the readers return must be of that checked
+	// content; content that fails the check is an error wrapping
+	// cas.ErrCorrupt. The returned LodeFile's Size must be p.Size. Open
+	// and ReadAt honour ctx as Files' do.
+	Open(ctx context.Context, p ForeignPointer) (LodeFile, error)
+}
+
+// ForeignPointer is what Foreign.Parse found in a blob.
+type ForeignPointer struct {
+	// Tool names the pointer's kind, such as "git-lfs"; it is shown in
+	// listings and logs.
+	Tool string
+	// OID names the content in the tool's terms, such as
+	// "sha256:<64 hex digits>"; it is the file's ID (serve's ETag).
+	OID  string
+	Size int64
+}
+
 // Options describe the commit to show and how to mount it.
 type Options struct {
 	// Root is the commit's root tree.
@@ -112,6 +142,9 @@ type Options struct {
 	Objects Objects
 	// Files opens lode files; required.
 	Files Files
+	// Foreign, if set, opens the files that other tools' pointers name
+	// (Git LFS's); nil shows such blobs as they are.
+	Foreign Foreign
 	// Logf receives failed reads (path, offset, error) and other
 	// errors that the kernel can only see as EIO; nil discards them.
 	// It is called from many goroutines at once.
@@ -171,7 +204,7 @@ func NewRoot(opts Options) (fs.InodeEmbedder, error) {
 	if opts.ReadTimeout < 0 {
 		return nil, errors.New("commitfs: Options.ReadTimeout is negative")
 	}
-	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), blobs: bytelru.New[Hash](blobCacheSize)}
+	f := &filesys{objects: opts.Objects, files: opts.Files, foreign: opts.Foreign, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout), uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), blobs: bytelru.New[Hash](blobCacheSize)}
 	if !opts.Time.IsZero() && opts.Time.Unix() > 0 {
 		f.mtime = uint64(opts.Time.Unix())
 		f.mtimeNs = uint32(opts.Time.Nanosecond())

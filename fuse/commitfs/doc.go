@@ -32,6 +32,14 @@
 //     is a regular file of the blob's size whose every open, or every
 //     read, fails with EIO, logged with the path and the parse error:
 //     smudge refuses such a blob, so checkout fails for it too;
+//   - with Options.Foreign set, a blob of at most pointer.MaxLen bytes that
+//     is not a lode pointer but another tool's (Foreign.Parse accepts it:
+//     a Git LFS pointer of history from before a move to lode) is a
+//     regular file of that pointer's size, read like a lode file through
+//     Foreign.Open, which checks the whole content against the pointer
+//     before any byte of it is read; a failed open or read (the object
+//     damaged, or not there) is EIO, logged with the path, the tool and
+//     its oid. Listings and lookups read only the blob;
 //   - a symlink (120000) is a symlink whose target is the blob;
 //   - a submodule (160000) is an empty directory.
 //

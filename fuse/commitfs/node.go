@@ -30,6 +30,7 @@ const maxLinkHead = 4096
 type filesys struct {
 	objects     Objects
 	files       Files
+	foreign     Foreign // nil: no foreign pointers
 	logf        func(format string, args ...any)
 	readTimeout time.Duration // bounds each lode file read (Options.ReadTimeout)
 	mtime       uint64        // seconds since the epoch, for every node
@@ -267,7 +268,7 @@ func (d *dirNode) store(name string, ptr pointer.Pointer, data []byte) {
 		return
 	}
 	l, ok := ch.Operations().(*lodeNode)
-	if !ok || l.ptr != ptr || int64(len(data)) != ptr.Size || l.opened.Load() {
+	if !ok || l.foreign != nil || l.ptr != ptr || int64(len(data)) != ptr.Size || l.opened.Load() {
 		return
 	}
 	_ = ch.WriteCache(0, data) // a hint: the read fetches whatever is not there
@@ -281,6 +282,7 @@ const (
 	headLode                    // a lode pointer: the file it names
 	headDamaged                 // starts like a lode pointer, does not parse
 	headLink                    // a symlink's target
+	headForeign                 // another tool's pointer (Foreign): the file it names
 )
 
 // head is what a lookup needs of a file's or symlink's blob: its size and,
@@ -291,6 +293,7 @@ type head struct {
 	size    int64
 	content []byte          // headPlain: the blob if small enough to be a pointer; headLink: the target if read
 	ptr     pointer.Pointer // headLode
+	foreign ForeignPointer  // headForeign
 	err     error           // headDamaged: why pointer.Parse refused it
 }
 
@@ -322,6 +325,11 @@ func (f *filesys) readHead(ctx context.Context, e Entry) (head, error) {
 			return head{read: true, kind: headLode, size: ptr.Size, ptr: ptr}, nil
 		case !errors.Is(err, pointer.ErrNotPointer):
 			return head{read: true, kind: headDamaged, size: size, err: err}, nil
+		}
+	}
+	if b != nil && f.foreign != nil {
+		if fp, ok := f.foreign.Parse(b); ok {
+			return head{read: true, kind: headForeign, size: fp.Size, foreign: fp}, nil
 		}
 	}
 	return h, nil
@@ -472,6 +480,9 @@ func (d *dirNode) child(ctx context.Context, i int, out *fuse.EntryOut) (*fs.Ino
 			ops = &linkNode{node: node{nodeInfo: info}, blob: e.Hash, size: h.size, target: h.content}
 		case headLode:
 			ops = &lodeNode{node: node{nodeInfo: info}, ptr: h.ptr, exec: exec, dir: d, index: i}
+		case headForeign:
+			fp := h.foreign
+			ops = &lodeNode{node: node{nodeInfo: info}, foreign: &fp, exec: exec, dir: d, index: i}
 		case headDamaged:
 			ops = &damagedNode{node: node{nodeInfo: info}, blob: e.Hash, size: h.size, exec: exec, err: h.err}
 		default:
@@ -718,13 +729,16 @@ func (h *blobHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 }
 
 // lodeNode is a file whose git blob is a lode pointer: it shows the file
-// the pointer names, read through Files.
+// the pointer names, read through Files; or, with foreign set, another
+// tool's pointer (Git LFS's), read through Foreign. Either way the file
+// has the pointer's size and its bytes are checked against it.
 type lodeNode struct {
 	node
-	ptr   pointer.Pointer
-	exec  bool
-	dir   *dirNode // the directory it is in, whose prefetch it drives
-	index int      // its position in dir.entries
+	ptr     pointer.Pointer // a lode pointer; zero if foreign is set
+	foreign *ForeignPointer // another tool's pointer, or nil
+	exec    bool
+	dir     *dirNode // the directory it is in, whose prefetch it drives
+	index   int      // its position in dir.entries
 
 	opened atomic.Bool // a handle has read it: prefetch leaves its pages alone
 
@@ -737,10 +751,35 @@ type lodeNode struct {
 // that readahead follows each of them.
 const maxStreams = 4
 
+// size is the file's size, as its pointer says.
+func (l *lodeNode) size() int64 {
+	if l.foreign != nil {
+		return l.foreign.Size
+	}
+	return l.ptr.Size
+}
+
+// label names the file's content in logs: "oid <short lode oid>", or the
+// foreign tool and its whole oid (so that its object can be found).
+func (l *lodeNode) label() string {
+	if l.foreign != nil {
+		return l.foreign.Tool + " oid " + l.foreign.OID
+	}
+	return "oid " + l.ptr.OID.Short()
+}
+
+// open opens the file through Files, or Foreign.
+func (l *lodeNode) open(ctx context.Context) (LodeFile, error) {
+	if l.foreign != nil {
+		return l.fsys.foreign.Open(ctx, *l.foreign)
+	}
+	return l.fsys.files.Open(ctx, l.ptr)
+}
+
 func (l *lodeNode) fillAttr(a *fuse.Attr) {
 	l.setCommon(a)
 	a.Mode = syscall.S_IFREG | filePerm(l.exec)
-	setSize(a, l.ptr.Size)
+	setSize(a, l.size())
 }
 
 // Getattr reports the file.
@@ -848,12 +887,12 @@ func (h *lodeHandle) reader(ctx context.Context) (RangeReader, error) {
 	}
 	h.n.opened.Store(true)
 	h.n.dir.reading(h.n.index)
-	f, err := h.n.fsys.files.Open(ctx, h.n.ptr)
+	f, err := h.n.open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if f.Size() != h.n.ptr.Size {
-		return nil, fmt.Errorf("opened file has %d bytes, its pointer says %d", f.Size(), h.n.ptr.Size)
+	if f.Size() != h.n.size() {
+		return nil, fmt.Errorf("opened file has %d bytes, its pointer says %d", f.Size(), h.n.size())
 	}
 	r := f.NewReader()
 	h.mu.Lock()
@@ -867,7 +906,7 @@ func (h *lodeHandle) reader(ctx context.Context) (RangeReader, error) {
 // read, which the kernel would take for the end of the file. Opening the
 // reader and reading run under the filesystem's read timeout.
 func (h *lodeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	size := h.n.ptr.Size
+	size := h.n.size()
 	if off >= size || len(dest) == 0 {
 		return fuse.ReadResultData(nil), 0
 	}
@@ -877,14 +916,14 @@ func (h *lodeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.Rea
 	defer cancel()
 	r, err := h.reader(tctx)
 	if err != nil {
-		return nil, fsys.failTimed(ctx, tctx, err, "open /%s (oid %s) for a read at offset %d", h.n.path, h.n.ptr.OID.Short(), off)
+		return nil, fsys.failTimed(ctx, tctx, err, "open /%s (%s) for a read at offset %d", h.n.path, h.n.label(), off)
 	}
 	n, err := r.ReadAt(tctx, dest[:want], off)
 	if err == nil && n != want {
 		err = fmt.Errorf("short read: %d of %d bytes", n, want)
 	}
 	if err != nil {
-		return nil, fsys.failTimed(ctx, tctx, err, "read /%s (oid %s) at offset %d", h.n.path, h.n.ptr.OID.Short(), off)
+		return nil, fsys.failTimed(ctx, tctx, err, "read /%s (%s) at offset %d", h.n.path, h.n.label(), off)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }

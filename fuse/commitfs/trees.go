@@ -38,8 +38,8 @@ var (
 // Trees reads the trees of a repository's commits as the mount shows
 // them, without FUSE: the same entries (names git refuses to check out
 // are not there), the same pointer handling (a lode file has the size and
-// the bytes its pointer names, read through Files and checked; a damaged
-// pointer cannot be opened), for serving a commit by other means (package
+// the bytes its pointer names, read through Files and checked; so has a
+// Git LFS file, through Foreign; a damaged pointer cannot be opened), for serving a commit by other means (package
 // fuse/serve serves it over HTTP). Paths are "/"-separated, relative to
 // the root, "" for the root itself.
 //
@@ -73,7 +73,7 @@ func NewTrees(opts Options) (*Trees, error) {
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	f := &filesys{objects: opts.Objects, files: opts.Files, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
+	f := &filesys{objects: opts.Objects, files: opts.Files, foreign: opts.Foreign, logf: logf, readTimeout: cmp.Or(opts.ReadTimeout, DefaultReadTimeout),
 		uid: uint32(os.Getuid()), gid: uint32(os.Getgid()), blobs: bytelru.New[Hash](blobCacheSize)}
 	return &Trees{f: f, dirs: newDirCache(dirCacheEntries)}, nil
 }
@@ -115,6 +115,10 @@ type Stat struct {
 	// Lode reports a lode file; Pointer is its pointer.
 	Lode    bool
 	Pointer pointer.Pointer
+	// Foreign is the pointer of a file whose blob is another tool's
+	// pointer (Git LFS's, see Options.Foreign), nil for any other entry.
+	// Size is its size; Open reads it through Foreign.
+	Foreign *ForeignPointer
 	// Submodule reports a submodule, shown as an empty directory.
 	Submodule bool
 	// Target is a symlink's target, when read with its size.
@@ -126,13 +130,25 @@ type Stat struct {
 	content []byte // a plain file's whole content, when small enough to come with its head
 }
 
-// ID is what names the content of the entry: a lode file's oid (BLAKE3),
+// ID is what names the content of the entry: a lode file's oid (BLAKE3,
+// in hexadecimal), a foreign file's (such as "sha256:<hex>" for Git LFS),
 // else its git object id, in hexadecimal.
 func (s Stat) ID() string {
-	if s.Lode {
+	switch {
+	case s.Lode:
 		return s.Pointer.OID.String()
+	case s.Foreign != nil:
+		return s.Foreign.OID
 	}
 	return s.Object.String()
+}
+
+// label names the content of a lode or foreign file in logs and errors.
+func (s Stat) label() string {
+	if s.Foreign != nil {
+		return s.Foreign.Tool + " oid " + s.Foreign.OID
+	}
+	return "oid " + s.Pointer.OID.Short()
 }
 
 // splitPath returns the components of p, or ErrInvalidPath.
@@ -231,6 +247,9 @@ func (t *Trees) stat(ctx context.Context, dir string, e Entry) (Stat, error) {
 		st.Kind, st.Exec, st.Target = KindSymlink, false, string(h.content)
 	case headLode:
 		st.Lode, st.Pointer = true, h.ptr
+	case headForeign:
+		fp := h.foreign
+		st.Foreign = &fp
 	case headDamaged:
 		st.Damaged = h.err
 	default:
@@ -284,8 +303,9 @@ func (t *Trees) dir(ctx context.Context, p string, tree Hash) (*loadedDir, error
 }
 
 // Open opens the file st describes (from Lookup) for reading: a lode file
-// through Files, a plain file from its git blob (read whole, as the mount
-// reads it).
+// through Files, a foreign one through Foreign (which checks it whole
+// first: a damaged object is an error wrapping cas.ErrCorrupt), a plain
+// file from its git blob (read whole, as the mount reads it).
 func (t *Trees) Open(ctx context.Context, st Stat) (*File, error) {
 	switch {
 	case st.Kind == KindDir:
@@ -297,7 +317,7 @@ func (t *Trees) Open(ctx context.Context, st Stat) (*File, error) {
 		return nil, fmt.Errorf("/%s: %w: %v", st.Path, ErrDamaged, st.Damaged)
 	}
 	f := &File{t: t, st: st}
-	if !st.Lode {
+	if !st.Lode && st.Foreign == nil {
 		if st.content != nil || st.Size == 0 {
 			f.data = st.content
 			return f, nil
@@ -318,12 +338,18 @@ func (t *Trees) Open(ctx context.Context, st Stat) (*File, error) {
 	}
 	tctx, cancel := context.WithTimeout(ctx, t.f.readTimeout)
 	defer cancel()
-	lf, err := t.f.files.Open(tctx, st.Pointer)
-	if err == nil && lf.Size() != st.Pointer.Size {
-		err = fmt.Errorf("opened file has %d bytes, its pointer says %d", lf.Size(), st.Pointer.Size)
+	var lf LodeFile
+	var err error
+	if st.Foreign != nil {
+		lf, err = t.f.foreign.Open(tctx, *st.Foreign)
+	} else {
+		lf, err = t.f.files.Open(tctx, st.Pointer)
+	}
+	if err == nil && lf.Size() != st.Size {
+		err = fmt.Errorf("opened file has %d bytes, its pointer says %d", lf.Size(), st.Size)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open /%s (oid %s): %w", st.Path, st.Pointer.OID.Short(), t.timedOut(ctx, tctx, err))
+		return nil, fmt.Errorf("open /%s (%s): %w", st.Path, st.label(), t.timedOut(ctx, tctx, err))
 	}
 	f.r = lf.NewReader()
 	return f, nil
@@ -353,7 +379,8 @@ func (f *File) Size() int64 { return f.st.Size }
 
 // ReadAt reads len(p) bytes at off, like io.ReaderAt: fewer only at the
 // end of the file, with io.EOF. A lode file's bytes are checked against
-// its chunks' ids (by Files); each call runs under the read timeout, and
+// its chunks' ids (by Files), a foreign file's were checked whole by
+// Foreign; each call runs under the read timeout, and
 // fails, with nothing returned, if a chunk cannot be had.
 func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if off < 0 {
@@ -380,9 +407,9 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	if err != nil {
 		err = f.t.timedOut(ctx, tctx, err)
 		if ctx.Err() == nil {
-			f.t.f.logf("commitfs: read /%s (oid %s) at offset %d: %v", f.st.Path, f.st.Pointer.OID.Short(), off, err)
+			f.t.f.logf("commitfs: read /%s (%s) at offset %d: %v", f.st.Path, f.st.label(), off, err)
 		}
-		return 0, fmt.Errorf("read /%s (oid %s) at offset %d: %w", f.st.Path, f.st.Pointer.OID.Short(), off, err)
+		return 0, fmt.Errorf("read /%s (%s) at offset %d: %w", f.st.Path, f.st.label(), off, err)
 	}
 	if n < len(p) {
 		return n, io.EOF

@@ -2,8 +2,10 @@
 // `git lode serve`. It reads them through commitfs.Trees, the mount's read
 // path without FUSE, so a URL shows what the mount shows, with the same
 // checks: lode files are read lazily, a chunk at a time, each checked
-// against its id; names git refuses to check out are not there; a damaged
-// pointer is refused.
+// against its id; Git LFS files of old history (with Options.Foreign set
+// on the Trees) come from Git LFS's local store, checked whole against
+// their SHA-256 before a byte is sent; names git refuses to check out are
+// not there; a damaged pointer is refused.
 //
 // # URLs
 //
@@ -13,8 +15,9 @@
 //
 //   - a file answers its bytes, with Range requests (one range or several,
 //     as net/http's ServeContent does; a range past the end is 416),
-//     ETag "ID" (the lode oid of a lode file, else the git blob id, so a
-//     client can check what it got against the pointer), Content-Length,
+//     ETag "ID" (the lode oid of a lode file, "sha256:<hex>" of a Git LFS
+//     file of old history, else the git blob id, so a client can check
+//     what it got against the pointer), Content-Length,
 //     Accept-Ranges, Last-Modified (the commit's time), and the
 //     conditional requests that go with them (If-None-Match, If-Range);
 //   - a directory (PATH empty, or ending in "/", or naming one) answers a
@@ -34,8 +37,11 @@
 // A revision or path that does not exist is 404 with a message; a path
 // with an empty, "." or ".." component, an encoded "/" (%2F) or a NUL in
 // a component is 400; names git refuses to check out (.git in any
-// spelling, see commitfs) are not in any tree, so 404; methods other than
-// GET and HEAD are 405. Errors are short text/plain messages.
+// spelling, see commitfs) are not in any tree, so 404; a damaged pointer,
+// or content that fails its check when opened (a damaged Git LFS object),
+// is 500; content that cannot be had (a Git LFS object not in the local
+// store, a lode remote down) is 502; methods other than GET and HEAD are
+// 405. Errors are short text/plain messages.
 //
 // # Limits
 //
@@ -63,6 +69,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/fuse/commitfs"
 )
 
@@ -149,8 +156,12 @@ type ListingEntry struct {
 	Size int64  `json:"size"` // a file's size (a lode file's real size), a symlink target's length; 0 for a directory
 	// OID is the file's lode oid, or the git object id of anything else
 	// (the ETag of the file).
-	OID        string `json:"oid"`
-	Lode       bool   `json:"lode,omitempty"`
+	OID  string `json:"oid"`
+	Lode bool   `json:"lode,omitempty"`
+	// Foreign names the tool whose pointer the file's blob is ("git-lfs"
+	// for a Git LFS file of old history); OID is then that tool's oid
+	// ("sha256:<hex>").
+	Foreign    string `json:"foreign,omitempty"`
 	Executable bool   `json:"executable,omitempty"`
 	Target     string `json:"target,omitempty"` // a symlink's
 }
@@ -343,6 +354,9 @@ func (h *Handler) listing(w *statusWriter, r *http.Request, rev string, c Commit
 	l := Listing{Revision: rev, Commit: c.ID.String(), Path: st.Path, Entries: make([]ListingEntry, len(es))}
 	for i, e := range es {
 		l.Entries[i] = ListingEntry{Name: e.Name, Type: e.Kind.String(), Size: e.Size, OID: e.ID(), Lode: e.Lode, Executable: e.Exec, Target: e.Target}
+		if e.Foreign != nil {
+			l.Entries[i].Foreign = e.Foreign.Tool
+		}
 	}
 	b, err := json.Marshal(l)
 	if err != nil {
@@ -399,6 +413,11 @@ func (h *Handler) file(w *statusWriter, r *http.Request, c Commit, st commitfs.S
 		switch {
 		case ctx.Err() != nil:
 		case errors.Is(err, commitfs.ErrDamaged):
+			httpError(w, http.StatusInternalServerError, "%v", err)
+		case errors.Is(err, cas.ErrCorrupt):
+			// A damaged object (a Git LFS object that fails its
+			// SHA-256): never served.
+			h.logf("open %s: %v", st.Path, err)
 			httpError(w, http.StatusInternalServerError, "%v", err)
 		default:
 			h.logf("open %s: %v", st.Path, err)
