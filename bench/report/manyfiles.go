@@ -277,7 +277,11 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 	qg, qt := r.series("pull_git", "lfs"), r.series("pull_tool", "lfs")
 	if pg != nil && pt != nil {
 		ls := pg.Median + pt.Median
-		line := fmt.Sprintf("| no-op pull in all (`git pull` + the tool's pull, medians added; git alone: `git pull`) | %.3f | | ", ls)
+		also := ""
+		if withGit {
+			also = "; git alone: `git pull`"
+		}
+		line := fmt.Sprintf("| no-op pull in all (`git pull` + the tool's pull, medians added%s) | %.3f | | ", also, ls)
 		if qg != nil && qt != nil {
 			line += fmt.Sprintf("%.3f | | %.2fx |", qg.Median+qt.Median, (qg.Median+qt.Median)/ls)
 		} else {
@@ -336,13 +340,13 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 		each("peak RSS MiB, "+st+": git + filter, summed (sampled)", false, func(t string) string { return r.kib(st + "_tree_rss_peak_kib_" + t) })
 		each("processes named filter-process seen, "+st+" (with the `sh -c` git starts it through)", true, func(t string) string { return r.count(st + "_filter_procs_" + t) })
 	}
-	gitStore := ""
+	gitStore, gitClone := "", ""
 	if withGit {
-		gitStore = "; git alone: `.git/objects`"
+		gitStore, gitClone = "; git alone: `.git/objects`", "; git alone: git's local clone hard-links them"
 	}
 	each("local store after the add (du -sb `.git/lode` / `.git/lfs/objects`"+gitStore+")", false, func(t string) string { return r.bytes("store_after_add_" + t) })
 	each("local store at the end, working repository", false, func(t string) string { return r.bytes("store_" + t) })
-	each("local store of the clone (Git LFS: hard links to the bare repository's objects if its transfer hard-linked; git alone: git's local clone hard-links them)", false,
+	each("local store of the clone (Git LFS: hard links to the bare repository's objects if its transfer hard-linked"+gitClone+")", false,
 		func(t string) string { return r.bytes("clone_store_" + t) })
 	if withGit {
 		gitStore = "; git alone: `<bare>/objects`"

@@ -55,7 +55,7 @@ func TestManyFilesGitAlone(t *testing.T) {
 				"git alone (plain git, no filter) was not run (BENCH_GIT=0).",
 				"| | lode | Git LFS |\n",
 			},
-			noRows: []string{"lode / git", "git alone s"},
+			noRows: []string{"lode / git", "git alone s", "git alone:"},
 		},
 	}
 	for _, c := range cases {
