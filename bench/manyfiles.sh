@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Many files: lode vs Git LFS on one generated folder of BENCH_FILES small
-# files, each tool in its own fresh repositories, in one run. Run by
+# files, each tool in its own fresh repositories, in one run, with plain git
+# (no filter: the files as ordinary blobs) alongside as the floor of the
+# steps git's own per-file work dominates. Run by
 # bench/run.sh (BENCH_MANYFILES=0 skips it), or alone after `make build`:
 #
 #   ./bench/manyfiles.sh                                   # 100,000 files of 2-24 KiB
@@ -16,7 +18,10 @@
 #                              folder, push, clone, verify, reading every file)
 #   BENCH_MANYFILES_STEPS      all: every step; core: add, status, push, clone and
 #                              mount ready. Default: all for small, core for tiny.
-#   BENCH_LFS [1]              0: lode only
+#   BENCH_LFS [1]              0: no Git LFS
+#   BENCH_GIT [1]              0: no "git alone" (plain git, no filter; the
+#                              floor of add, status, commit, push, clone,
+#                              checkout and git pull)
 #   BENCH_LFS_TIMEOUT          seconds a Git LFS step may take before it is
 #                              stopped and LFS is left out of the rest of the run
 #                              (0: no limit). Default: 0 for small, 3600 for tiny.
@@ -44,6 +49,7 @@ FSIZE=${BENCH_FILE_SIZE:-small}
 REPS=${BENCH_REPS:-3}
 MREPS=${BENCH_MANYFILES_REPS:-1}
 WITH_LFS=${BENCH_LFS:-1}
+WITH_GIT=${BENCH_GIT:-1}
 DROP=${BENCH_DROP_CACHES:-0}
 KEEP=${BENCH_KEEP:-0}
 SEED=${BENCH_SEED:-1}
@@ -63,6 +69,7 @@ done
 ((FILES >= 200 && REPS > 0 && MREPS > 0)) || { echo "manyfiles: need BENCH_FILES >= 200 and the repetitions > 0" >&2; exit 2; }
 [[ $STEPS == all || $STEPS == core ]] || { echo "manyfiles: BENCH_MANYFILES_STEPS must be all or core" >&2; exit 2; }
 [[ $WITH_LFS == 0 || $WITH_LFS == 1 ]] || { echo "manyfiles: BENCH_LFS must be 0 or 1" >&2; exit 2; }
+[[ $WITH_GIT == 0 || $WITH_GIT == 1 ]] || { echo "manyfiles: BENCH_GIT must be 0 or 1" >&2; exit 2; }
 [[ $NAME =~ ^[A-Za-z0-9._-]+$ ]] || { echo "manyfiles: bad BENCH_MANYFILES_NAME" >&2; exit 2; }
 
 die() { echo "manyfiles: $*" >&2; exit 1; }
@@ -96,21 +103,24 @@ fi
 # store, its <bare>/lode and the clone's store (lode has made one pack and
 # one index per file: two files each); Git LFS's objects (one file each;
 # those of the bare repository and the clone are hard links to them); the
-# clone's work tree. With the core steps the clone is deleted after its
-# check. The run records what it used (peak_disk_kib, peak_inodes).
+# clone's work tree. Plain git: the work tree, one loose object per file,
+# the bare repository's pack (the clone hard-links it) and the clone's work
+# tree. With the core steps the clone is deleted after its check. The run
+# records what it used (peak_disk_kib, peak_inodes).
 if [[ $STEPS == all ]]; then
 	case $FSIZE in
-	small) lode_kib=80 lfs_kib=70 lode_ino=8 lfs_ino=8 ;; # a file: 13 KiB on average
-	tiny) lode_kib=32 lfs_kib=32 lode_ino=8 lfs_ino=8 ;;  # a file: 136 bytes, one 4 KiB block
+	small) lode_kib=80 lfs_kib=70 git_kib=56 lode_ino=8 lfs_ino=8 git_ino=4 ;; # a file: 13 KiB on average
+	tiny) lode_kib=32 lfs_kib=32 git_kib=20 lode_ino=8 lfs_ino=8 git_ino=5 ;;  # a file: 136 bytes, one 4 KiB block
 	esac
 else
 	case $FSIZE in
-	small) lode_kib=64 lfs_kib=56 lode_ino=5 lfs_ino=7 ;;
-	tiny) lode_kib=30 lfs_kib=30 lode_ino=7 lfs_ino=7 ;;
+	small) lode_kib=64 lfs_kib=56 git_kib=56 lode_ino=5 lfs_ino=7 git_ino=4 ;;
+	tiny) lode_kib=30 lfs_kib=30 git_kib=20 lode_ino=7 lfs_ino=7 git_ino=5 ;;
 	esac
 fi
 per_kib=$lode_kib per_inodes=$lode_ino
-if [[ $WITH_LFS == 1 ]]; then per_kib=$((lode_kib + lfs_kib)) per_inodes=$((lode_ino + lfs_ino)); fi
+if [[ $WITH_LFS == 1 ]]; then per_kib=$((per_kib + lfs_kib)) per_inodes=$((per_inodes + lfs_ino)); fi
+if [[ $WITH_GIT == 1 ]]; then per_kib=$((per_kib + git_kib)) per_inodes=$((per_inodes + git_ino)); fi
 need_mb=$((FILES * per_kib / 1024 + 2048))
 need_inodes=$((FILES * per_inodes + 100000))
 avail_mb=$(df -Pm "$OUT" | awk 'NR==2 {print $4}')
@@ -182,6 +192,7 @@ meta steps "$STEPS"
 meta reps "$REPS"
 meta manyfiles_reps "$MREPS"
 meta lfs "$WITH_LFS"
+meta git_alone "$WITH_GIT"
 meta lfs_timeout "$LFS_TIMEOUT"
 meta name "$NAME"
 meta seed "$SEED"
@@ -199,24 +210,29 @@ bg_busy() {
 	awk -v a="$a" -v b="$b" 'BEGIN {split(a, x, " "); split(b, y, " "); t = y[2] - x[2]; printf "%.0f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0)}'
 }
 
-# Tools still in the run: a tool whose step failed (or, for Git LFS, ran
-# over BENCH_LFS_TIMEOUT) is left out of the later steps; the report says so.
+# Tools still in the run (git: plain git, no filter, "git alone" in the
+# report): a tool whose step failed (or, for Git LFS, ran over
+# BENCH_LFS_TIMEOUT) is left out of the later steps; the report says so.
 ALIVE=" lode "
-[[ $WITH_LFS == 1 ]] && ALIVE=" lode lfs "
+[[ $WITH_LFS == 1 ]] && ALIVE+="lfs "
+[[ $WITH_GIT == 1 ]] && ALIVE+="git "
 alive() { [[ $ALIVE == *" $1 "* ]]; }
 drop_tool() { ALIVE=${ALIVE/ $1 / }; }
 
-# next_order: sets ORDER to the live tools, lode first on odd steps and
-# Git LFS first on even ones (a step counter, not the repetition: most slow
-# steps run once).
+# next_order: sets ORDER to the live tools, the order lode, lfs, git
+# rotated by one from step to step (a step counter, not the repetition:
+# most slow steps run once), so that each goes first, second and last
+# equally often.
 STEPN=0
 ORDER=
 next_order() {
-	STEPN=$((STEPN + 1))
-	local o="lode lfs"
-	((STEPN % 2)) || o="lfs lode"
+	local all=(lode lfs git) i t
 	ORDER=
-	for t in $o; do if alive "$t"; then ORDER+="$t "; fi; done
+	for i in 0 1 2; do
+		t=${all[$(((STEPN + i) % 3))]}
+		if alive "$t"; then ORDER+="$t "; fi
+	done
+	STEPN=$((STEPN + 1))
 }
 
 # tm MEASURE TOOL REP CMD...: run CMD under GNU time, its output in
@@ -294,7 +310,9 @@ change_same_size() {
 
 # new_repo TOOL DIR: a fresh repository with TOOL's filter for *.csv and
 # *.bin, the attributes committed, a bare repository DIR-bare.git as origin,
-# and the generated files in DIR/data (not added).
+# and the generated files in DIR/data (not added). For plain git (no
+# filter, no attributes) the first commit is empty, so that every tool's
+# history has the same commits.
 new_repo() {
 	local tool=$1 dir=$2 n=${3:-$FILES}
 	cd "$W"
@@ -305,8 +323,12 @@ new_repo() {
 	lode) git lode install --local >/dev/null && git lode track "*.csv" "*.bin" >/dev/null ;;
 	lfs) git lfs install --local >/dev/null && git lfs track "*.csv" "*.bin" >/dev/null ;;
 	esac
-	git add .gitattributes
-	git commit -q -m attributes
+	if [[ $tool == git ]]; then
+		git commit -q --allow-empty -m "no attributes"
+	else
+		git add .gitattributes
+		git commit -q -m attributes
+	fi
 	git init -q --bare "$dir-bare.git"
 	git remote add origin "$dir-bare.git"
 	"$GEN" files -n "$n" -dir data -seed "$SEED" -size "$FSIZE" >"$W/gen.out"
@@ -324,8 +346,10 @@ disk_mark() {
 	return 0
 }
 
-store_of() { if [[ $1 == lode ]]; then echo .git/lode; else echo .git/lfs/objects; fi; }
-bare_store_of() { if [[ $1 == lode ]]; then echo lode; else echo lfs/objects; fi; }
+# Where each tool keeps the files' content: lode's and Git LFS's stores;
+# for plain git, its object database.
+store_of() { case $1 in lode) echo .git/lode ;; lfs) echo .git/lfs/objects ;; git) echo .git/objects ;; esac; }
+bare_store_of() { case $1 in lode) echo lode ;; lfs) echo lfs/objects ;; git) echo objects ;; esac; }
 packs_in() { if [[ -d $1 ]]; then find "$1" -maxdepth 1 -name '*.pack' | wc -l; else echo 0; fi; }
 
 # lode's summary line of a push or fetch, from the log of the last step.
@@ -351,7 +375,7 @@ START=$(date +%s)
 
 # ---------------------------------------------------------------- warm-up
 # Untimed, in throwaway repositories: the binaries and git's first touches
-# of memory, for both tools (200 files).
+# of memory, for every tool (200 files).
 log "warm-up (untimed): 200 files added, committed, pushed and cloned per tool"
 for tool in $ALIVE; do
 	new_repo "$tool" "$W/warm-$tool" 200
@@ -374,12 +398,20 @@ for r in $(seq 1 "$MREPS"); do
 		tm add "$tool" "$r" bash -c 'git add data && git commit -q -m "all files"' || { WATCH=0; continue; }
 		WATCH=0
 		n=$(git ls-tree -r --name-only HEAD | wc -l)
-		if ((n == FILES + 1)); then check "add_files_$tool" pass ""; else check "add_files_$tool" fail "HEAD has $n files, want $((FILES + 1))"; fi
+		want=$((FILES + 1)) # and .gitattributes
+		[[ $tool == git ]] && want=$FILES
+		if ((n == want)); then check "add_files_$tool" pass ""; else check "add_files_$tool" fail "HEAD has $n files, want $want"; fi
+		if [[ $tool == git ]] && ((r == 1)); then
+			# No filter applies: the files are ordinary blobs.
+			a=$(git check-attr filter -- "$(fname 0)" "$(fname 1)" | grep -vc ': filter: unspecified$' || true)
+			b=$(git cat-file -s "HEAD:$(fname 1)")
+			if ((a == 0)) && [[ $b == $(stat -c %s "$(fname 1)") ]]; then check git_no_filter pass ""; else check git_no_filter fail "a filter applies ($a) or the blob is not the file ($b bytes)"; fi
+		fi
 		size "store_after_add_$tool" "$(du_b "$(store_of "$tool")")"
 		[[ $tool == lode ]] && count "packs_after_add_lode" "$(packs_in .git/lode/packs)"
 	done
 done
-for tool in lode lfs; do
+for tool in lode lfs git; do
 	if [[ -d $W/$tool/data ]]; then
 		size data_bytes "$(find "$W/$tool/data" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}')"
 		break
@@ -460,11 +492,11 @@ fi
 # ---------------------------------------------------------------- 4. push
 # To the bare repository by path: lode's data to <bare>/lode (its embedded
 # default remote), Git LFS's to <bare>/lfs/objects (its standalone file
-# transfer). A fresh bare repository for every repetition, at a new path
+# transfer), plain git's as git objects only. A fresh bare repository for every repetition, at a new path
 # (lode caches what a remote holds by its location) and with the
 # remote-tracking branch of the previous one deleted (a push sends the
 # history the remote does not have).
-declare -A BARE=([lode]=$W/lode-bare.git [lfs]=$W/lfs-bare.git)
+declare -A BARE=([lode]=$W/lode-bare.git [lfs]=$W/lfs-bare.git [git]=$W/git-bare.git)
 for r in $(seq 1 "$MREPS"); do
 	next_order
 	for tool in $ORDER; do
@@ -553,12 +585,18 @@ if [[ $STEPS == all ]]; then
 fi
 
 # ---------------------------------------------------------------- 7. no-op pull
-# In the clone: `git pull`, then `git lode pull` / `git lfs pull`.
+# In the clone: `git pull`, then `git lode pull` / `git lfs pull` (plain
+# git: `git pull` only).
 if [[ $STEPS == all ]]; then
 	for r in $(seq 1 "$REPS"); do
 		next_order
 		for tool in $ORDER; do
 			cd "$W/$tool-clone"
+			if [[ $tool == git ]]; then
+				log "7. no-op git pull, git alone, rep $r/$REPS"
+				tm pull_git git "$r" git pull -q || continue
+				continue
+			fi
 			log "7. no-op git pull + git $tool pull, $tool, rep $r/$REPS"
 			tm pull_git "$tool" "$r" git pull -q || continue
 			tm pull_tool "$tool" "$r" git "$tool" pull || continue
@@ -571,18 +609,18 @@ fi
 # In the working repository: `git lode verify` (every pack of the local
 # store re-hashed, and every pointer in the history of HEAD reassembled and
 # hashed) vs `git lfs fsck` (the objects of HEAD and the index re-hashed, and
-# the pointers checked).
+# the pointers checked); for plain git, `git fsck` (every object re-hashed
+# and parsed, and the connectivity of everything reachable): a reference,
+# not a floor of lode's verify.
+declare -A VERIFY=([lode]="lode verify" [lfs]="lfs fsck" [git]=fsck)
 if [[ $STEPS == all ]]; then
 	for r in $(seq 1 "$MREPS"); do
 		next_order
 		for tool in $ORDER; do
 			cd "$W/$tool"
-			log "8. git $([[ $tool == lode ]] && echo "lode verify" || echo "lfs fsck"), $tool, rep $r/$MREPS"
-			if [[ $tool == lode ]]; then
-				tm verify lode "$r" git lode verify || continue
-			else
-				tm verify lfs "$r" git lfs fsck || continue
-			fi
+			log "8. git ${VERIFY[$tool]}, $tool, rep $r/$MREPS"
+			# shellcheck disable=SC2086 # the subcommand's words
+			tm verify "$tool" "$r" git ${VERIFY[$tool]} || continue
 			if ((r == 1)); then check "verify_$tool" pass "$(tail -n1 "$LOG" | cut -c1-200)"; fi
 		done
 	done
@@ -620,7 +658,7 @@ if alive lode; then
 fi
 
 # ---------------------------------------------------------------- 10. what is left
-for tool in lode lfs; do
+for tool in lode lfs git; do
 	[[ -d $W/$tool ]] || continue
 	size "store_$tool" "$(du_b "$W/$tool/$(store_of "$tool")")"
 	size "git_objects_$tool" "$(du_b "$W/$tool/.git/objects")"

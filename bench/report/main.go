@@ -359,7 +359,7 @@ func timingTableNamed(w io.Writer, r *results, rows [][2]string, speedups bool, 
 	fmt.Fprintln(w, "| step | tool | median s | min s | max s | runs | CPU s (median) | peak RSS MiB (max) | other load % (max) | LFS/lode |")
 	fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, row := range rows {
-		for _, tool := range []string{"lode", "lode-local", "lfs", "restic", "floor"} {
+		for _, tool := range []string{"lode", "lode-local", "lfs", "restic", "floor", "git"} {
 			s := r.series(row[0], tool)
 			if s == nil {
 				continue
@@ -387,6 +387,8 @@ func toolName(t string) string {
 		return "Git LFS"
 	case "floor":
 		return "git + no-op filter (floor)"
+	case "git":
+		return "git alone (no filter)"
 	case "lode-local":
 		return "lode, embedded default (`<bare>/lode`)"
 	}

@@ -6,6 +6,12 @@ package main
 // earlier run, e.g. the 100,000-file run when this one has 1,000,000 tiny
 // files) every step is also compared with the same step there: time ratio
 // and cost per file.
+//
+// Three tools: lode, Git LFS ("lfs") and plain git with no filter ("git",
+// "git alone": the files as ordinary blobs). git alone is the floor of the
+// steps dominated by git's own per-file work (add, status, commit, push,
+// clone, checkout, git pull): lode / git near 1 means lode adds little to
+// what git itself costs.
 
 import (
 	"encoding/json"
@@ -37,7 +43,7 @@ var mfSteps = []mfStep{
 	{"checkout_back", "`git checkout main` (back)"},
 	{"pull_git", "`git pull`, nothing new (in the clone)"},
 	{"pull_tool", "then `git lode pull` / `git lfs pull`"},
-	{"verify", "`git lode verify` / `git lfs fsck`"},
+	{"verify", "`git lode verify` / `git lfs fsck` / `git fsck`"},
 	{"mount_ready", "`git lode mount HEAD DIR` until ready"},
 	{"mount_find", "`find MOUNT -type f \\| wc -l`, fresh mount"},
 	{"mount_cat", "`find data -type f -print0 \\| xargs -0 cat`, through the mount (first read)"},
@@ -54,6 +60,8 @@ type mfCompare struct {
 	PerFileCost float64 `json:"cost_per_file_ratio"`
 }
 
+// mfJSON is manyfiles.json. Ratios is LFS median / lode median per step;
+// OverGit is lode median / git alone's (1: lode at git's own floor).
 type mfJSON struct {
 	Meta    map[string]string             `json:"meta"`
 	Timings map[string]map[string]*series `json:"timings"`
@@ -61,15 +69,20 @@ type mfJSON struct {
 	Counts  map[string]int64              `json:"counts,omitempty"`
 	Checks  map[string]check              `json:"checks"`
 	Ratios  map[string]float64            `json:"lfs_over_lode,omitempty"`
+	OverGit map[string]float64            `json:"lode_over_git,omitempty"`
 	Base    string                        `json:"base,omitempty"`
 	VsBase  []mfCompare                   `json:"vs_base,omitempty"`
 }
 
 func manyFiles(r *results, basePath, mdPath, jsonPath string, stdout io.Writer) error {
-	out := mfJSON{Meta: r.Meta, Timings: r.Timings, Sizes: r.Sizes, Counts: r.Counts, Checks: r.Checks, Ratios: map[string]float64{}}
+	out := mfJSON{Meta: r.Meta, Timings: r.Timings, Sizes: r.Sizes, Counts: r.Counts, Checks: r.Checks,
+		Ratios: map[string]float64{}, OverGit: map[string]float64{}}
 	for _, st := range mfSteps {
 		if v, ok := r.speedup(st.Measure); ok {
 			out.Ratios[st.Measure] = v
+		}
+		if v, ok := r.overGit(st.Measure); ok {
+			out.OverGit[st.Measure] = v
 		}
 	}
 	if basePath != "" {
@@ -97,13 +110,32 @@ func manyFiles(r *results, basePath, mdPath, jsonPath string, stdout io.Writer) 
 	return nil
 }
 
+// overGit is lode's median time / git alone's (>= 1 when git is the floor).
+func (r *results) overGit(measure string) (float64, bool) {
+	a, b := r.series(measure, "lode"), r.series(measure, "git")
+	if a == nil || b == nil || b.Median <= 0 {
+		return 0, false
+	}
+	return a.Median / b.Median, true
+}
+
+// hasTool reports whether tool has any timed step.
+func (r *results) hasTool(tool string) bool {
+	for _, m := range r.Timings {
+		if m[tool] != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // compareBase sets each step's median against the same step of base.
 func compareBase(r *results, base *mfJSON) []mfCompare {
 	n, _ := strconv.ParseFloat(r.Meta["files"], 64)
 	bn, _ := strconv.ParseFloat(base.Meta["files"], 64)
 	var cs []mfCompare
 	for _, st := range mfSteps {
-		for _, tool := range []string{"lode", "lfs"} {
+		for _, tool := range []string{"lode", "lfs", "git"} {
 			s := r.series(st.Measure, tool)
 			var b *series
 			if m := base.Timings[st.Measure]; m != nil {
@@ -158,8 +190,19 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 		"Each tool in its own fresh repositories (`git lode install --local` + `git lode track \"*.csv\" \"*.bin\"`, or `git lfs install --local` + `git lfs track`), "+
 		"pushing to a bare repository by path (lode: to `<bare>/lode`, its embedded default remote; Git LFS: its standalone file transfer, which here "+orDash(m["lfs_transfer"])+"); clones smudge through "+
 		"the global filters. Quick steps are medians of %s repetitions, slow ones (add, push, clone, verify, reading every file) of %s; "+
-		"the tool that goes first alternates from step to step. Ratio = LFS median / lode median (> 1: lode is faster).\n\n",
+		"the order of the tools rotates from step to step. Ratio = LFS median / lode median (> 1: lode is faster).\n\n",
 		m["seed"], strconv.FormatInt(r.Sizes["data_bytes"], 10), m["layout"], m["reps"], m["manyfiles_reps"])
+	withGit := r.hasTool("git")
+	if withGit {
+		fmt.Fprintf(w, "**git alone** is plain git in a repository of its own, with no filter and no attributes: the same files stored as ordinary blobs, "+
+			"pushed to its own bare repository by path, and only `git pull` in step 7. It shows git's own per-file work (the index, a stat of every file, "+
+			"the trees, writing the files out), which lode and Git LFS pay alike: the floor of status, the commits, clone, checkout and the no-op push and pull. "+
+			"**lode / git** = lode median / git alone's (1.00: lode adds nothing to what git itself costs). In the add and the push git alone also compresses "+
+			"the content itself (zlib, then a delta-compressed pack), the work the filters do in lode's and LFS's place, so there it is a reference, "+
+			"not a floor (lode / git may be below 1); likewise `git fsck` for verify.\n\n")
+	} else if m["git_alone"] == "0" {
+		fmt.Fprintf(w, "git alone (plain git, no filter) was not run (BENCH_GIT=0).\n\n")
+	}
 	if m["nofile"] != "" {
 		fmt.Fprintf(w, "Open-file limit of the run (soft/hard, `ulimit -n`): %s.\n\n", m["nofile"])
 	}
@@ -184,12 +227,31 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 		fmt.Fprintf(w, "**Warning:** other processes kept more than 20%% of the CPUs busy (up to %.0f%%) just before %d of %d timed steps; treat those times with care.\n\n", bg, over, steps)
 	}
 
-	fmt.Fprintf(w, "| step | lode s | lode CPU s | Git LFS s | Git LFS CPU s | LFS / lode | lode µs per file |\n")
-	fmt.Fprintf(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	if withGit {
+		fmt.Fprintf(w, "| step | lode s | lode CPU s | Git LFS s | Git LFS CPU s | LFS / lode | git alone s | lode / git | lode µs per file |\n")
+		fmt.Fprintf(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	} else {
+		fmt.Fprintf(w, "| step | lode s | lode CPU s | Git LFS s | Git LFS CPU s | LFS / lode | lode µs per file |\n")
+		fmt.Fprintf(w, "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	}
+	// gitCells: the git alone columns of a row ("" without git alone).
+	gitCells := func(measure string) string {
+		if !withGit {
+			return ""
+		}
+		t, q := "-", ""
+		if g := r.series(measure, "git"); g != nil {
+			t = fmt.Sprintf("%.3f", g.Median)
+		}
+		if v, ok := out.OverGit[measure]; ok {
+			q = fmt.Sprintf("%.2fx", v)
+		}
+		return fmt.Sprintf(" %s | %s |", t, q)
+	}
 	var rows [][2]string
 	for _, st := range mfSteps {
-		a, b := r.series(st.Measure, "lode"), r.series(st.Measure, "lfs")
-		if a == nil && b == nil {
+		a, b, g := r.series(st.Measure, "lode"), r.series(st.Measure, "lfs"), r.series(st.Measure, "git")
+		if a == nil && b == nil && g == nil {
 			continue
 		}
 		rows = append(rows, [2]string{st.Measure, st.Label})
@@ -209,19 +271,30 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 			st.Measure == "verify" || strings.Contains(st.Measure, "cat") || st.Measure == "mount_find") {
 			per = fmt.Sprintf("%.1f", a.Median/nfiles*1e6)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", st.Label, at, ac, bt, bc, ratio, per)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |%s %s |\n", st.Label, at, ac, bt, bc, ratio, gitCells(st.Measure), per)
 	}
 	pg, pt := r.series("pull_git", "lode"), r.series("pull_tool", "lode")
 	qg, qt := r.series("pull_git", "lfs"), r.series("pull_tool", "lfs")
 	if pg != nil && pt != nil {
 		ls := pg.Median + pt.Median
-		line := fmt.Sprintf("| no-op pull in all (`git pull` + the tool's pull, medians added) | %.3f | | ", ls)
-		if qg != nil && qt != nil {
-			line += fmt.Sprintf("%.3f | | %.2fx | |", qg.Median+qt.Median, (qg.Median+qt.Median)/ls)
-		} else {
-			line += "- | | | |"
+		also := ""
+		if withGit {
+			also = "; git alone: `git pull`"
 		}
-		fmt.Fprintln(w, line)
+		line := fmt.Sprintf("| no-op pull in all (`git pull` + the tool's pull, medians added%s) | %.3f | | ", also, ls)
+		if qg != nil && qt != nil {
+			line += fmt.Sprintf("%.3f | | %.2fx |", qg.Median+qt.Median, (qg.Median+qt.Median)/ls)
+		} else {
+			line += "- | | |"
+		}
+		if withGit {
+			if gg := r.series("pull_git", "git"); gg != nil && gg.Median > 0 {
+				line += fmt.Sprintf(" %.3f | %.2fx |", gg.Median, ls/gg.Median)
+			} else {
+				line += " - | |"
+			}
+		}
+		fmt.Fprintln(w, line+" |")
 	}
 	fmt.Fprintln(w)
 
@@ -232,44 +305,74 @@ func writeManyMarkdown(w io.Writer, r *results, out *mfJSON) {
 			mb, mb/mc.Median, mb/again.Median, mb/wc.Median, 100*wc.Median/mc.Median, 100*wc.Median/again.Median)
 	}
 
-	fmt.Fprintf(w, "Resources:\n\n| | lode | Git LFS |\n| --- | ---: | ---: |\n")
-	both := func(label string, f func(tool string) string) {
-		fmt.Fprintf(w, "| %s | %s | %s |\n", label, f("lode"), f("lfs"))
+	// Resources: a column per tool; git alone's only with git alone, and
+	// empty in the rows about a filter or lode alone.
+	tools := []string{"lode", "lfs"}
+	fmt.Fprintf(w, "Resources:\n\n| | lode | Git LFS |")
+	if withGit {
+		tools = append(tools, "git")
+		fmt.Fprintf(w, " git alone |")
+	}
+	fmt.Fprintf(w, "\n| --- |%s\n", strings.Repeat(" ---: |", len(tools)))
+	row := func(label string, cells ...string) {
+		for len(cells) < len(tools) {
+			cells = append(cells, "")
+		}
+		fmt.Fprintf(w, "| %s | %s |\n", label, strings.Join(cells, " | "))
+	}
+	// each: a row with f of every tool; filter is true when the row is
+	// about the filter process, which git alone does not have.
+	each := func(label string, filter bool, f func(tool string) string) {
+		var cells []string
+		for _, t := range tools {
+			if t == "git" && filter {
+				cells = append(cells, "")
+				continue
+			}
+			cells = append(cells, f(t))
+		}
+		row(label, cells...)
 	}
 	for _, st := range []string{"add", "clone"} {
-		both("peak open files of the filter process, "+st+" (sampled every 100 ms)", func(t string) string { return r.count(st + "_fd_peak_" + t) })
-		both("peak RSS MiB, "+st+": largest process (GNU time %M)", func(t string) string { return r.rssMiB(st, t) })
-		both("peak RSS MiB, "+st+": the filter process (VmHWM, sampled)", func(t string) string { return r.kib(st + "_filter_hwm_kib_" + t) })
-		both("peak RSS MiB, "+st+": git + filter, summed (sampled)", func(t string) string { return r.kib(st + "_tree_rss_peak_kib_" + t) })
-		both("processes named filter-process seen, "+st+" (with the `sh -c` git starts it through)", func(t string) string { return r.count(st + "_filter_procs_" + t) })
+		each("peak open files of the filter process, "+st+" (sampled every 100 ms)", true, func(t string) string { return r.count(st + "_fd_peak_" + t) })
+		each("peak RSS MiB, "+st+": largest process (GNU time %M)", false, func(t string) string { return r.rssMiB(st, t) })
+		each("peak RSS MiB, "+st+": the filter process (VmHWM, sampled)", true, func(t string) string { return r.kib(st + "_filter_hwm_kib_" + t) })
+		each("peak RSS MiB, "+st+": git + filter, summed (sampled)", false, func(t string) string { return r.kib(st + "_tree_rss_peak_kib_" + t) })
+		each("processes named filter-process seen, "+st+" (with the `sh -c` git starts it through)", true, func(t string) string { return r.count(st + "_filter_procs_" + t) })
 	}
-	both("local store after the add (du -sb `.git/lode` / `.git/lfs/objects`)", func(t string) string { return r.bytes("store_after_add_" + t) })
-	both("local store at the end, working repository", func(t string) string { return r.bytes("store_" + t) })
-	both("local store of the clone (Git LFS: hard links to the bare repository's objects if its transfer hard-linked)", func(t string) string { return r.bytes("clone_store_" + t) })
-	both("remote data (`<bare>/lode` / `<bare>/lfs/objects`)", func(t string) string { return r.bytes("bare_store_" + t) })
-	both("git objects of the working repository (`.git/objects`, loose)", func(t string) string { return r.bytes("git_objects_" + t) })
-	fmt.Fprintf(w, "| pack files in `.git/lode/packs`: after the add / at the end / clone | %s / %s / %s | |\n",
-		r.count("packs_after_add_lode"), r.count("packs_lode"), r.count("clone_packs_lode"))
-	fmt.Fprintf(w, "| pack files in `<bare>/lode/packs` | %s | |\n", r.count("bare_packs_lode"))
-	fmt.Fprintf(w, "| requests, `git push` (lode's summary line) | %s | |\n", r.count("push_rep1_requests_lode"))
-	fmt.Fprintf(w, "| requests, `git clone` | %s | |\n", clonesRequests(r))
-	fmt.Fprintf(w, "| requests, `git lode pull` (no-op) | %s | |\n", r.count("pull_requests_lode"))
+	gitStore, gitClone := "", ""
+	if withGit {
+		gitStore, gitClone = "; git alone: `.git/objects`", "; git alone: git's local clone hard-links them"
+	}
+	each("local store after the add (du -sb `.git/lode` / `.git/lfs/objects`"+gitStore+")", false, func(t string) string { return r.bytes("store_after_add_" + t) })
+	each("local store at the end, working repository", false, func(t string) string { return r.bytes("store_" + t) })
+	each("local store of the clone (Git LFS: hard links to the bare repository's objects if its transfer hard-linked"+gitClone+")", false,
+		func(t string) string { return r.bytes("clone_store_" + t) })
+	if withGit {
+		gitStore = "; git alone: `<bare>/objects`"
+	}
+	each("remote data (`<bare>/lode` / `<bare>/lfs/objects`"+gitStore+")", false, func(t string) string { return r.bytes("bare_store_" + t) })
+	each("git objects of the working repository (`.git/objects`, loose)", false, func(t string) string { return r.bytes("git_objects_" + t) })
+	row("pack files in `.git/lode/packs`: after the add / at the end / clone",
+		fmt.Sprintf("%s / %s / %s", r.count("packs_after_add_lode"), r.count("packs_lode"), r.count("clone_packs_lode")))
+	row("pack files in `<bare>/lode/packs`", r.count("bare_packs_lode"))
+	row("requests, `git push` (lode's summary line)", r.count("push_rep1_requests_lode"))
+	row("requests, `git clone`", clonesRequests(r))
+	row("requests, `git lode pull` (no-op)", r.count("pull_requests_lode"))
+	var hwm []string
 	for i := 1; ; i++ {
 		k := fmt.Sprintf("mount_hwm_kib_rep%d", i)
 		if _, ok := r.Counts[k]; !ok {
 			break
 		}
-		if i == 1 {
-			fmt.Fprintf(w, "| peak RSS MiB of the mount process (VmHWM; per mount) | %s", r.kib(k))
-		} else {
-			fmt.Fprintf(w, ", %s", r.kib(k))
-		}
-		if _, ok := r.Counts[fmt.Sprintf("mount_hwm_kib_rep%d", i+1)]; !ok {
-			fmt.Fprintf(w, " | |\n")
-		}
+		hwm = append(hwm, r.kib(k))
 	}
-	fmt.Fprintf(w, "| scratch space, largest seen (allocated KiB; inodes; both tools) | %s KiB; %s inodes | |\n", r.count("peak_disk_kib"), r.count("peak_inodes"))
-	fmt.Fprintf(w, "| whole run | %s s | |\n\n", r.count("elapsed_s"))
+	if len(hwm) > 0 {
+		row("peak RSS MiB of the mount process (VmHWM; per mount)", strings.Join(hwm, ", "))
+	}
+	row("scratch space, largest seen (allocated KiB; inodes; all tools)", fmt.Sprintf("%s KiB; %s inodes", r.count("peak_disk_kib"), r.count("peak_inodes")))
+	row("whole run", r.count("elapsed_s")+" s")
+	fmt.Fprintln(w)
 	var sums []string
 	for _, k := range []string{"push_rep1_summary_lode", "push_noop_summary_lode", "clone_rep1_summary_lode", "pull_summary_lode"} {
 		if v, ok := m[k]; ok {
@@ -317,8 +420,8 @@ func writeManySummary(w io.Writer, r *results, out *mfJSON) {
 	m := r.Meta
 	fmt.Fprintf(w, "\nmany files: %s %s files, %s\n", m["files"], m["file_size"], m["generated"])
 	for _, st := range mfSteps {
-		a, b := r.series(st.Measure, "lode"), r.series(st.Measure, "lfs")
-		if a == nil && b == nil {
+		a, b, g := r.series(st.Measure, "lode"), r.series(st.Measure, "lfs"), r.series(st.Measure, "git")
+		if a == nil && b == nil && g == nil {
 			continue
 		}
 		line := fmt.Sprintf("  %-16s", st.Measure)
@@ -333,13 +436,19 @@ func writeManySummary(w io.Writer, r *results, out *mfJSON) {
 		if v, ok := out.Ratios[st.Measure]; ok {
 			line += fmt.Sprintf("   LFS/lode %5.2fx", v)
 		}
+		if g != nil {
+			line += fmt.Sprintf("   git %8.3f s", g.Median)
+		}
+		if v, ok := out.OverGit[st.Measure]; ok {
+			line += fmt.Sprintf("   lode/git %5.2fx", v)
+		}
 		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintf(w, "  filter fds peak add/clone: lode %s/%s, LFS %s/%s; lode packs local/bare/clone %s/%s/%s; push requests %s\n",
 		r.count("add_fd_peak_lode"), r.count("clone_fd_peak_lode"), r.count("add_fd_peak_lfs"), r.count("clone_fd_peak_lfs"),
 		r.count("packs_lode"), r.count("bare_packs_lode"), r.count("clone_packs_lode"), r.count("push_rep1_requests_lode"))
-	fmt.Fprintf(w, "  store: lode %s, LFS %s; scratch at most %s KiB, %s inodes; %s s in all\n",
-		r.bytes("store_lode"), r.bytes("store_lfs"), r.count("peak_disk_kib"), r.count("peak_inodes"), r.count("elapsed_s"))
+	fmt.Fprintf(w, "  store: lode %s, LFS %s, git alone's objects %s; scratch at most %s KiB, %s inodes; %s s in all\n",
+		r.bytes("store_lode"), r.bytes("store_lfs"), r.bytes("store_git"), r.count("peak_disk_kib"), r.count("peak_inodes"), r.count("elapsed_s"))
 	for _, c := range out.VsBase {
 		fmt.Fprintf(w, "  vs base %-16s %-5s time x%.2f, cost per file x%.2f\n", c.Measure, c.Tool, c.TimeRatio, c.PerFileCost)
 	}
