@@ -298,7 +298,7 @@ func TestDelayManyFilesBounded(t *testing.T) {
 		batches++
 		mu.Unlock()
 		time.Sleep(150 * time.Millisecond) // slower than git sends
-		return nil                        // nothing fetched: Smudge would say why
+		return nil                         // nothing fetched: Smudge would say why
 	}
 	for i := range n {
 		p := pointer.New(cas.Sum([]byte(fmt.Sprint(i))), 100, cas.ID{})
