@@ -25,6 +25,7 @@ type migrateFlags struct {
 	fromDVC    bool
 	above      string
 	dvcCache   string
+	rewrite    bool
 	everything bool
 	include    []string
 	dryRun     bool
@@ -45,7 +46,7 @@ func (a *app) migrateCommand() *cobra.Command {
 func (a *app) migrateImportCommand() *cobra.Command {
 	var f migrateFlags
 	cmd := &cobra.Command{
-		Use:   "import (--from-lfs | --above SIZE) [--everything | --include GLOB...] [REV-RANGE...] | import --from-dvc [PATH.dvc...]",
+		Use:   "import (--from-lfs | --above SIZE) [--everything | --include GLOB...] [REV-RANGE...] | import --from-dvc [PATH.dvc...] | import --from-dvc --rewrite-history [--everything | REV-RANGE...]",
 		Short: "Make Git LFS or DVC files lode files",
 		Long: `Rewrites the history of the current branch (or of REV-RANGE: branches,
 tags, ranges such as v1.0..main; --everything: every local branch and tag)
@@ -94,7 +95,30 @@ tree where it has the md5 the .dvc file records, else from the DVC cache
 files are removed, the lines DVC wrote for the outputs in .gitignore are
 dropped, and .gitattributes gets "/PATH filter=lode -text" ("/DIR/**" for
 a directory). dvc.yaml, dvc.lock, metrics and the DVC cache stay as they
-are. Objects the cache lacks must be fetched with DVC first ('dvc pull').`,
+are. Objects the cache lacks must be fetched with DVC first ('dvc pull').
+
+--from-dvc --rewrite-history [--everything | REV-RANGE...] rewrites the
+history instead, as --from-lfs does (the same REV-RANGE and --everything,
+--dry-run, backups under refs/lode-migrate/original/, the map, a clean
+work tree; publish it the same way): in every commit, each .dvc file is
+replaced by lode files at its outputs' paths, with the content that
+commit's .dvc file records (a file output is one lode file; a directory
+output, whose md5 ends in .dir, one per file of its listing in the DVC
+cache). Every object is read from the DVC cache (not the work tree), once,
+and checked against its md5. In each commit, DVC's "/NAME" lines for those
+outputs are dropped from .gitignore (an emptied .gitignore goes) and the
+root .gitattributes gets the lines above; dvc.yaml, dvc.lock, .dvc/config
+and metrics stay. A commit whose data the cache lacks stops the migration
+before any ref moves, naming the commit, the file and its md5: fetch every
+version first with 'dvc fetch --all-commits' (from DVC's own remote).`,
+		Example: `  git lode migrate import --from-lfs --everything         # all branches and tags, from Git LFS
+  git lode migrate import --from-lfs --include "*.csv" main~5..main
+  git lode migrate import --above 10MiB                     # large plain git files, current branch
+  git lode migrate import --from-dvc                        # one new commit: .dvc outputs become lode files
+  dvc fetch --all-commits --all-branches --all-tags         # every version the history names, then:
+  git lode migrate import --from-dvc --rewrite-history --dry-run --everything
+  git lode migrate import --from-dvc --rewrite-history --everything
+  git lode push && git push --force-with-lease origin --all && git push --force origin --tags`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case f.above != "" && (f.fromLFS || f.fromDVC):
@@ -103,9 +127,15 @@ are. Objects the cache lacks must be fetched with DVC first ('dvc pull').`,
 				return a.migrateLFS(cmd.Context(), f, args)
 			case f.fromLFS && f.fromDVC:
 				return usageError("--from-lfs or --from-dvc, not both")
+			case f.rewrite && !f.fromDVC:
+				return usageError("--rewrite-history goes with --from-dvc (--from-lfs and --above always rewrite history)")
+			case f.fromDVC && len(f.include) > 0:
+				return usageError("--include goes with --from-lfs and --above")
+			case f.fromDVC && f.rewrite:
+				return a.migrateDVCHistory(cmd.Context(), f, args)
 			case f.fromDVC:
-				if f.everything || len(f.include) > 0 {
-					return usageError("--everything and --include go with --from-lfs")
+				if f.everything {
+					return usageError("--everything goes with --rewrite-history (without it, --from-dvc makes one new commit)")
 				}
 				return a.migrateDVC(cmd.Context(), f, args)
 			case !f.fromLFS:
@@ -118,6 +148,7 @@ are. Objects the cache lacks must be fetched with DVC first ('dvc pull').`,
 	cmd.Flags().BoolVar(&f.fromLFS, "from-lfs", false, "convert Git LFS pointers")
 	cmd.Flags().BoolVar(&f.fromDVC, "from-dvc", false, "make the outputs of .dvc files lode files, in a new commit")
 	cmd.Flags().StringVar(&f.dvcCache, "dvc-cache", "", "the DVC cache directory (default .dvc/cache)")
+	cmd.Flags().BoolVar(&f.rewrite, "rewrite-history", false, "with --from-dvc: rewrite every commit of REV-RANGE (default the current branch) instead of making a new one")
 	cmd.Flags().StringVar(&f.above, "above", "", "make plain git files of at least SIZE (10MiB, 500k) lode files, and set the size rule")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "change nothing; report what would be converted")
 	return cmd
@@ -306,7 +337,7 @@ func (a *app) finishMigration(ctx context.Context, r *repo, s *store.Store, o mi
 	rw := o.Rewriter
 	p := a.progress("migrate")
 	rw.Progress = func(st migrate.Stats) {
-		p.printf("%d commits, %s converted", st.Commits, humanBytes(st.LFSBytes+st.LargeBytes))
+		p.printf("%d commits, %s converted", st.Commits, humanBytes(st.LFSBytes+st.LargeBytes+st.DVCBytes))
 	}
 	start := time.Now()
 	out, err := migrate.Run(ctx, o)

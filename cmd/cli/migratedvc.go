@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/lodevcs/lode/hooks/dvc"
+	"github.com/lodevcs/lode/hooks/filter"
+	"github.com/lodevcs/lode/hooks/migrate"
 )
 
 // dvcFile is a file that a .dvc file tracks.
@@ -114,11 +116,7 @@ func (a *app) migrateDVC(ctx context.Context, f migrateFlags, args []string) err
 	// .gitattributes: every output is a lode file.
 	var attrs []string
 	for _, o := range outs {
-		pat := "/" + gitattrEscape(o.Path)
-		if o.Dir {
-			pat += "/**"
-		}
-		attrs = append(attrs, pat+" "+trackAttrs)
+		attrs = append(attrs, migrate.TrackLine(o.Path, o.Dir))
 	}
 	if err := appendLines(filepath.Join(top, ".gitattributes"), attrs); err != nil {
 		return err
@@ -238,20 +236,6 @@ func placeDVCFile(ctx context.Context, cache dvc.Cache, top string, df dvcFile) 
 	return os.Rename(tmp.Name(), p)
 }
 
-// gitattrEscape escapes what a .gitattributes pattern would read as
-// special in a literal path.
-func gitattrEscape(p string) string {
-	var b strings.Builder
-	for _, c := range p {
-		switch c {
-		case '*', '?', '[', '\\', ' ', '#', '!':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
 // appendLines appends lines to the file at p, which may not exist.
 func appendLines(p string, lines []string) error {
 	old, err := os.ReadFile(p)
@@ -304,4 +288,76 @@ func dropDVCIgnores(top string, outs []dvc.Out) ([]string, error) {
 	}
 	slices.Sort(changed)
 	return changed, nil
+}
+
+// migrateDVCHistory is 'migrate import --from-dvc --rewrite-history':
+// in every commit of the history named, the outputs of its .dvc files
+// become lode files at their paths (the data from the DVC cache, checked
+// against its md5) and the .dvc files go.
+func (a *app) migrateDVCHistory(ctx context.Context, f migrateFlags, args []string) error {
+	r, err := a.findRepo(ctx)
+	if err != nil {
+		return err
+	}
+	for _, arg := range args {
+		if strings.HasSuffix(arg, ".dvc") {
+			return usageError("%q: with --rewrite-history, name branches, tags or ranges: every .dvc file of their history is migrated", arg)
+		}
+	}
+	revs, isRange, err := a.migrateRevs(ctx, r, f, args)
+	if err != nil {
+		return err
+	}
+	cache := dvc.Cache{Dir: f.dvcCache}
+	if cache.Dir == "" {
+		if r.workTree == "" {
+			return usageError("a bare repository has no .dvc/cache: name the DVC cache with --dvc-cache DIR")
+		}
+		cache.Dir = filepath.Join(r.workTree, ".dvc", "cache")
+	}
+	d := &migrate.DVC{Cache: cache}
+	rw := &migrate.Rewriter{DVC: d}
+	o := migrate.Options{Dir: r.dir(), Revs: revs, Range: isRange, Rewriter: rw, DryRun: f.dryRun}
+	if f.dryRun {
+		d.Look = true
+		out, err := migrate.Run(ctx, o)
+		if err != nil {
+			return fmt.Errorf("read the history: %w", err)
+		}
+		w := a.io.Out
+		fmt.Fprintf(w, "commits            %d\n", out.Stats.Commits)
+		fmt.Fprintf(w, ".dvc files         %d version(s) to convert\n", out.DVCFiles)
+		fmt.Fprintf(w, "files              %d version(s) to become lode files\n", out.DVCOutFiles)
+		fmt.Fprintf(w, "DVC objects        %d in the cache, %s\n", out.DVCObjects, humanBytes(out.DVCBytes))
+		fmt.Fprintf(w, "not in the cache   %d", out.DVCMissing)
+		if out.DVCMissing > 0 {
+			fmt.Fprint(w, " (the import needs them: 'dvc fetch --all-commits' first)")
+		}
+		fmt.Fprintln(w)
+		return nil
+	}
+	if err := a.migrateReady(ctx, r); err != nil {
+		return err
+	}
+	s, err := a.openStore(ctx, r)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	flt := &filter.Filter{Store: s, Batch: true}
+	d.Clean = func(ctx context.Context, path string, r io.Reader) ([]byte, error) {
+		var ptr bytes.Buffer
+		if err := flt.Clean(ctx, r, &ptr); err != nil {
+			return nil, err
+		}
+		return ptr.Bytes(), nil
+	}
+	o.Flush = flt.Flush
+	err = a.finishMigration(ctx, r, s, o, nil, func(out *migrate.Outcome) string {
+		return fmt.Sprintf("%d .dvc file version(s) became %d lode file version(s) (%d DVC object(s), %s); dvc.yaml, dvc.lock and the DVC cache are left as they are", out.DVCFiles, out.DVCOutFiles, out.DVCObjects, humanBytes(out.DVCBytes))
+	})
+	if errors.Is(err, dvc.ErrMissing) {
+		return fmt.Errorf("%w\nthe DVC cache lacks data that a commit of the history needs: run 'dvc fetch --all-commits' (or 'dvc pull --all-commits'; add --all-branches --all-tags for the other refs) first, or give the cache with --dvc-cache DIR", err)
+	}
+	return err
 }

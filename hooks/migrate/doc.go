@@ -17,6 +17,19 @@
 //   - annotated tags: held back, and written by Run with `git mktag` once
 //     their commits exist (fast-import would name them refs/tags/NAME).
 //
+// With DVC set, the Rewriter converts DVC's .dvc files instead (dvc.go):
+// a commit's file changes are held until its end; there, the outputs of
+// each .dvc file it adds, changes or removes are deleted, its other
+// changes written as they were, the new outputs written inline as lode
+// pointers (a directory output one per file of its .dir listing, each
+// object read from the DVC cache, checked against its md5 and cleaned
+// once), and the .gitignore files beside outputs that came or went and the
+// root .gitattributes rewritten from the original tree: without DVC's
+// "/NAME" lines, with a "/PATH filter=lode -text" line per output. The
+// .dvc files themselves are not written. For that, each commit keeps a
+// pointer to what the rewrite needs of its original tree (the .dvc and
+// .gitignore blob ids), shared with its parent until it changes.
+//
 // Memory is bounded by the number of distinct Git LFS objects (one small
 // pointer each, so each is converted once) and of commits (the map), never
 // by file sizes: blobs that are not pointers are never read.

@@ -70,6 +70,9 @@ type Rewriter struct {
 	// --full-tree), so the ids of blobs that stay are remembered too, to
 	// look at each once (memory grows with the distinct blobs).
 	FullTree bool
+	// DVC, if set, makes the outputs of .dvc files lode files (and
+	// nothing else: not with Convert, Above or EditRoot).
+	DVC *DVC
 	// Progress, if set, is called with the counts so far at each commit.
 	Progress func(Stats)
 
@@ -82,6 +85,7 @@ type Rewriter struct {
 	blobMemo map[string][]byte   // blob -> new content, with Above
 	hasFrom  bool                // the current commit names its parent
 	seenRoot map[string]bool     // RootNames the current commit changes
+	dvc      *dvcState           // with DVC
 }
 
 // Stats counts what a rewrite found and changed.
@@ -97,6 +101,11 @@ type Stats struct {
 	LargeFiles        int   // with Above: file versions converted
 	LargeBlobs        int   // with Above: distinct blobs converted
 	LargeBytes        int64 // their total size
+	DVCFiles          int   // with DVC: .dvc file versions converted
+	DVCOutFiles       int   // with DVC: file versions written as lode files
+	DVCObjects        int   // with DVC: distinct DVC objects stored (or found, with Look)
+	DVCBytes          int64 // their total size
+	DVCMissing        int   // with DVC and Look: distinct objects and listings the cache lacks
 }
 
 // CommitMark is a commit of the stream: its fast-import mark and its id
@@ -129,6 +138,12 @@ func (rw *Rewriter) Rewrite(ctx context.Context, in io.Reader, out io.Writer) (*
 	rw.attMemo = map[string][]byte{}
 	rw.stays = map[string]bool{}
 	rw.blobMemo = map[string][]byte{}
+	if rw.DVC != nil {
+		if rw.Convert != nil || rw.Above > 0 || rw.EditRoot != nil {
+			return nil, errors.New("migrate: DVC goes with no other conversion")
+		}
+		rw.dvc = newDVCState()
+	}
 	br := bufio.NewReaderSize(in, 64<<10)
 	bw := bufio.NewWriterSize(out, 64<<10)
 	s := &streamState{br: br, bw: bw}
@@ -222,6 +237,9 @@ func (rw *Rewriter) run(ctx context.Context, s *streamState) error {
 			}
 			inCommit, mark = true, ""
 			rw.hasFrom, rw.seenRoot = false, map[string]bool{}
+			if rw.dvc != nil {
+				rw.dvcCommitStart()
+			}
 			rw.stats.Commits++
 			if rw.Progress != nil {
 				rw.Progress(rw.stats)
@@ -248,7 +266,17 @@ func (rw *Rewriter) run(ctx context.Context, s *streamState) error {
 			}
 			rw.commits = append(rw.commits, CommitMark{Mark: mark, Original: strings.TrimPrefix(l, "original-oid ")})
 		case (strings.HasPrefix(l, "from ") || strings.HasPrefix(l, "merge ")) && inCommit:
+			if rw.dvc != nil && !rw.hasFrom && strings.HasPrefix(l, "from ") {
+				if err := rw.dvcFrom(strings.TrimPrefix(l, "from ")); err != nil {
+					return err
+				}
+			}
 			rw.hasFrom = true
+		case rw.dvc != nil && inCommit && isFileChange(l):
+			if err := rw.dvcLine(l); err != nil {
+				return err
+			}
+			continue
 		case strings.HasPrefix(l, "M ") && inCommit:
 			done, err := rw.fileModify(ctx, s, l)
 			if err != nil {
@@ -267,6 +295,11 @@ func (rw *Rewriter) run(ctx context.Context, s *streamState) error {
 			}
 		case l == "" && inCommit:
 			inCommit = false
+			if rw.dvc != nil {
+				if err := rw.dvcEnd(ctx, s, mark); err != nil {
+					return err
+				}
+			}
 			if rw.EditRoot != nil && (!rw.hasFrom || rw.FullTree) {
 				for _, name := range rw.RootNames {
 					if !rw.seenRoot[name] {
