@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // newLFSRepo makes a repository with the real git-lfs, tracking *.csv and
@@ -222,8 +223,10 @@ func TestMigrateFromLFSInterrupted(t *testing.T) {
 		return s.run("repo", "git", "for-each-ref", "--format=%(refname) %(objectname)")
 	}
 	oldRefs := refs()
-	// The second model.bin: only the commit "new model, drop a file" has it.
-	ptr := s.run("repo", "git", "cat-file", "blob", "main~2:model.bin")
+	// The first model.bin: only old commits have it. (Not the one in the
+	// work tree: a git status that finds model.bin racily clean runs Git
+	// LFS's clean on it, which writes its object again, repaired.)
+	ptr := s.run("repo", "git", "cat-file", "blob", "v1:model.bin")
 	oid := strings.TrimPrefix(strings.Fields(ptr)[3], "sha256:")
 	obj := filepath.Join("repo/.git/lfs/objects", oid[0:2], oid[2:4], oid)
 	good := s.read(obj)
@@ -268,9 +271,20 @@ func TestMigrateFromLFSInterrupted(t *testing.T) {
 		t.Fatalf("ls-files after --include *.csv:\n%s", ls)
 	}
 	// The files left as Git LFS pointers check out through lode, which
-	// reads Git LFS's store (.gitattributes says filter=lode now).
+	// reads Git LFS's store (.gitattributes says filter=lode now), and
+	// clean to the same pointers: touched, so that git must clean them
+	// again, they are not modified.
+	later := time.Now().Add(5 * time.Second)
+	for _, f := range []string{"model.bin", "side.bin"} {
+		if err := os.Chtimes(filepath.Join(s.dir, "repo", f), later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if st := s.run("repo", "git", "status", "--porcelain"); st != "" {
 		t.Fatalf("work tree:\n%s", st)
+	}
+	if got := s.run("repo", "git", "cat-file", "blob", ":side.bin"); !strings.HasPrefix(got, "version https://git-lfs") {
+		t.Fatalf("side.bin in the index after a status: %s", got)
 	}
 	if attrs := string(s.read("repo/.gitattributes")); !strings.Contains(attrs, "*.bin filter=lode -text") {
 		t.Fatalf(".gitattributes after a range migration:\n%s", attrs)
@@ -286,6 +300,9 @@ func TestMigrateFromLFSInterrupted(t *testing.T) {
 	}
 	// Its object gone, and git-lfs with no remote to get it from: the
 	// file keeps its Git LFS pointer, named, with what to do.
+	ptr = s.run("repo", "git", "cat-file", "blob", "main:model.bin")
+	oid = strings.TrimPrefix(strings.Fields(ptr)[3], "sha256:")
+	obj = filepath.Join("repo/.git/lfs/objects", oid[0:2], oid[2:4], oid)
 	os.Remove(filepath.Join(s.dir, obj))
 	os.Remove(filepath.Join(s.dir, "repo/model.bin"))
 	out, err := s.try("repo", nil, "git", "checkout", "model.bin")

@@ -345,7 +345,9 @@ track.above in .lode.toml passes clean unchanged.`,
 			})
 			blobs := &pointerBlobs{dir: r.dir()}
 			defer blobs.close()
-			serveErr := filterproc.Serve(ctx, a.io.In, a.io.Out, procHandler{f, a.newLeftPointers(r)}, filterproc.Options{
+			prior := a.newLFSPrior(r)
+			defer prior.close()
+			serveErr := filterproc.Serve(ctx, a.io.In, a.io.Out, procHandler{f, a.newLeftPointers(r), prior}, filterproc.Options{
 				Delay:       true,
 				Stderr:      a.io.Err,
 				SpoolDir:    s.TempDir(),
@@ -436,12 +438,13 @@ func (t *fetchTally) report(a *app) {
 
 // procHandler adapts filter.Filter to filterproc.Handler.
 type procHandler struct {
-	f    *filter.Filter
-	left *leftPointers
+	f     *filter.Filter
+	left  *leftPointers
+	prior *lfsPrior
 }
 
 func (h procHandler) Clean(ctx context.Context, req *filterproc.Request, r io.Reader, w io.Writer) error {
-	return h.f.Clean(ctx, r, w)
+	return h.prior.clean(ctx, req.Pathname, r, w, func(r io.Reader, w io.Writer) error { return h.f.Clean(ctx, r, w) })
 }
 
 // Smudge answers a file whose data cannot be had with its pointer (see

@@ -1,6 +1,7 @@
 package gitrepo
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/go-git/go-git/v5/plumbing/filemode"
@@ -33,5 +34,30 @@ func TestReadTreeAndBlobs(t *testing.T) {
 	}
 	if _, err := r.ReadTree(ents[0].Hash); err == nil {
 		t.Fatal("ReadTree of a blob succeeded")
+	}
+}
+
+func TestIndexBlobs(t *testing.T) {
+	tr := newTestRepo(t)
+	r := tr.open()
+	if m, err := r.IndexBlobs(); err != nil || len(m) != 0 {
+		t.Fatalf("no index: %v, %v", m, err)
+	}
+	tr.write("a.txt", []byte("hello\n"), 0o644)
+	tr.write("sub/run.sh", []byte("#!/bin/sh\n"), 0o755)
+	tr.commit("c")
+	tr.git("update-index", "--add", "--cacheinfo", "160000,"+strings.Repeat("1", 40)+",mod")
+	m, err := r.IndexBlobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a.txt": tr.git("rev-parse", ":a.txt"), "sub/run.sh": tr.git("rev-parse", ":sub/run.sh")}
+	if len(m) != len(want) {
+		t.Fatalf("IndexBlobs = %v, want %v (no submodule)", m, want)
+	}
+	for p, h := range want {
+		if m[p].String() != strings.TrimSpace(h) {
+			t.Errorf("%s: %s, want %s", p, m[p], h)
+		}
 	}
 }
