@@ -14,6 +14,7 @@ import (
 	"github.com/lodevcs/lode/cas"
 	"github.com/lodevcs/lode/cas/compress"
 	"github.com/lodevcs/lode/cas/pack"
+	"github.com/lodevcs/lode/cas/store"
 	"github.com/lodevcs/lode/remote"
 	"golang.org/x/sync/errgroup"
 )
@@ -109,7 +110,7 @@ func (u *Upload) Add(id cas.ID, kind cas.Kind, method compress.Method, rawLen in
 	if err := u.add(id, kind, method, rawLen, stored); err != nil {
 		return u.fail(err)
 	}
-	if u.w.Size() >= u.opts.PackSize {
+	if u.w.Size() >= u.opts.PackSize || u.w.Len() >= store.MaxPackObjects {
 		u.sealInBackground()
 	}
 	return u.err

@@ -50,6 +50,12 @@ func (p *Packer) lock() {
 	})
 }
 
+// MaxPackObjects bounds the objects of one pack a Packer writes, as
+// PackSize bounds its bytes: what a Packer holds per object (the pack's
+// index entries, the ids it dedups against) is then bounded for tiny
+// objects too (a million files of 100 bytes fill few packs by size).
+const MaxPackObjects = 1 << 17
+
 // NewPacker starts a write session.
 func (s *Store) NewPacker() *Packer {
 	return &Packer{s: s, pending: map[cas.ID]struct{}{}}
@@ -107,7 +113,7 @@ func (p *Packer) Add(id cas.ID, kind cas.Kind, method compress.Method, rawLen in
 	p.mu.Lock()
 	p.pending[id] = struct{}{}
 	p.mu.Unlock()
-	if size := p.w.Size(); size >= p.s.opts.PackSize {
+	if size := p.w.Size(); size >= p.s.opts.PackSize || p.w.Len() >= MaxPackObjects {
 		return p.sealInBackground()
 	} else if size-p.synced >= writebackEvery {
 		if err := p.w.Flush(); err != nil {

@@ -122,6 +122,27 @@ func TestPackSealing(t *testing.T) {
 	}
 }
 
+// Tiny objects fill a pack by count before they fill it by size.
+func TestPackSealingByCount(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t, "", Options{})
+	p := s.NewPacker()
+	n := MaxPackObjects + 10
+	var last cas.ID
+	for i := range n {
+		last = put(t, s, p, []byte(fmt.Sprintf("tiny object %d", i)))
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.Packs()); got != 2 {
+		t.Fatalf("%d packs for %d tiny objects, want 2 (one sealed at %d objects)", got, n, MaxPackObjects)
+	}
+	if _, err := s.Get(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConcurrentWriters(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
