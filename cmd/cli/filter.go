@@ -372,38 +372,38 @@ track.above in .lode.toml passes clean unchanged.`,
 // pointerBlobs reads back, from git, the pointer of a file whose smudge
 // was delayed (filterproc.Options.BlobContent): the filter keeps nothing
 // per delayed file, which for a checkout of a million files is a million
-// pointers. The repository is opened at the first read, when git has
-// written every object of the checkout.
+// pointers. It reads through one `git cat-file` process (started at the
+// first read, when git has written every object of the checkout), which
+// holds nothing per object either.
 type pointerBlobs struct {
-	dir  string
-	once sync.Once
-	gr   *gitrepo.Repo
-	err  error
+	dir string
+	mu  sync.Mutex // guards what follows
+	cf  *gitrepo.CatFile
+	err error
 }
 
-func (b *pointerBlobs) read(_ context.Context, blob string) ([]byte, error) {
-	b.once.Do(func() { b.gr, b.err = gitrepo.Open(b.dir) })
-	if b.err != nil {
-		return nil, b.err
-	}
+func (b *pointerBlobs) read(ctx context.Context, blob string) ([]byte, error) {
 	if !plumbing.IsHash(blob) {
 		return nil, fmt.Errorf("%q is not an object id", blob)
 	}
-	h := plumbing.NewHash(blob)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cf == nil && b.err == nil {
+		// Not ctx: the process serves the whole filter session.
+		b.cf, b.err = gitrepo.StartCatFile(context.WithoutCancel(ctx), b.dir)
+	}
+	if b.err != nil {
+		return nil, b.err
+	}
 	// Only pointers are delayed: a larger blob is not the one delayed.
-	size, content, err := b.gr.BlobHead(h, pointer.MaxLen)
-	if err != nil {
-		return nil, err
-	}
-	if content == nil {
-		return nil, fmt.Errorf("blob %s has %d bytes, more than a pointer", blob, size)
-	}
-	return content, nil
+	return b.cf.Read(ctx, blob, pointer.MaxLen)
 }
 
 func (b *pointerBlobs) close() {
-	if b.gr != nil {
-		b.gr.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cf != nil {
+		b.cf.Close()
 	}
 }
 

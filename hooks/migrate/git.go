@@ -1,15 +1,14 @@
 package migrate
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
+
+	"github.com/lodevcs/lode/hooks/gitrepo"
 )
 
 // git runs git child processes in one directory.
@@ -51,99 +50,12 @@ func gitErr(ctx context.Context, args []string, err error, stderr *bytes.Buffer)
 	return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, msg)
 }
 
-// catFile is a running `git cat-file --batch-command`: Blobs.
-type catFile struct {
-	cmd    *exec.Cmd
-	in     io.WriteCloser
-	out    *bufio.Reader
-	stderr bytes.Buffer
+// catFile starts a `git cat-file --batch-command` in g's directory.
+func (g git) catFile(ctx context.Context) (*gitrepo.CatFile, error) {
+	return gitrepo.StartCatFile(ctx, g.dir)
 }
 
-var _ Blobs = (*catFile)(nil)
-
-func (g git) catFile(ctx context.Context) (*catFile, error) {
-	c := &catFile{cmd: g.command(ctx, "cat-file", "--batch-command")}
-	c.cmd.Stderr = &c.stderr
-	var err error
-	if c.in, err = c.cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	out, err := c.cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	c.out = bufio.NewReaderSize(out, 64<<10)
-	if err := c.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("git cat-file: %w", err)
-	}
-	return c, nil
-}
-
-// header sends a command and reads the "<id> <type> <size>" answer.
-func (c *catFile) header(command, id string) (int64, error) {
-	if _, err := fmt.Fprintf(c.in, "%s %s\n", command, id); err != nil {
-		return 0, fmt.Errorf("git cat-file: %w: %s", err, strings.TrimSpace(c.stderr.String()))
-	}
-	l, err := c.out.ReadString('\n')
-	if err != nil {
-		return 0, fmt.Errorf("git cat-file: %w: %s", noEOF(err), strings.TrimSpace(c.stderr.String()))
-	}
-	f := strings.Fields(l)
-	if len(f) != 3 || f[1] != "blob" {
-		return 0, fmt.Errorf("git cat-file: object %s: %s", id, strings.TrimSpace(l))
-	}
-	n, err := strconv.ParseInt(f[2], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("git cat-file: %q", strings.TrimSpace(l))
-	}
-	return n, nil
-}
-
-func (c *catFile) Size(ctx context.Context, id string) (int64, error) {
-	return c.header("info", id)
-}
-
-func (c *catFile) Read(ctx context.Context, id string, max int64) ([]byte, error) {
-	n, err := c.header("contents", id)
-	if err != nil {
-		return nil, err
-	}
-	if n > max {
-		// Read past it, so that the next answer lines up.
-		if _, err := io.CopyN(io.Discard, c.out, n+1); err != nil {
-			return nil, fmt.Errorf("git cat-file: %w", noEOF(err))
-		}
-		return nil, fmt.Errorf("blob %s is %d bytes, more than %d", id, n, max)
-	}
-	b := make([]byte, n+1)
-	if _, err := io.ReadFull(c.out, b); err != nil {
-		return nil, fmt.Errorf("git cat-file: %w", noEOF(err))
-	}
-	return b[:n], nil
-}
-
-func (c *catFile) Stream(ctx context.Context, id string, fn func(io.Reader, int64) error) error {
-	n, err := c.header("contents", id)
-	if err != nil {
-		return err
-	}
-	lr := &io.LimitedReader{R: c.out, N: n}
-	ferr := fn(lr, n)
-	// Read what fn left, and the newline, so that the next answer lines up.
-	if _, err := io.CopyN(io.Discard, c.out, lr.N+1); err != nil {
-		return fmt.Errorf("git cat-file: %w", noEOF(err))
-	}
-	return ferr
-}
-
-func (c *catFile) close() error {
-	c.in.Close()
-	err := c.cmd.Wait()
-	if err != nil {
-		return fmt.Errorf("git cat-file: %w: %s", err, strings.TrimSpace(c.stderr.String()))
-	}
-	return nil
-}
+var _ Blobs = (*gitrepo.CatFile)(nil)
 
 // refs returns every ref and the object it points at.
 func (g git) refs(ctx context.Context, prefix string) (map[string]string, error) {

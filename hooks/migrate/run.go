@@ -139,7 +139,7 @@ func (o Options) stream(ctx context.Context, g git) (*Result, map[string]string,
 	if err != nil {
 		return nil, nil, err
 	}
-	defer blobs.close()
+	defer blobs.Close()
 	o.Rewriter.Blobs = blobs
 
 	args := []string{"fast-export", "--no-data", "--show-original-ids", "--reencode=no",
