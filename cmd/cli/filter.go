@@ -348,10 +348,15 @@ track.above in .lode.toml passes clean unchanged.`,
 			prior := a.newLFSPrior(r)
 			defer prior.close()
 			serveErr := filterproc.Serve(ctx, a.io.In, a.io.Out, procHandler{f, a.newLeftPointers(r), prior}, filterproc.Options{
-				Delay:       true,
-				Stderr:      a.io.Err,
-				SpoolDir:    s.TempDir(),
-				BlobContent: blobs.read,
+				Delay:    true,
+				Stderr:   a.io.Err,
+				SpoolDir: s.TempDir(),
+				DelayedContent: func(ctx context.Context, req *filterproc.Request) ([]byte, error) {
+					if b, ok := f.DelayedPointer(req.Pathname); ok {
+						return b, nil
+					}
+					return blobs.read(ctx, req.Blob)
+				},
 			})
 			stopIdle()
 			f.Wait()
@@ -370,11 +375,10 @@ track.above in .lode.toml passes clean unchanged.`,
 }
 
 // pointerBlobs reads back, from git, the pointer of a file whose smudge
-// was delayed (filterproc.Options.BlobContent): the filter keeps nothing
-// per delayed file, which for a checkout of a million files is a million
-// pointers. It reads through one `git cat-file` process (started at the
-// first read, when git has written every object of the checkout), which
-// holds nothing per object either.
+// was delayed (filterproc.Options.DelayedContent) when the filter no
+// longer has it (it keeps those of the files it listed last only). It
+// reads through one `git cat-file` process (started at the first read),
+// which holds nothing per object either.
 type pointerBlobs struct {
 	dir string
 	mu  sync.Mutex // guards what follows

@@ -41,6 +41,10 @@ type delayState struct {
 	running bool          // a batcher is running
 	pending int           // delayed files not yet reported by Available
 	ready   pathQueue     // fetched (or failed: Smudge says why), not yet reported
+	// listed holds the pointers of the files Available returned last,
+	// by pathname, until git asks for them again (before it asks which
+	// are ready next): at most readyInMemory of them.
+	listed map[string]pointer.Pointer
 	wake    chan struct{} // signalled when ready grows; cap 1
 	taken   *sync.Cond    // on mu: signalled when the batcher takes from the queue
 	wg      sync.WaitGroup
@@ -143,7 +147,7 @@ func (f *Filter) fetchBatches(ctx context.Context) {
 		}
 		d.mu.Lock()
 		for _, b := range batch {
-			d.ready.Push(b.path)
+			d.ready.Push(b)
 			if err == nil || ctx.Err() != nil {
 				continue
 			}
@@ -177,8 +181,14 @@ func (f *Filter) Available(ctx context.Context) ([]string, error) {
 			return nil, nil
 		}
 		if d.ready.Len() > 0 {
-			out, err := d.ready.Take(readyInMemory)
-			d.pending -= len(out)
+			files, err := d.ready.Take(readyInMemory)
+			d.pending -= len(files)
+			d.listed = make(map[string]pointer.Pointer, len(files))
+			out := make([]string, len(files))
+			for i, f := range files {
+				d.listed[f.path] = f.p
+				out[i] = f.path
+			}
 			d.mu.Unlock()
 			if len(out) > 0 {
 				err = nil // the rest comes next time, or fails then
@@ -193,6 +203,21 @@ func (f *Filter) Available(ctx context.Context) ([]string, error) {
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// DelayedPointer returns the pointer of a delayed file that Available
+// listed last, as git asks for it again, and forgets it; false if it has
+// none for path (the caller reads it back from git).
+func (f *Filter) DelayedPointer(path string) ([]byte, bool) {
+	d := &f.delay
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.listed[path]
+	if !ok {
+		return nil, false
+	}
+	delete(d.listed, path)
+	return p.Encode(), true
 }
 
 // Wait waits for the downloads Delay started.

@@ -300,9 +300,12 @@ func TestDelayManyFilesBounded(t *testing.T) {
 		time.Sleep(150 * time.Millisecond) // slower than git sends
 		return nil                         // nothing fetched: Smudge would say why
 	}
+	ptrs := map[string]string{}
 	for i := range n {
 		p := pointer.New(cas.Sum([]byte(fmt.Sprint(i))), 100, cas.ID{})
-		if path := fmt.Sprintf("dir/f%06d", i); !f.Delay(ctx, path, p.Encode()) {
+		path := fmt.Sprintf("dir/f%06d", i)
+		ptrs[path] = p.String()
+		if !f.Delay(ctx, path, p.Encode()) {
 			t.Fatalf("%s not delayed", path)
 		}
 	}
@@ -330,6 +333,14 @@ func TestDelayManyFilesBounded(t *testing.T) {
 				t.Fatalf("%s reported twice", p)
 			}
 			seen[p] = true
+			// git asks for each listed file again: its pointer is there,
+			// once, spilled or not.
+			if b, ok := f.DelayedPointer(p); !ok || string(b) != ptrs[p] {
+				t.Fatalf("DelayedPointer(%s) = %q %v, want %q", p, b, ok, ptrs[p])
+			}
+			if _, ok := f.DelayedPointer(p); ok {
+				t.Fatalf("DelayedPointer(%s) a second time", p)
+			}
 		}
 	}
 	if len(seen) != n {

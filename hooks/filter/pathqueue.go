@@ -7,19 +7,21 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/lodevcs/lode/cas/pointer"
 )
 
-// pathQueue holds pathnames in the order they come, the first memMax in
-// memory and the rest in an unlinked temporary file, so that what it
-// holds in memory is bounded however many pathnames wait: the delayed
-// files of a checkout wait until git has sent every file, which for a
-// clone of a million files is a million pathnames. It is not safe for
-// concurrent use.
+// pathQueue holds delayed files (pathname and pointer) in the order they
+// come, the first memMax in memory and the rest in an unlinked temporary
+// file, so that what it holds in memory is bounded however many files
+// wait: the delayed files of a checkout wait until git has sent every
+// file, which for a clone of a million files is a million of them. It is
+// not safe for concurrent use.
 type pathQueue struct {
 	dir    string // where the spill file goes
 	memMax int
 
-	mem []string
+	mem []delayedFile
 
 	f       *os.File // the spill file, or nil
 	w       *bufio.Writer
@@ -28,19 +30,20 @@ type pathQueue struct {
 	rbuf    []byte
 }
 
-// Len returns the number of pathnames in the queue.
+// Len returns the number of files in the queue.
 func (q *pathQueue) Len() int { return len(q.mem) + q.spilled }
 
-// Push adds pathname p (which holds no NUL: git paths cannot). When the
-// spill file cannot be written (a full disk), p is held in memory: more
-// memory, but no pathname lost.
-func (q *pathQueue) Push(p string) {
-	if q.spilled == 0 && len(q.mem) < q.memMax || q.spill(p) != nil {
-		q.mem = append(q.mem, p)
+// Push adds a file. When the spill file cannot be written (a full disk),
+// it is held in memory: more memory, but no file lost.
+func (q *pathQueue) Push(d delayedFile) {
+	if q.spilled == 0 && len(q.mem) < q.memMax || q.spill(d) != nil {
+		q.mem = append(q.mem, d)
 	}
 }
 
-func (q *pathQueue) spill(p string) error {
+// spill writes d as its pathname (which holds no NUL: git paths cannot),
+// a NUL, its pointer's encoding (text), a NUL.
+func (q *pathQueue) spill(d delayedFile) error {
 	if q.f == nil {
 		f, err := os.CreateTemp(q.dir, "delayed-*.paths")
 		if err != nil {
@@ -50,19 +53,19 @@ func (q *pathQueue) spill(p string) error {
 		os.Remove(f.Name())
 		q.f, q.w = f, bufio.NewWriterSize(f, 64<<10)
 	}
-	if _, err := q.w.WriteString(p); err != nil {
-		return fmt.Errorf("spill delayed pathnames: %w", err)
-	}
-	if err := q.w.WriteByte(0); err != nil {
+	q.w.WriteString(d.path)
+	q.w.WriteByte(0)
+	q.w.Write(d.p.Encode())
+	if err := q.w.WriteByte(0); err != nil { // bufio keeps the first error
 		return fmt.Errorf("spill delayed pathnames: %w", err)
 	}
 	q.spilled++
 	return nil
 }
 
-// Take removes and returns up to max pathnames (at least one if the queue
-// is not empty).
-func (q *pathQueue) Take(max int) ([]string, error) {
+// Take removes and returns up to max files (at least one if the queue is
+// not empty).
+func (q *pathQueue) Take(max int) ([]delayedFile, error) {
 	if len(q.mem) > 0 {
 		n := min(max, len(q.mem))
 		out := q.mem[:n:n]
@@ -81,7 +84,7 @@ func (q *pathQueue) Take(max int) ([]string, error) {
 	if q.rbuf == nil {
 		q.rbuf = make([]byte, 256<<10)
 	}
-	var out []string
+	var out []delayedFile
 	for len(out) < max && q.spilled > 0 {
 		n, err := q.f.ReadAt(q.rbuf, q.readOff)
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -94,9 +97,17 @@ func (q *pathQueue) Take(max int) ([]string, error) {
 			if i < 0 {
 				break
 			}
-			out = append(out, string(b[:i]))
-			b = b[i+1:]
-			got += i + 1
+			j := bytes.IndexByte(b[i+1:], 0)
+			if j < 0 {
+				break
+			}
+			p, err := pointer.Parse(bytes.Clone(b[i+1 : i+1+j]))
+			if err != nil {
+				return out, fmt.Errorf("read spilled pathnames: %w", err)
+			}
+			out = append(out, delayedFile{path: string(b[:i]), p: p})
+			b = b[i+1+j+1:]
+			got += i + 1 + j + 1
 			q.spilled--
 		}
 		if got == 0 {

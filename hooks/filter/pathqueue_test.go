@@ -2,6 +2,9 @@ package filter
 
 import (
 	"fmt"
+
+	"github.com/lodevcs/lode/cas"
+	"github.com/lodevcs/lode/cas/pointer"
 	"os"
 	"reflect"
 	"strings"
@@ -27,7 +30,7 @@ func TestPathQueue(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			q := pathQueue{dir: dir, memMax: tt.memMax}
-			var want, got []string
+			var want, got []delayedFile
 			n := 0
 			push := func(k int) {
 				for range k {
@@ -35,9 +38,13 @@ func TestPathQueue(t *testing.T) {
 					if n == 4 {
 						p = long
 					}
+					d := delayedFile{path: p, p: pointer.New(cas.Sum([]byte(p)), int64(n), cas.ID{})}
+					if n%2 == 1 {
+						d.p = pointer.New(cas.Sum([]byte(p)), int64(n)<<20, cas.Sum([]byte("manifest")))
+					}
 					n++
-					q.Push(p)
-					want = append(want, p)
+					q.Push(d)
+					want = append(want, d)
 				}
 			}
 			push(tt.push)
@@ -63,7 +70,7 @@ func TestPathQueue(t *testing.T) {
 				got = append(got, out...)
 			}
 			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("got %d pathnames, want %d (in order)", len(got), len(want))
+				t.Fatalf("got %d files, want %d (in order, with their pointers)", len(got), len(want))
 			}
 			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
 				t.Errorf("spill file left in %s: %v", dir, ents)

@@ -45,7 +45,7 @@ func TestDelay(t *testing.T) {
 		want      []any                   // resp or list
 		calls     int                     // calls to Available
 		stderr    string
-		// blobContent: Options.BlobContent reads blobs, and fails for
+		// blobContent: Options.DelayedContent reads blobs, and fails for
 		// unknown ones.
 		blobContent bool
 	}{
@@ -248,11 +248,11 @@ func TestDelay(t *testing.T) {
 			var out, stderr bytes.Buffer
 			opts := Options{Delay: !tt.noDelay, Stderr: &stderr, SpoolMemory: tt.spoolMem}
 			if tt.blobContent {
-				opts.BlobContent = func(_ context.Context, blob string) ([]byte, error) {
-					if b, ok := blobs[blob]; ok {
+				opts.DelayedContent = func(_ context.Context, req *Request) ([]byte, error) {
+					if b, ok := blobs[req.Blob]; ok {
 						return []byte(b), nil
 					}
-					return nil, fmt.Errorf("no blob %s", blob)
+					return nil, fmt.Errorf("no blob %s", req.Blob)
 				}
 			}
 			err := Serve(context.Background(), bytes.NewReader(in.Bytes()), &out, d, opts)

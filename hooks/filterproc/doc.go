@@ -87,11 +87,11 @@
 //
 // Keeping every delayed file's content makes the filter's memory grow with
 // the number of files of a checkout (a clone of a million files). With
-// Options.BlobContent set, a delayed request that names its blob (git sends
+// Options.DelayedContent set, a delayed request that names its blob (git sends
 // blob=<oid> with every smudge of a checkout, the second request too) is
 // only counted: on the second request, a smudge with empty content naming
-// a blob that is not the empty one, Serve reads the content back from git
-// through BlobContent. Serve then cannot check the pathnames Available
+// a blob that is not the empty one, Serve gets the content back through
+// DelayedContent. Serve then cannot check the pathnames Available
 // lists against those it delayed, and trusts the Delayer for them.
 //
 // # Why not go-git's pktline package

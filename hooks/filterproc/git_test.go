@@ -47,9 +47,9 @@ func runFilter(mode string) int {
 	}
 	if mode == "delaylight" {
 		// Content of delayed files is not kept: read from git again.
-		opts.BlobContent = func(ctx context.Context, blob string) ([]byte, error) {
+		opts.DelayedContent = func(ctx context.Context, req *Request) ([]byte, error) {
 			fmt.Fprintln(log, "reread")
-			return exec.CommandContext(ctx, "git", "cat-file", "blob", blob).Output()
+			return exec.CommandContext(ctx, "git", "cat-file", "blob", req.Blob).Output()
 		}
 	}
 	if err := Serve(context.Background(), os.Stdin, os.Stdout, h, opts); err != nil {

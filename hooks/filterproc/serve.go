@@ -66,7 +66,7 @@ type Delayer interface {
 	// not modify). Returning true means the Delayer took the file on and
 	// will report req.Pathname from Available once it is ready; git then
 	// asks for the file again, and Smudge gets the same content (kept, or
-	// read back through Options.BlobContent) with req.Delayed set. Returning false means Smudge is called at once.
+	// read back through Options.DelayedContent) with req.Delayed set. Returning false means Smudge is called at once.
 	// Delay is only offered content small enough to be held in memory
 	// (Options.SpoolMemory), since Serve keeps it until git asks again.
 	Delay(ctx context.Context, req *Request, content []byte) (bool, error)
@@ -96,14 +96,15 @@ type Options struct {
 	// clean output written before the content ended) are held in memory
 	// before spilling to SpoolDir; 0 means 8 MiB.
 	SpoolMemory int
-	// BlobContent, when set, lets Serve forget the content of a delayed
-	// smudge whose request names its blob (git sends blob=<oid> with
-	// the smudges of a checkout): when git asks for the file again (with
-	// empty content and the same blob=), Serve gets the content back from
-	// BlobContent instead of having kept it, so that a checkout of many
-	// files does not hold every delayed file's content until git asks.
-	// It returns the content of the git blob named by blob (hex).
-	BlobContent func(ctx context.Context, blob string) ([]byte, error)
+	// DelayedContent, when set, lets Serve forget the content of a
+	// delayed smudge whose request names its blob (git sends blob=<oid>
+	// with the smudges of a checkout): when git asks for the file again
+	// (with empty content and the same blob=), Serve gets the content from
+	// DelayedContent instead of having kept it, so that a checkout of many
+	// files does not hold every delayed file's content until git asks. It
+	// returns the content of the git blob req.Blob, which git stores at
+	// req.Pathname.
+	DelayedContent func(ctx context.Context, req *Request) ([]byte, error)
 }
 
 const defaultSpoolMemory = 8 << 20
@@ -165,7 +166,7 @@ type server struct {
 	// read it back: those are only counted, in light.
 	delayed     map[string]*delayedBlob
 	unsaid      int // delayed files not yet reported to git (light ones included)
-	blobContent func(ctx context.Context, blob string) ([]byte, error)
+	blobContent func(ctx context.Context, req *Request) ([]byte, error)
 	light       int // delayed files not kept (blobContent), not yet asked for again
 	lightUnsaid int // of those, not yet reported to git
 }
@@ -190,7 +191,7 @@ func newServer(in io.Reader, out io.Writer, h Handler, opts Options) *server {
 		pr:          newPktReader(in),
 		pw:          newPktWriter(out),
 		delayed:     make(map[string]*delayedBlob),
-		blobContent: opts.BlobContent,
+		blobContent: opts.DelayedContent,
 	}
 	_, isDelayer := h.(Delayer)
 	s.offer = opts.Delay && isDelayer
@@ -399,7 +400,7 @@ func (s *server) smudge(ctx context.Context, req *Request) (err error) {
 		// blob that is not empty, sent with empty content.
 		s.light--
 		req.Delayed = true
-		content, err := s.blobContent(ctx, req.Blob)
+		content, err := s.blobContent(ctx, req)
 		if err != nil {
 			return s.finish(req, &output{s: s}, fmt.Errorf("read the delayed file's blob %s again: %w", req.Blob, err))
 		}
