@@ -38,16 +38,16 @@ const (
 type delayState struct {
 	mu      sync.Mutex // guards everything below
 	queue   []delayedFile
-	running bool          // a batcher is running
-	pending int           // delayed files not yet reported by Available
-	ready   pathQueue     // fetched (or failed: Smudge says why), not yet reported
+	running bool      // a batcher is running
+	pending int       // delayed files not yet reported by Available
+	ready   pathQueue // fetched (or failed: Smudge says why), not yet reported
 	// listed holds the pointers of the files Available returned last,
 	// by pathname, until git asks for them again (before it asks which
 	// are ready next): at most readyInMemory of them.
 	listed map[string]pointer.Pointer
-	wake    chan struct{} // signalled when ready grows; cap 1
-	taken   *sync.Cond    // on mu: signalled when the batcher takes from the queue
-	wg      sync.WaitGroup
+	wake   chan struct{} // signalled when ready grows; cap 1
+	taken  *sync.Cond    // on mu: signalled when the batcher takes from the queue
+	wg     sync.WaitGroup
 	// failed holds why the files of a batch that could not be fetched
 	// were not, by oid, so that Smudge does not try each again.
 	failed map[cas.ID]error

@@ -118,4 +118,3 @@ func (c *CatFile) Close() error {
 	}
 	return nil
 }
-
