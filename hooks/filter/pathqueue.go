@@ -33,8 +33,10 @@ type pathQueue struct {
 // Len returns the number of files in the queue.
 func (q *pathQueue) Len() int { return len(q.mem) + q.spilled }
 
-// Push adds a file. When the spill file cannot be written (a full disk),
-// it is held in memory: more memory, but no file lost.
+// Push adds a file. When the spill file cannot be created or written (a
+// full disk), the file is held in memory instead; files spilled before a
+// write error may be lost with the buffer, and Take then reports the
+// error (git is told that the delayed files failed, and names them).
 func (q *pathQueue) Push(d delayedFile) {
 	if q.spilled == 0 && len(q.mem) < q.memMax || q.spill(d) != nil {
 		q.mem = append(q.mem, d)
