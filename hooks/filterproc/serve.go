@@ -66,7 +66,8 @@ type Delayer interface {
 	// not modify). Returning true means the Delayer took the file on and
 	// will report req.Pathname from Available once it is ready; git then
 	// asks for the file again, and Smudge gets the same content (kept, or
-	// read back through Options.DelayedContent) with req.Delayed set. Returning false means Smudge is called at once.
+	// read back through Options.DelayedContent) with req.Delayed set.
+	// Returning false means Smudge is called at once.
 	// Delay is only offered content small enough to be held in memory
 	// (Options.SpoolMemory), since Serve keeps it until git asks again.
 	Delay(ctx context.Context, req *Request, content []byte) (bool, error)
@@ -162,13 +163,13 @@ type server struct {
 	held  spool // clean output written before the content ended
 
 	// delayed holds the content of each smudge the Delayer accepted,
-	// by pathname, until git asks for it again, unless blobContent can
-	// read it back: those are only counted, in light.
-	delayed     map[string]*delayedBlob
-	unsaid      int // delayed files not yet reported to git (light ones included)
-	blobContent func(ctx context.Context, req *Request) ([]byte, error)
-	light       int // delayed files not kept (blobContent), not yet asked for again
-	lightUnsaid int // of those, not yet reported to git
+	// by pathname, until git asks for it again, unless delayedContent can
+	// give it back: those are only counted, in light.
+	delayed        map[string]*delayedBlob
+	unsaid         int // delayed files not yet reported to git (light ones included)
+	delayedContent func(ctx context.Context, req *Request) ([]byte, error)
+	light          int // delayed files not kept (delayedContent), not yet asked for again
+	lightUnsaid    int // of those, not yet reported to git
 }
 
 // Ids of the empty blob, whose content is empty: a smudge of it with
@@ -185,13 +186,13 @@ type delayedBlob struct {
 
 func newServer(in io.Reader, out io.Writer, h Handler, opts Options) *server {
 	s := &server{
-		h:           h,
-		stderr:      opts.Stderr,
-		prog:        opts.Prog,
-		pr:          newPktReader(in),
-		pw:          newPktWriter(out),
-		delayed:     make(map[string]*delayedBlob),
-		blobContent: opts.DelayedContent,
+		h:              h,
+		stderr:         opts.Stderr,
+		prog:           opts.Prog,
+		pr:             newPktReader(in),
+		pw:             newPktWriter(out),
+		delayed:        make(map[string]*delayedBlob),
+		delayedContent: opts.DelayedContent,
 	}
 	_, isDelayer := h.(Delayer)
 	s.offer = opts.Delay && isDelayer
@@ -400,7 +401,7 @@ func (s *server) smudge(ctx context.Context, req *Request) (err error) {
 		// blob that is not empty, sent with empty content.
 		s.light--
 		req.Delayed = true
-		content, err := s.blobContent(ctx, req)
+		content, err := s.delayedContent(ctx, req)
 		if err != nil {
 			return s.finish(req, &output{s: s}, fmt.Errorf("read the delayed file's blob %s again: %w", req.Blob, err))
 		}
@@ -413,7 +414,7 @@ func (s *server) smudge(ctx context.Context, req *Request) (err error) {
 			if err != nil {
 				return s.finish(req, &output{s: s}, err)
 			}
-			if ok && s.blobContent != nil && req.Blob != "" {
+			if ok && s.delayedContent != nil && req.Blob != "" {
 				if _, kept := s.delayed[req.Pathname]; !kept {
 					s.light++
 					s.lightUnsaid++
