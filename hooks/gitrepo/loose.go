@@ -32,11 +32,21 @@ type looseReader struct {
 	buf []byte
 }
 
-// readFile reads the file at path into l.raw with as few system calls as
-// it can (open, one read for a small file, close: os.Open would also
-// register the file with the poller, and a loose object is read whole).
-// A short read is taken as the end of the file; were it not, the object
-// would not inflate, and go-git would read it.
+// looseHeadMax is how much of a loose object file the fast path reads:
+// enough for the header and any pointer (a loose file of a big blob is
+// read no further: its size is in the header, and a blob that is small
+// enough to be wanted whole fits).
+const looseHeadMax = 64 << 10
+
+// looseContentMax bounds the content the fast path inflates (and the
+// buffer it keeps for it); larger blobs wanted whole are go-git's.
+const looseContentMax = 1 << 20
+
+// readFile reads up to looseHeadMax bytes of the file at path into l.raw
+// with as few system calls as it can (open, one read, close: os.Open would
+// also register the file with the poller). A short read is taken as the
+// end of the file; were it not, the object would not inflate, and go-git
+// would read it.
 func (l *looseReader) readFile(path string) ([]byte, error) {
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
@@ -44,10 +54,10 @@ func (l *looseReader) readFile(path string) ([]byte, error) {
 	}
 	defer syscall.Close(fd)
 	if l.raw == nil {
-		l.raw = make([]byte, 16<<10)
+		l.raw = make([]byte, looseHeadMax)
 	}
 	n := 0
-	for {
+	for n < len(l.raw) {
 		m, err := syscall.Read(fd, l.raw[n:])
 		if err == syscall.EINTR {
 			continue
@@ -55,12 +65,12 @@ func (l *looseReader) readFile(path string) ([]byte, error) {
 		if err != nil {
 			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 		}
-		n += m
-		if n < len(l.raw) {
-			return l.raw[:n], nil
+		if m == 0 {
+			break
 		}
-		l.raw = append(l.raw, make([]byte, len(l.raw))...)
+		n += m
 	}
+	return l.raw[:n], nil
 }
 
 // head returns the size of loose blob h and, when it is at most max
@@ -109,6 +119,9 @@ func (l *looseReader) head(h plumbing.Hash, max int64) (int64, []byte, error) {
 	}
 	if size > max {
 		return size, nil, nil
+	}
+	if size > looseContentMax {
+		return 0, nil, fmt.Errorf("loose object %s: %d bytes, more than the fast path reads", hex, size)
 	}
 	if int64(cap(l.buf)) < size {
 		l.buf = make([]byte, size)

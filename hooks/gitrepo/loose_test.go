@@ -40,6 +40,13 @@ func TestLooseHead(t *testing.T) {
 	small := hashOf("hello\n")
 	empty := hashOf("")
 	big := hashOf(strings.Repeat("x", 5000))
+	// A blob whose loose file is larger than what the fast path reads:
+	// its size comes from the header; its content is go-git's to read.
+	random := make([]byte, 3*looseHeadMax)
+	for i := range random {
+		random[i] = byte(i*7919 ^ i>>3 ^ i>>11)
+	}
+	huge := hashOf(string(random))
 	tr.write("f", []byte("tree content\n"), 0o644)
 	tr.commit("c")
 	tree := plumbing.NewHash(strings.TrimSpace(tr.git("rev-parse", "HEAD^{tree}")))
@@ -55,6 +62,9 @@ func TestLooseHead(t *testing.T) {
 		{"empty", empty, 100, 0, "", ""},
 		{"over max", big, 100, 5000, "", ""},
 		{"at max", big, 5000, 5000, strings.Repeat("x", 5000), ""},
+		{"big file, head only", huge, 100, int64(len(random)), "", ""},
+		{"big file, wanted whole", huge, int64(len(random)), 0, "", "loose object"},
+		{"over the content bound", hashOf(strings.Repeat("y", 2<<20)), 4 << 20, 0, "", "more than the fast path"},
 		{"missing", plumbing.NewHash(strings.Repeat("ab", 20)), 100, 0, "", "notloose"},
 		{"a tree", tree, 100, 0, "", "not a blob"},
 		{"shorter than header", writeRaw([]byte("blob 10\x00abc"), 0), 100, 0, "", "read 3 of 10"},
@@ -85,6 +95,10 @@ func TestLooseHead(t *testing.T) {
 				t.Fatalf("head = %d %q, want %d %q", size, content, tc.size, tc.content)
 			}
 		})
+	}
+	// BlobHead falls back to go-git where the fast path gives up.
+	if size, content, err := r.BlobHead(huge, int64(len(random))); err != nil || size != int64(len(random)) || string(content) != string(random) {
+		t.Fatalf("BlobHead of a big loose blob = %d, %d bytes, %v", size, len(content), err)
 	}
 	// Once packed, the same blob is go-git's to read, with the same answer.
 	tr.git("repack", "-adq")
