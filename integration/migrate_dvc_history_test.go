@@ -184,21 +184,11 @@ func TestMigrateFromDVCRewriteHistory(t *testing.T) {
 		t.Fatalf("a .dvc file named: %s", out)
 	}
 
-	cmd := s.cmd("repo", "git", "lode", "migrate", "import", "--from-dvc", "--rewrite-history")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, stderr.String())
-	}
-	newOf := map[string]string{}
-	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		o, n, _ := strings.Cut(l, " ")
-		newOf[o] = n
-	}
+	newOf, mapText := runMigration(s, "repo", "--from-dvc", "--rewrite-history")
 	var nw []string
 	for _, c := range old {
 		if newOf[c] == "" || newOf[c] == c {
-			t.Fatalf("commit %s mapped to %q:\n%s", c, newOf[c], stdout.String())
+			t.Fatalf("commit %s mapped to %q:\n%s", c, newOf[c], mapText)
 		}
 		nw = append(nw, newOf[c])
 	}

@@ -52,6 +52,28 @@ func newLFSRepo(s *sandbox, name string) {
 	s.run(name, "git", "lode", "install", "--local")
 }
 
+// runMigration runs git lode migrate import with args in repo, which must
+// succeed, and returns the commit map it printed (old -> new) and its
+// text.
+func runMigration(s *sandbox, repo string, args ...string) (map[string]string, string) {
+	s.t.Helper()
+	cmd := s.cmd(repo, append([]string{"git", "lode", "migrate", "import"}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		s.t.Fatalf("migrate %v: %v\n%s", args, err, stderr.String())
+	}
+	newOf := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		old, nw, ok := strings.Cut(l, " ")
+		if !ok || len(old) != 40 || len(nw) != 40 {
+			s.t.Fatalf("map line %q", l)
+		}
+		newOf[old] = nw
+	}
+	return newOf, stdout.String()
+}
+
 // checkedOut returns, for each commit of revs, the SHA-256 of every file
 // a checkout of it writes (by path; .gitattributes and .lode.toml left
 // out, as they are meant to change), checking each commit out in a scratch worktree.
@@ -124,23 +146,10 @@ func TestMigrateFromLFS(t *testing.T) {
 		t.Fatalf("the dry run moved refs:\n%s", now)
 	}
 
-	cmd := s.cmd("repo", "git", "lode", "migrate", "import", "--from-lfs", "--everything")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, stderr.String())
-	}
+	newOf, mapText := runMigration(s, "repo", "--from-lfs", "--everything")
 	// The map: every old commit, once.
-	newOf := map[string]string{}
-	for _, l := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
-		old, nw, ok := strings.Cut(l, " ")
-		if !ok || len(nw) != 40 {
-			t.Fatalf("map line %q", l)
-		}
-		newOf[old] = nw
-	}
 	maps, _ := filepath.Glob(filepath.Join(s.dir, "repo/.git/lode/migrate/*.map"))
-	if len(maps) != 1 || string(s.read(strings.TrimPrefix(maps[0], s.dir+"/"))) != stdout.String() {
+	if len(maps) != 1 || string(s.read(strings.TrimPrefix(maps[0], s.dir+"/"))) != mapText {
 		t.Fatalf("map files %v", maps)
 	}
 	var newCommits []string

@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"io"
 	"os"
 	"path/filepath"
@@ -78,16 +77,17 @@ func (l *lfsPrior) clean(ctx context.Context, path string, r io.Reader, w io.Wri
 	if !ok {
 		return clean(r, w)
 	}
-	h := sha256.New()
-	cr := &countingReader{r: io.TeeReader(r, h)}
+	c := lfs.NewChecker(r, p)
 	var out bytes.Buffer
-	if err := clean(cr, &out); err != nil {
+	if err := clean(c, &out); err != nil {
 		return err
 	}
-	// The whole content went through (clean reads to the end; were it not,
-	// the sum would not match and the lode pointer stands).
-	io.Copy(io.Discard, cr)
-	if cr.n == p.Size && bytes.Equal(h.Sum(nil), p.OID[:]) {
+	// The whole content goes through the checker (clean reads to the
+	// end; were it not, Check would fail and the lode pointer stands).
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		return err
+	}
+	if c.Check() == nil {
 		_, err := w.Write(blob)
 		return err
 	}
@@ -99,15 +99,4 @@ func (l *lfsPrior) close() {
 	if l.gr != nil {
 		l.gr.Close()
 	}
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n += int64(n)
-	return n, err
 }

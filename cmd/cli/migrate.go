@@ -280,15 +280,11 @@ func (a *app) migrateLFS(ctx context.Context, f migrateFlags, args []string) err
 		return nil
 	}
 
-	if err := a.migrateReady(ctx, r); err != nil {
-		return err
-	}
-	s, err := a.openStore(ctx, r)
+	s, flt, err := a.migrationStore(ctx, r)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	flt := &filter.Filter{Store: s, Batch: true}
 	rw.Convert = func(ctx context.Context, path string, p lfs.Pointer) ([]byte, error) {
 		obj, err := src.Open(ctx, p)
 		if err != nil {
@@ -309,6 +305,20 @@ func (a *app) migrateLFS(ctx context.Context, f migrateFlags, args []string) err
 	return a.finishMigration(ctx, r, s, o, include, func(out *migrate.Outcome) string {
 		return fmt.Sprintf("%d file version(s) from Git LFS (%d object(s), %s) are lode files; %d .gitattributes version(s) rewritten", out.LFSFiles, out.LFSObjects, humanBytes(out.LFSBytes), out.Attributes)
 	})
+}
+
+// migrationStore checks that a history rewrite may start (migrateReady)
+// and opens the store and the filter that clean what it converts, with
+// shared packs (Flush publishes them). The caller closes the store.
+func (a *app) migrationStore(ctx context.Context, r *repo) (*store.Store, *filter.Filter, error) {
+	if err := a.migrateReady(ctx, r); err != nil {
+		return nil, nil, err
+	}
+	s, err := a.openStore(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, &filter.Filter{Store: s, Batch: true}, nil
 }
 
 // migrateReady checks that a history rewrite may start: a clean work
@@ -415,15 +425,11 @@ func (a *app) migrateAbove(ctx context.Context, r *repo, f migrateFlags, o migra
 		fmt.Fprintf(a.io.Out, "commits            %d\nfiles at or above  %d (file versions), %d distinct, %s\n", out.Stats.Commits, out.LargeFiles, out.LargeBlobs, humanBytes(out.LargeBytes))
 		return nil
 	}
-	if err := a.migrateReady(ctx, r); err != nil {
-		return err
-	}
-	s, err := a.openStore(ctx, r)
+	s, flt, err := a.migrationStore(ctx, r)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	flt := &filter.Filter{Store: s, Batch: true}
 	rw.ConvertBlob = func(ctx context.Context, path string, r io.Reader, size int64) ([]byte, error) {
 		var ptr bytes.Buffer
 		if err := flt.Clean(ctx, r, &ptr); err != nil {

@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	"github.com/lodevcs/lode/hooks/dvc"
-	"github.com/lodevcs/lode/hooks/filter"
 	"github.com/lodevcs/lode/hooks/migrate"
 )
 
@@ -336,15 +335,11 @@ func (a *app) migrateDVCHistory(ctx context.Context, f migrateFlags, args []stri
 		fmt.Fprintln(w)
 		return nil
 	}
-	if err := a.migrateReady(ctx, r); err != nil {
-		return err
-	}
-	s, err := a.openStore(ctx, r)
+	s, flt, err := a.migrationStore(ctx, r)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	flt := &filter.Filter{Store: s, Batch: true}
 	d.Clean = func(ctx context.Context, path string, r io.Reader) ([]byte, error) {
 		var ptr bytes.Buffer
 		if err := flt.Clean(ctx, r, &ptr); err != nil {
